@@ -1,0 +1,125 @@
+//! The Workers entry: configuration, the KV store and the Fetch API around
+//! [`Gate`]. The only module that touches workers-rs.
+
+mod http;
+mod kv;
+
+use std::sync::OnceLock;
+
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{event, web_sys, Context, Env};
+
+use crate::config::{Config, ConfigErrors};
+use crate::gate::{Action, Clock, Completion, Gate, Log, Reply};
+use http::{InboundParts, OriginDirectives};
+use kv::KvStore;
+
+/// The KV namespace binding.
+const SESSIONS_BINDING: &str = "SESSIONS";
+
+/// Parsed once per isolate: the environment of an isolate never changes.
+static CONFIG: OnceLock<Result<Config, ConfigErrors>> = OnceLock::new();
+
+struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&self) -> u64 {
+        (js_sys::Date::now() / 1000.0) as u64
+    }
+}
+
+#[event(fetch)]
+async fn fetch(
+    request: web_sys::Request,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<web_sys::Response> {
+    console_error_panic_hook::set_once();
+    let started = js_sys::Date::now();
+    let (response, log) = match serve(&request, &env).await {
+        Ok(served) => served,
+        Err(e) => {
+            // Only an exception thrown by the Fetch API gets here.
+            let log = Log {
+                decision: "error",
+                reason: Some("internal"),
+                detail: js_error(&e),
+                ..Log::default()
+            };
+            (http::reply(&Reply::internal()), log)
+        }
+    };
+    let ms = (js_sys::Date::now() - started).max(0.0) as u64;
+    let status = response.as_ref().map_or(500, web_sys::Response::status);
+    web_sys::console::log_1(&JsValue::from_str(&log.line(status, ms)));
+    // Should even a plain reply fail to build, workers-rs answers 500.
+    response.map_err(|e| worker::Error::JsError(js_error(&e).unwrap_or_default()))
+}
+
+type Served = (Result<web_sys::Response, JsValue>, Log);
+
+async fn serve(request: &web_sys::Request, env: &Env) -> Result<Served, JsValue> {
+    let config = CONFIG.get_or_init(|| Config::from_lookup(|name| env_string(env, name)));
+    let config = match config {
+        Ok(config) => config,
+        Err(errors) => return Ok(misconfigured(errors.to_string())),
+    };
+    let Some(store) = KvStore::from_env(env, SESSIONS_BINDING) else {
+        return Ok(misconfigured(format!(
+            "{SESSIONS_BINDING}: no KV namespace is bound"
+        )));
+    };
+    let inbound = InboundParts::read(request);
+    let gate = Gate {
+        config,
+        store: &store,
+        clock: &WallClock,
+    };
+    let decision = gate.handle(&inbound.inbound()).await;
+    let mut log = decision.log;
+    let forward = match decision.action {
+        Action::Reply(r) => return Ok((http::reply(&r), log)),
+        Action::Forward(forward) => forward,
+    };
+    let origin_request = http::forward_request(request, &forward)?;
+    let response = match http::send(&origin_request).await {
+        Ok(response) => response,
+        Err(e) => {
+            log.decision = "error";
+            log.reason = Some("origin_unreachable");
+            log.detail = js_error(&e);
+            return Ok((http::reply(&Reply::origin_unreachable()), log));
+        }
+    };
+    let directives = OriginDirectives::read(&response);
+    let response = match gate
+        .after_origin(&forward.after, directives.directives(), &mut log)
+        .await
+    {
+        Completion::Pass(set_cookies) => http::finish(response, &directives, &set_cookies),
+        Completion::Replace(r) => http::reply(&r),
+    };
+    Ok((response, log))
+}
+
+fn misconfigured(detail: String) -> Served {
+    let log = Log {
+        decision: "error",
+        reason: Some("misconfigured"),
+        detail: Some(detail),
+        ..Log::default()
+    };
+    (http::reply(&Reply::misconfigured()), log)
+}
+
+fn env_string(env: &Env, name: &str) -> Option<String> {
+    js_sys::Reflect::get(env, &JsValue::from_str(name))
+        .ok()?
+        .as_string()
+}
+
+fn js_error(e: &JsValue) -> Option<String> {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+}

@@ -1,0 +1,20 @@
+//! sessiongate: sessions at the edge, as a Cloudflare Worker in front of an
+//! origin (see DESIGN.md in the steering repository and README.md).
+//!
+//! The core modules are plain Rust, built and tested natively; only `edge`
+//! touches workers-rs, and only on `wasm32`.
+
+pub mod assertion;
+pub mod config;
+pub mod cookie;
+pub mod gate;
+pub mod handoff;
+pub mod jwt;
+pub mod key;
+pub mod routes;
+pub mod session;
+pub mod store;
+pub mod token;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;

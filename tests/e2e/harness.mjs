@@ -1,0 +1,195 @@
+// The end-to-end harness: the built worker (build/worker/shim.mjs) in
+// Miniflare, with a local SESSIONS KV namespace and a mock origin behind
+// Miniflare's outboundService that records every request it receives.
+// Each *.test.mjs starts one gate and states behaviours as sentences.
+
+import { Miniflare } from "miniflare";
+import { createHash, createHmac, randomBytes } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const build = path.join(root, "build");
+
+/** The request URL's origin as the browser sees it. */
+export const SITE = "https://app.example.com";
+export const ORIGIN_URL = "http://origin.test";
+export const AUDIENCE = "sessiongate-e2e";
+export const COOKIE = "__Host-sg";
+
+/** Test secrets; each at least 32 characters. */
+export const KEYS = {
+  k1: "k1-secret-k1-secret-k1-secret-k1-secret",
+  k0: "k0-secret-k0-secret-k0-secret-k0-secret",
+};
+export const ASSERTION_KEY = "assertion-key-assertion-key-assertion-key";
+export const HANDOFF_KEY = "handoff-key-handoff-key-handoff-key-handoff";
+export const ADMIN_TOKEN = "admin-token-admin-token-admin-token-admin";
+
+export const VARS = {
+  ORIGIN_URL,
+  AUDIENCE,
+  LOGIN_URL: "/login",
+  PUBLIC_PATHS: "/login,/static/*,/favicon.ico",
+  IDLE_TIMEOUT: "30m",
+  ABSOLUTE_TIMEOUT: "12h",
+  SESSION_KEYS: `k1:${KEYS.k1}`,
+  ASSERTION_KEY,
+  HANDOFF_KEY,
+  ADMIN_TOKEN,
+};
+
+/** The default mock origin: 200 with a small JSON body. */
+export const okOrigin = () => Response.json({ from: "origin" });
+
+/**
+ * Starts a gate. `vars` override VARS (`undefined` removes one);
+ * `miniflare` adds or overrides Miniflare options.
+ */
+export async function startGate({ vars = {}, miniflare = {} } = {}) {
+  const bindings = Object.fromEntries(
+    Object.entries({ ...VARS, ...vars }).filter(([, v]) => v !== undefined),
+  );
+  const gate = {
+    /** Every request the origin received, in order. */
+    received: [],
+    /** The worker's log lines, parsed. */
+    logs: [],
+    /** Everything the worker printed, raw. */
+    output: "",
+    /** Answers origin requests; tests replace it. */
+    origin: okOrigin,
+  };
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(build, "worker/shim.mjs"),
+    modulesRoot: build,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2026-04-26",
+    kvNamespaces: ["SESSIONS"],
+    bindings,
+    cf: false,
+    outboundService: async (request) => {
+      gate.received.push({
+        method: request.method,
+        url: request.url,
+        headers: Object.fromEntries(request.headers),
+        body: request.body ? await request.text() : "",
+      });
+      return gate.origin(request);
+    },
+    handleRuntimeStdio(stdout, stderr) {
+      for (const stream of [stdout, stderr]) {
+        stream.setEncoding("utf8");
+        stream.on("data", (chunk) => {
+          gate.output += chunk;
+          for (const line of chunk.split("\n")) {
+            if (line.startsWith("{")) {
+              try {
+                gate.logs.push(JSON.parse(line));
+              } catch {}
+            }
+          }
+        });
+      }
+    },
+    ...miniflare,
+  });
+  await mf.ready;
+  Object.assign(gate, {
+    mf,
+    kv: await mf.getKVNamespace("SESSIONS"),
+    /** A request to the gate; redirects are returned, not followed. */
+    fetch: (pathAndQuery, init = {}) =>
+      mf.dispatchFetch(SITE + pathAndQuery, { redirect: "manual", ...init }),
+    close: () => mf.dispose(),
+  });
+  return gate;
+}
+
+const b64url = (bytes) => Buffer.from(bytes).toString("base64url");
+const hmac = (secret, data) => createHmac("sha256", secret).update(data).digest();
+
+export const now = () => Math.floor(Date.now() / 1000);
+
+/** A fresh random session id, as the worker makes them. */
+export const newId = () => b64url(randomBytes(32));
+
+/** A session token per DESIGN §1, made independently of the worker. */
+export function mintToken({ kid = "k1", secret = KEYS[kid], id = newId(), stamp = now() } = {}) {
+  const signed = `sg1.${kid}.${id}.${stamp}`;
+  return `${signed}.${b64url(hmac(secret, signed).subarray(0, 16))}`;
+}
+
+/** The stored hash of a session id: base64url SHA-256 of its 32 bytes. */
+export const idHash = (id) => b64url(createHash("sha256").update(Buffer.from(id, "base64url")).digest());
+
+/** An HS256 JWT; `header` may be overridden to forge one. */
+export function signJwt(secret, claims, header = { alg: "HS256", typ: "JWT" }) {
+  const signed = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+  return `${signed}.${b64url(hmac(secret, signed))}`;
+}
+
+/** A login handoff for `sub`, valid for a minute unless overridden. */
+export const handoff = (sub, extra = {}, secret = HANDOFF_KEY) =>
+  signJwt(secret, { sub, exp: now() + 60, ...extra });
+
+/** Decodes a JWT's payload without verifying it. */
+export const jwtClaims = (jwt) => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url"));
+
+/** Checks an HS256 JWT's signature with `secret`. */
+export function jwtVerifies(jwt, secret) {
+  const [header, payload, signature] = jwt.split(".");
+  return b64url(hmac(secret, `${header}.${payload}`)) === signature;
+}
+
+/** Writes a session record straight into KV, as the worker would. */
+export async function putSession(gate, { id = newId(), uid = "alice", claims = {}, iat = now(), absExp = now() + 3600, index = true } = {}) {
+  const record = { v: 1, uid, iat, abs_exp: absExp, claims };
+  await gate.kv.put(`s:${idHash(id)}`, JSON.stringify(record));
+  if (index) {
+    await gate.kv.put(`u:${uid}:${idHash(id)}`, "", { metadata: JSON.stringify({ iat, abs_exp: absExp }) });
+  }
+  return { id, token: mintToken({ id }) };
+}
+
+/** The Set-Cookie values of a response for the session cookie. */
+export function sessionCookies(response) {
+  return response.headers.getSetCookie().filter((c) => c.startsWith(`${COOKIE}=`));
+}
+
+/** The token a Set-Cookie carries. */
+export const cookieValue = (setCookie) => setCookie.split(";")[0].slice(COOKIE.length + 1);
+
+/**
+ * Logs `uid` in through the origin's handoff on the public /login path;
+ * returns the new session token. `cookie` is sent with the login request.
+ */
+export async function login(gate, uid = "alice", { claims, cookie } = {}) {
+  const previous = gate.origin;
+  gate.origin = () =>
+    new Response("welcome", { headers: { "sessiongate-login": handoff(uid, claims ? { claims } : {}) } });
+  try {
+    const response = await gate.fetch("/login", {
+      method: "POST",
+      headers: cookie ? { cookie: `${COOKIE}=${cookie}` } : {},
+    });
+    const [set] = sessionCookies(response);
+    if (!set) throw new Error(`login set no cookie (status ${response.status})`);
+    return cookieValue(set);
+  } finally {
+    gate.origin = previous;
+  }
+}
+
+/** Headers carrying the session cookie. */
+export const withSession = (token, extra = {}) => ({ cookie: `${COOKIE}=${token}`, ...extra });
+
+/** The parts of a token. */
+export function tokenParts(token) {
+  const [, kid, id, stamp] = token.split(".");
+  return { kid, id, stamp: Number(stamp) };
+}

@@ -1,0 +1,109 @@
+//! Property tests: the parsers never panic on arbitrary input, tokens
+//! round-trip, and any change to a token or JWT is caught.
+
+use proptest::prelude::*;
+use sessiongate::config::Config;
+use sessiongate::key::HmacKey;
+use sessiongate::token::{KeyRing, Kid, SessionId};
+use sessiongate::{cookie, jwt, routes};
+
+const NOW: u64 = 1_700_000_000;
+
+fn ring() -> KeyRing {
+    KeyRing::new(vec![
+        (
+            Kid::parse("new").unwrap(),
+            HmacKey::new(b"new-secret-new-secret-new-secret-x"),
+        ),
+        (
+            Kid::parse("old").unwrap(),
+            HmacKey::new(b"old-secret-old-secret-old-secret-x"),
+        ),
+    ])
+    .unwrap()
+}
+
+proptest! {
+    #[test]
+    fn token_parsing_never_panics(input in ".{0,200}") {
+        let _ = ring().verify(&input, NOW);
+    }
+
+    #[test]
+    fn token_parsing_never_panics_on_token_like_input(input in "sg1\\.[a-z0-9]{0,9}\\.[A-Za-z0-9_=-]{0,50}\\.[0-9+-]{0,25}\\.[A-Za-z0-9_=-]{0,30}") {
+        let _ = ring().verify(&input, NOW);
+    }
+
+    #[test]
+    fn minted_tokens_round_trip(bytes in any::<[u8; 32]>(), stamp in 0..=NOW + 60) {
+        let ring = ring();
+        let id = SessionId::from_bytes(bytes);
+        let token = ring.mint(&id, stamp);
+        let checked = ring.verify(&token, NOW).unwrap();
+        prop_assert_eq!(checked.id(), &id);
+        prop_assert_eq!(checked.stamp(), stamp);
+        prop_assert_eq!(checked.kid().to_string(), "new");
+    }
+
+    #[test]
+    fn a_flipped_bit_anywhere_in_a_token_fails(bytes in any::<[u8; 32]>(), stamp in 0..=NOW, at in any::<prop::sample::Index>(), bit in 0..8u8) {
+        let ring = ring();
+        let token = ring.mint(&SessionId::from_bytes(bytes), stamp);
+        let mut raw = token.into_bytes();
+        let i = at.index(raw.len());
+        raw[i] ^= 1 << bit;
+        if let Ok(altered) = String::from_utf8(raw) {
+            prop_assert!(ring.verify(&altered, NOW).is_err(), "{}", altered);
+        }
+    }
+
+    #[test]
+    fn cookie_parsing_never_panics(header in any::<Vec<u8>>(), name in "[!-~]{1,12}") {
+        let header = String::from_utf8_lossy(&header);
+        let _ = cookie::find(&header, &name);
+        let _ = cookie::without(&header, &name);
+    }
+
+    #[test]
+    fn removing_the_session_cookie_leaves_none_of_it(others in prop::collection::vec("[a-z]{1,5}=[a-z0-9]{0,5}", 0..5), at in 0..5usize) {
+        let mut pieces = others.clone();
+        pieces.insert(at.min(pieces.len()), "__Host-sg=tok".to_owned());
+        let header = pieces.join("; ");
+        prop_assert_eq!(cookie::find(&header, "__Host-sg"), cookie::Presented::One("tok"));
+        let rest = cookie::without(&header, "__Host-sg");
+        prop_assert_eq!(rest.as_deref().map_or(cookie::Presented::Missing, |r| cookie::find(r, "__Host-sg")), cookie::Presented::Missing);
+        prop_assert_eq!(rest.unwrap_or_default(), others.join("; "));
+    }
+
+    #[test]
+    fn path_normalisation_never_panics_and_is_idempotent(path in "/[a-zA-Z0-9%./;\\\\~_-]{0,40}") {
+        if let Ok(normal) = routes::normalise(&path) {
+            let again = routes::normalise(&normal).map(|p| p.into_owned());
+            prop_assert_eq!(again.as_deref(), Ok(normal.as_ref()));
+        }
+    }
+
+    #[test]
+    fn config_parsing_never_panics(values in prop::collection::vec(".{0,60}", 12)) {
+        let names = ["ORIGIN_URL", "AUDIENCE", "LOGIN_URL", "PUBLIC_PATHS", "IDLE_TIMEOUT", "ABSOLUTE_TIMEOUT",
+            "COOKIE_NAME", "COOKIE_SAMESITE", "SESSION_KEYS", "ASSERTION_KEY", "HANDOFF_KEY", "ADMIN_TOKEN"];
+        let _ = Config::from_lookup(|var| names.iter().position(|n| *n == var).map(|i| values[i].clone()));
+    }
+
+    #[test]
+    fn jwt_verification_never_panics(input in ".{0,300}") {
+        let _ = jwt::verify::<serde_json::Value>(&HmacKey::new(b"k"), &input);
+    }
+
+    #[test]
+    fn a_flipped_bit_anywhere_in_a_jwt_fails(sub in "[a-z]{1,20}", at in any::<prop::sample::Index>(), bit in 0..8u8) {
+        let key = HmacKey::new(b"jwt-key-jwt-key-jwt-key-jwt-key-");
+        let token = jwt::sign(&key, &serde_json::json!({ "sub": sub }));
+        let mut raw = token.into_bytes();
+        let i = at.index(raw.len());
+        raw[i] ^= 1 << bit;
+        if let Ok(altered) = String::from_utf8(raw) {
+            prop_assert!(jwt::verify::<serde_json::Value>(&key, &altered).is_err(), "{}", altered);
+        }
+    }
+}
