@@ -237,6 +237,10 @@ impl<S> FailingStore<S> {
         self.fail.set(fail);
     }
 
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
     fn check(&self, is_read: bool) -> Result<(), StoreError> {
         let fails = match self.fail.get() {
             Fail::Nothing => false,

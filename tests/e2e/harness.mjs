@@ -5,6 +5,7 @@
 
 import { Miniflare } from "miniflare";
 import { createHash, createHmac, randomBytes } from "node:crypto";
+import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -44,23 +45,25 @@ export const okOrigin = () => Response.json({ from: "origin" });
 
 /**
  * Starts a gate. `vars` override VARS (`undefined` removes one);
- * `miniflare` adds or overrides Miniflare options.
+ * `worker` adds or overrides the gate worker's Miniflare options;
+ * `workers` are further workers beside it (a stand-in KV, say).
  */
-export async function startGate({ vars = {}, miniflare = {} } = {}) {
+export async function startGate({ vars = {}, worker = {}, workers = [] } = {}) {
   const bindings = Object.fromEntries(
     Object.entries({ ...VARS, ...vars }).filter(([, v]) => v !== undefined),
   );
   const gate = {
     /** Every request the origin received, in order. */
     received: [],
-    /** The worker's log lines, parsed. */
+    /** The worker's JSON log lines, parsed. */
     logs: [],
     /** Everything the worker printed, raw. */
     output: "",
     /** Answers origin requests; tests replace it. */
     origin: okOrigin,
   };
-  const mf = new Miniflare({
+  const gateWorker = {
+    name: "gate",
     modules: true,
     scriptPath: path.join(build, "worker/shim.mjs"),
     modulesRoot: build,
@@ -71,7 +74,6 @@ export async function startGate({ vars = {}, miniflare = {} } = {}) {
     compatibilityDate: "2026-04-26",
     kvNamespaces: ["SESSIONS"],
     bindings,
-    cf: false,
     outboundService: async (request) => {
       gate.received.push({
         method: request.method,
@@ -81,6 +83,10 @@ export async function startGate({ vars = {}, miniflare = {} } = {}) {
       });
       return gate.origin(request);
     },
+    ...worker,
+  };
+  const mf = new Miniflare({
+    cf: false,
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {
         stream.setEncoding("utf8");
@@ -96,18 +102,32 @@ export async function startGate({ vars = {}, miniflare = {} } = {}) {
         });
       }
     },
-    ...miniflare,
+    workers: [gateWorker, ...workers],
   });
-  await mf.ready;
+  const url = await mf.ready;
   Object.assign(gate, {
     mf,
-    kv: await mf.getKVNamespace("SESSIONS"),
+    url,
+    kv: gateWorker.kvNamespaces.length ? await mf.getKVNamespace("SESSIONS", "gate") : undefined,
     /** A request to the gate; redirects are returned, not followed. */
     fetch: (pathAndQuery, init = {}) =>
       mf.dispatchFetch(SITE + pathAndQuery, { redirect: "manual", ...init }),
+    /** Sends raw bytes over HTTP/1.1 (for what fetch refuses to send); resolves to the status code. */
+    raw: (bytes) => rawStatus(url, bytes),
     close: () => mf.dispose(),
   });
   return gate;
+}
+
+function rawStatus(url, bytes) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname, () => socket.end(bytes));
+    let answer = "";
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk) => (answer += chunk));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(Number(answer.split(" ")[1])));
+  });
 }
 
 const b64url = (bytes) => Buffer.from(bytes).toString("base64url");

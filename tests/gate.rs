@@ -1,0 +1,1069 @@
+//! The pipeline's decisions, natively: every test drives `Gate` over an
+//! in-memory store with a fixed clock and counts the KV operations it costs.
+
+use std::collections::HashMap;
+
+use sessiongate::assertion::{self, AssertionClaims, Expected};
+use sessiongate::config::Config;
+use sessiongate::gate::{
+    Action, Clock, Completion, Decision, Directives, FixedClock, Forward, Gate, Inbound, Log, Reply,
+};
+use sessiongate::jwt;
+use sessiongate::key::HmacKey;
+use sessiongate::session::{self, Record};
+use sessiongate::store::{
+    block_on, CountingStore, Counts, Fail, FailingStore, MemoryStore, SessionStore,
+};
+use sessiongate::token::{KeyRing, Kid, SessionId, Token};
+
+const NOW: u64 = 1_700_000_000;
+const SITE: &str = "https://app.example.com";
+const SESSION_KEY: &str = "session-key-session-key-session-key-1";
+const OLD_SESSION_KEY: &str = "session-key-session-key-session-key-0";
+const ASSERTION_KEY: &str = "assertion-key-assertion-key-assertion";
+const HANDOFF_KEY: &str = "handoff-key-handoff-key-handoff-key-xx";
+const ADMIN_TOKEN: &str = "admin-token-admin-token-admin-token-xx";
+
+fn config_with(overrides: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<&str, String> = HashMap::from([
+        ("ORIGIN_URL", "https://origin.internal".to_owned()),
+        ("AUDIENCE", "app".to_owned()),
+        ("PUBLIC_PATHS", "/login,/static/*".to_owned()),
+        ("IDLE_TIMEOUT", "30m".to_owned()),
+        ("ABSOLUTE_TIMEOUT", "12h".to_owned()),
+        (
+            "SESSION_KEYS",
+            format!("k1:{SESSION_KEY},k0:{OLD_SESSION_KEY}"),
+        ),
+        ("ASSERTION_KEY", ASSERTION_KEY.to_owned()),
+        ("HANDOFF_KEY", HANDOFF_KEY.to_owned()),
+        ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+    ]);
+    for (k, v) in overrides {
+        vars.insert(k, (*v).to_owned());
+    }
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid")
+}
+
+type Store = CountingStore<FailingStore<MemoryStore>>;
+
+struct World {
+    config: Config,
+    store: Store,
+    clock: FixedClock,
+}
+
+impl World {
+    fn new() -> Self {
+        Self::with(config_with(&[]))
+    }
+
+    fn with(config: Config) -> Self {
+        Self {
+            config,
+            store: CountingStore::new(FailingStore::new(MemoryStore::default(), Fail::Nothing)),
+            clock: FixedClock::new(NOW),
+        }
+    }
+
+    fn gate(&self) -> Gate<'_, Store, FixedClock> {
+        Gate {
+            config: &self.config,
+            store: &self.store,
+            clock: &self.clock,
+        }
+    }
+
+    fn handle(&self, req: Inbound<'_>) -> Decision {
+        block_on(self.gate().handle(&req))
+    }
+
+    fn after(&self, forward: &Forward, directives: Directives<'_>) -> (Completion, Log) {
+        let mut log = Log::default();
+        let completion = block_on(
+            self.gate()
+                .after_origin(&forward.after, directives, &mut log),
+        );
+        (completion, log)
+    }
+
+    fn memory(&self) -> &MemoryStore {
+        self.store.inner().inner()
+    }
+
+    fn fail(&self, fail: Fail) {
+        self.store.inner().set(fail);
+    }
+
+    /// A stored session for `uid`, started `age` seconds ago; returns its
+    /// token (stamped now) and id.
+    fn session(&self, uid: &str, age: u64) -> (String, SessionId) {
+        let id = SessionId::generate().unwrap();
+        let now = self.clock.now();
+        let record = self.config.policy.start(
+            uid.to_owned(),
+            [("role".to_owned(), "admin".to_owned())].into(),
+            now - age,
+        );
+        let ttl = self.config.policy.ttl(&record, now);
+        let hash = id.hash();
+        block_on(
+            self.memory()
+                .put(&session::record_key(&hash), &record.to_json(), None, ttl),
+        )
+        .unwrap();
+        block_on(self.memory().put(
+            &session::index_key(uid, &hash),
+            "",
+            Some(&record.index_metadata()),
+            ttl,
+        ))
+        .unwrap();
+        (self.config.session_keys.mint(&id, now), id)
+    }
+
+    fn counts(&self) -> Counts {
+        self.store.counts()
+    }
+}
+
+fn get<'a>(path: &'a str, cookie: Option<&'a str>) -> Inbound<'a> {
+    Inbound {
+        method: "GET",
+        url: path,
+        cookie,
+        accept: Some("application/json"),
+        ..Inbound::default()
+    }
+}
+
+fn url(path: &str) -> String {
+    format!("{SITE}{path}")
+}
+
+fn cookie(token: &str) -> String {
+    format!("__Host-sg={token}")
+}
+
+fn reply(decision: Decision) -> Reply {
+    match decision.action {
+        Action::Reply(r) => r,
+        Action::Forward(f) => panic!("expected a reply, got a forward to {}", f.url),
+    }
+}
+
+fn forward(decision: Decision) -> Forward {
+    match decision.action {
+        Action::Forward(f) => f,
+        Action::Reply(r) => panic!("expected a forward, got {} {}", r.status, r.body),
+    }
+}
+
+fn reason(reply: &Reply) -> String {
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    body["reason"].as_str().unwrap_or_default().to_owned()
+}
+
+fn set_cookies(reply: &Reply) -> Vec<&str> {
+    reply
+        .headers
+        .iter()
+        .filter(|(n, _)| *n == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+fn token_in(set_cookie: &str) -> &str {
+    set_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("__Host-sg=")
+}
+
+fn ring(keys: &[(&str, &str)]) -> KeyRing {
+    KeyRing::new(
+        keys.iter()
+            .map(|(k, s)| (Kid::parse(k).unwrap(), HmacKey::new(s.as_bytes())))
+            .collect(),
+    )
+    .unwrap()
+}
+
+mod authenticated_requests {
+    use super::*;
+
+    #[test]
+    fn cost_exactly_one_read_and_no_write() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        let c = cookie(&token);
+        let u = url("/dashboard");
+        let fwd = forward(world.handle(get(&u, Some(&c))));
+        assert_eq!(
+            world.counts(),
+            Counts {
+                reads: 1,
+                ..Counts::default()
+            }
+        );
+        let (completion, _) = world.after(&fwd, Directives::default());
+        assert_eq!(
+            completion,
+            Completion::Pass(vec![]),
+            "no re-stamp within a quarter of the idle window"
+        );
+        assert_eq!(world.counts().total(), 1);
+    }
+
+    #[test]
+    fn are_forwarded_with_an_assertion_bound_to_method_and_path() {
+        let world = World::new();
+        let (token, id) = world.session("alice", 60);
+        let c = format!("a=1; {}; b=2", cookie(&token));
+        let u = url("/api/items?page=2");
+        let req = Inbound {
+            method: "DELETE",
+            sec_fetch_site: Some("same-origin"),
+            ..get(&u, Some(&c))
+        };
+        let fwd = forward(world.handle(req));
+        assert_eq!(fwd.url, "https://origin.internal/api/items?page=2");
+        assert_eq!(
+            fwd.cookie,
+            sessiongate::gate::CookieHeader::Replace("a=1; b=2".to_owned())
+        );
+        let header = |name: &str| {
+            fwd.headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(header("x-sessiongate-user"), "alice");
+        let expected = Expected {
+            audience: "app",
+            method: "DELETE",
+            path_and_query: "/api/items?page=2",
+            now: NOW,
+            leeway: 0,
+        };
+        let claims = AssertionClaims::verify(
+            &HmacKey::new(ASSERTION_KEY.as_bytes()),
+            &header(assertion::HEADER),
+            &expected,
+        )
+        .unwrap();
+        assert_eq!(claims.sub, "alice");
+        assert_eq!(claims.sid, id.hash().sid());
+        assert_eq!(claims.iat, NOW);
+        assert_eq!(claims.exp, NOW + 60);
+        assert_eq!(claims.claims.get("role").map(String::as_str), Some("admin"));
+    }
+
+    #[test]
+    fn are_restamped_after_a_quarter_of_the_idle_window_keeping_the_id() {
+        let world = World::new();
+        let (token, id) = world.session("alice", 3600);
+        world.clock.advance(450);
+        let c = cookie(&token);
+        let u = url("/dashboard");
+        let fwd = forward(world.handle(get(&u, Some(&c))));
+        let (completion, _) = world.after(&fwd, Directives::default());
+        let Completion::Pass(cookies) = completion else {
+            panic!("{completion:?}")
+        };
+        assert_eq!(cookies.len(), 1);
+        let restamped: Token = token_in(&cookies[0]).parse().unwrap();
+        assert_eq!(restamped.id(), &id);
+        assert_eq!(restamped.stamp(), NOW + 450);
+        // Max-Age runs to the absolute deadline: 12 h from login.
+        assert!(
+            cookies[0].ends_with(&format!("Max-Age={}", 43_200 - 3600 - 450)),
+            "{}",
+            cookies[0]
+        );
+        assert_eq!(
+            world.counts(),
+            Counts {
+                reads: 1,
+                ..Counts::default()
+            },
+            "re-stamping writes nothing"
+        );
+    }
+
+    #[test]
+    fn under_a_retired_key_are_restamped_under_the_current_one() {
+        let world = World::new();
+        let (_, id) = world.session("alice", 60);
+        let old = ring(&[("k0", OLD_SESSION_KEY)]).mint(&id, NOW);
+        let c = cookie(&old);
+        let u = url("/dashboard");
+        let fwd = forward(world.handle(get(&u, Some(&c))));
+        let (Completion::Pass(cookies), _) = world.after(&fwd, Directives::default()) else {
+            panic!()
+        };
+        let restamped: Token = token_in(&cookies[0]).parse().unwrap();
+        assert_eq!(restamped.kid().as_str(), "k1");
+        assert_eq!(restamped.id(), &id);
+    }
+}
+
+mod rejected_requests {
+    use super::*;
+
+    #[test]
+    fn without_a_cookie_get_401_missing_or_a_redirect_to_login() {
+        let world = World::new();
+        let u = url("/dashboard?tab=1");
+        let r = reply(world.handle(get(&u, None)));
+        assert_eq!(r.status, 401);
+        assert_eq!(reason(&r), "missing");
+        assert_eq!(r.header("www-authenticate"), Some("Session"));
+        assert!(set_cookies(&r).is_empty());
+        let nav = Inbound {
+            accept: Some("text/html,*/*"),
+            ..get(&u, None)
+        };
+        let r = reply(world.handle(nav));
+        assert_eq!(r.status, 303);
+        assert_eq!(
+            r.header("location"),
+            Some("/login?return_to=/dashboard%3Ftab%3D1")
+        );
+        let head = Inbound {
+            method: "HEAD",
+            accept: Some("text/html"),
+            ..get(&u, None)
+        };
+        assert_eq!(
+            reply(world.handle(head)).status,
+            303,
+            "HEAD navigates like GET"
+        );
+        let post = Inbound {
+            method: "POST",
+            accept: Some("text/html"),
+            ..get(&u, None)
+        };
+        assert_eq!(
+            reply(world.handle(post)).status,
+            401,
+            "only GET and HEAD are navigations"
+        );
+        assert_eq!(world.counts().total(), 0);
+    }
+
+    #[test]
+    fn with_forged_malformed_or_idle_expired_tokens_cost_no_kv_operation() {
+        let world = World::new();
+        let (token, id) = world.session("alice", 60);
+        let forged = ring(&[("k1", "not-the-key-not-the-key-not-the-key")]).mint(&id, NOW);
+        let stale = world.config.session_keys.mint(&id, NOW - 1800);
+        let future = world.config.session_keys.mint(&id, NOW + 61);
+        let cases = [
+            (forged, "invalid"),
+            (token[..token.len() - 1].to_owned(), "invalid"),
+            ("garbage\u{1}\u{7f}ÿ".to_owned(), "invalid"),
+            ("x".repeat(10_000), "invalid"),
+            (future, "invalid"),
+            (stale, "expired"),
+        ];
+        let u = url("/dashboard");
+        for (token, expected) in cases {
+            let c = cookie(&token);
+            let r = reply(world.handle(get(&u, Some(&c))));
+            assert_eq!(
+                (r.status, reason(&r).as_str()),
+                (401, expected),
+                "{}",
+                &token[..token.len().min(40)]
+            );
+            assert!(
+                set_cookies(&r)[0].contains("Max-Age=0"),
+                "a failed cookie is cleared"
+            );
+        }
+        assert_eq!(world.counts().total(), 0);
+    }
+
+    #[test]
+    fn with_two_session_cookies_are_invalid() {
+        let world = World::new();
+        let (a, _) = world.session("alice", 60);
+        let (b, _) = world.session("bob", 60);
+        let c = format!("{}; {}", cookie(&a), cookie(&b));
+        let u = url("/dashboard");
+        let r = reply(world.handle(get(&u, Some(&c))));
+        assert_eq!(reason(&r), "invalid");
+        let same_twice = format!("{}, {}", cookie(&a), cookie(&a));
+        assert_eq!(
+            reason(&reply(world.handle(get(&u, Some(&same_twice))))),
+            "invalid"
+        );
+        assert_eq!(world.counts().total(), 0);
+    }
+
+    #[test]
+    fn whose_record_is_gone_are_revoked_after_one_read() {
+        let world = World::new();
+        let token = world
+            .config
+            .session_keys
+            .mint(&SessionId::generate().unwrap(), NOW);
+        let (c, u) = (cookie(&token), url("/dashboard"));
+        let r = reply(world.handle(get(&u, Some(&c))));
+        assert_eq!(reason(&r), "revoked");
+        assert_eq!(
+            world.counts(),
+            Counts {
+                reads: 1,
+                ..Counts::default()
+            }
+        );
+    }
+
+    #[test]
+    fn past_the_absolute_deadline_are_expired_and_the_record_deleted() {
+        let world = World::new();
+        let (_, id) = world.session("alice", 43_200);
+        let token = world.config.session_keys.mint(&id, NOW);
+        let (c, u) = (cookie(&token), url("/dashboard"));
+        let r = reply(world.handle(get(&u, Some(&c))));
+        assert_eq!(reason(&r), "expired");
+        assert!(
+            world.memory().keys().is_empty(),
+            "record and index entry deleted: {:?}",
+            world.memory().keys()
+        );
+    }
+
+    #[test]
+    fn idle_expiry_starts_exactly_at_the_idle_deadline() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        let (c, u) = (cookie(&token), url("/dashboard"));
+        world.clock.advance(1799);
+        forward(world.handle(get(&u, Some(&c))));
+        world.clock.advance(1);
+        assert_eq!(reason(&reply(world.handle(get(&u, Some(&c))))), "expired");
+    }
+}
+
+mod csrf {
+    use super::*;
+
+    fn post<'a>(u: &'a str, c: &'a str) -> Inbound<'a> {
+        Inbound {
+            method: "POST",
+            ..get(u, Some(c))
+        }
+    }
+
+    #[test]
+    fn cross_site_unsafe_requests_are_refused_before_any_kv_read() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        let (c, u) = (cookie(&token), url("/api/items"));
+        let refused = [
+            Inbound {
+                sec_fetch_site: Some("cross-site"),
+                ..post(&u, &c)
+            },
+            Inbound {
+                sec_fetch_site: Some("same-site"),
+                ..post(&u, &c)
+            },
+            Inbound {
+                origin: Some("https://evil.example"),
+                ..post(&u, &c)
+            },
+            Inbound {
+                origin: Some("https://sibling.example.com"),
+                ..post(&u, &c)
+            },
+            Inbound {
+                origin: Some("null"),
+                ..post(&u, &c)
+            },
+            Inbound {
+                method: "DELETE",
+                origin: Some("http://app.example.com"),
+                ..post(&u, &c)
+            },
+            Inbound {
+                method: "PUT",
+                sec_fetch_site: Some("cross-site"),
+                origin: Some(SITE),
+                ..post(&u, &c)
+            },
+        ];
+        for req in refused {
+            let r = reply(world.handle(req));
+            assert_eq!(
+                (r.status, reason(&r).as_str()),
+                (403, "cross_site"),
+                "{req:?}"
+            );
+        }
+        assert_eq!(world.counts().total(), 0);
+    }
+
+    #[test]
+    fn same_origin_and_headerless_unsafe_requests_pass() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        let (c, u) = (cookie(&token), url("/api/items"));
+        for req in [
+            Inbound {
+                sec_fetch_site: Some("same-origin"),
+                ..post(&u, &c)
+            },
+            Inbound {
+                sec_fetch_site: Some("none"),
+                ..post(&u, &c)
+            },
+            Inbound {
+                origin: Some(SITE),
+                ..post(&u, &c)
+            },
+            post(&u, &c),
+        ] {
+            forward(world.handle(req));
+        }
+        let cross_site_get = Inbound {
+            sec_fetch_site: Some("cross-site"),
+            ..get(&u, Some(&c))
+        };
+        forward(world.handle(cross_site_get));
+    }
+}
+
+mod paths {
+    use super::*;
+
+    #[test]
+    fn public_paths_are_forwarded_without_assertion_or_kv_read() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        let c = format!("{}; theme=dark", cookie(&token));
+        let u = url("/static/app.css");
+        let fwd = forward(world.handle(get(&u, Some(&c))));
+        assert!(fwd.headers.is_empty());
+        assert_eq!(
+            fwd.cookie,
+            sessiongate::gate::CookieHeader::Replace("theme=dark".to_owned())
+        );
+        assert_eq!(world.counts().total(), 0);
+    }
+
+    #[test]
+    fn tricks_are_refused_or_stay_protected() {
+        let world = World::new();
+        for (path, status) in [
+            ("/static/%2e%2e/admin", 400),
+            ("/static/..%2fadmin", 400),
+            ("/static/..;/admin", 400),
+            ("/static/%252e%252e/admin", 400),
+            ("/static%5c..%5cadmin", 400),
+            ("//static/app.css", 401),
+            ("/STATIC/app.css", 401),
+            ("/static", 401),
+        ] {
+            let u = url(path);
+            assert_eq!(reply(world.handle(get(&u, None))).status, status, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_origin_receives_the_normalised_path() {
+        let world = World::new();
+        let u = url("/static/%61pp.css?v=%2F");
+        assert_eq!(
+            forward(world.handle(get(&u, None))).url,
+            "https://origin.internal/static/app.css?v=%2F"
+        );
+    }
+
+    #[test]
+    fn unsafe_return_to_is_dropped_on_the_way_to_the_login_page() {
+        let world = World::new();
+        let u = url("/login?return_to=%2F%2Fevil.example&x=1");
+        assert_eq!(
+            forward(world.handle(get(&u, None))).url,
+            "https://origin.internal/login?x=1"
+        );
+        let u = url("/login?return_to=%2Fdashboard");
+        assert_eq!(
+            forward(world.handle(get(&u, None))).url,
+            "https://origin.internal/login?return_to=%2Fdashboard"
+        );
+    }
+}
+
+mod login {
+    use super::*;
+
+    fn handoff(claims: serde_json::Value) -> String {
+        jwt::sign(&HmacKey::new(HANDOFF_KEY.as_bytes()), &claims)
+    }
+
+    fn login_as(world: &World, cookie_header: Option<&str>, token: &str) -> (Completion, Log) {
+        let u = url("/login");
+        let req = Inbound {
+            method: "POST",
+            ..get(&u, cookie_header)
+        };
+        let fwd = forward(world.handle(req));
+        world.after(
+            &fwd,
+            Directives {
+                login: Some(token),
+                logout: None,
+            },
+        )
+    }
+
+    #[test]
+    fn starts_a_session_with_one_cookie_a_record_and_an_index_entry() {
+        let world = World::new();
+        let token = handoff(
+            serde_json::json!({"sub": "alice", "exp": NOW + 60, "claims": {"tenant": "t1"}}),
+        );
+        let (completion, log) = login_as(&world, None, &token);
+        let Completion::Pass(cookies) = completion else {
+            panic!("{completion:?}")
+        };
+        assert_eq!(cookies.len(), 1);
+        assert!(
+            cookies[0].ends_with("; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=43200"),
+            "{}",
+            cookies[0]
+        );
+        let session: Token = token_in(&cookies[0]).parse().unwrap();
+        let hash = session.id().hash();
+        let record =
+            Record::from_json(&world.memory().value(&session::record_key(&hash)).unwrap()).unwrap();
+        assert_eq!(
+            (record.uid.as_str(), record.iat, record.abs_exp),
+            ("alice", NOW, NOW + 43_200)
+        );
+        assert_eq!(record.claims.get("tenant").map(String::as_str), Some("t1"));
+        assert_eq!(
+            world.memory().ttl(&session::record_key(&hash)),
+            Some(43_200)
+        );
+        assert_eq!(
+            world.memory().ttl(&session::index_key("alice", &hash)),
+            Some(43_200)
+        );
+        assert_eq!(log.event, Some("login"));
+        assert_eq!(log.sid, Some(hash.sid()));
+        assert_eq!(
+            world.counts(),
+            Counts {
+                writes: 2,
+                ..Counts::default()
+            }
+        );
+    }
+
+    #[test]
+    fn ends_the_session_the_request_came_with() {
+        let world = World::new();
+        let (old, old_id) = world.session("mallory", 60);
+        let c = cookie(&old);
+        let (Completion::Pass(cookies), _) = login_as(
+            &world,
+            Some(&c),
+            &handoff(serde_json::json!({"sub": "alice", "exp": NOW + 60})),
+        ) else {
+            panic!()
+        };
+        let new: Token = token_in(&cookies[0]).parse().unwrap();
+        assert_ne!(new.id(), &old_id);
+        let keys = world.memory().keys();
+        assert!(
+            !keys.iter().any(|k| k.contains(&old_id.hash().to_string())),
+            "old session gone: {keys:?}"
+        );
+        assert_eq!(
+            keys.len(),
+            2,
+            "only the new record and its index entry: {keys:?}"
+        );
+    }
+
+    #[test]
+    fn a_bad_handoff_is_logged_and_ignored() {
+        let world = World::new();
+        let other_key = jwt::sign(
+            &HmacKey::new(ASSERTION_KEY.as_bytes()),
+            &serde_json::json!({"sub": "a", "exp": NOW + 60}),
+        );
+        let cases = [
+            (handoff(serde_json::json!({"exp": NOW + 60})), "missing_sub"),
+            (
+                handoff(serde_json::json!({"sub": "a", "exp": NOW + 121})),
+                "exp_too_far_ahead",
+            ),
+            (
+                handoff(serde_json::json!({"sub": "a", "exp": NOW - 1})),
+                "expired",
+            ),
+            (other_key, "jwt_bad_signature"),
+            ("not a jwt".to_owned(), "jwt_malformed"),
+        ];
+        for (token, detail) in cases {
+            let (completion, log) = login_as(&world, None, &token);
+            assert_eq!(completion, Completion::Pass(vec![]), "{detail}");
+            assert_eq!(log.event, Some("login_rejected"));
+            assert_eq!(log.detail.as_deref(), Some(detail));
+        }
+        assert!(world.memory().keys().is_empty());
+        assert_eq!(world.counts().total(), 0);
+    }
+
+    #[test]
+    fn a_store_failure_answers_503_and_sets_no_session() {
+        let world = World::new();
+        world.fail(Fail::Writes);
+        let (completion, log) = login_as(
+            &world,
+            None,
+            &handoff(serde_json::json!({"sub": "a", "exp": NOW + 60})),
+        );
+        let Completion::Replace(r) = completion else {
+            panic!("{completion:?}")
+        };
+        assert_eq!(r.status, 503);
+        assert!(set_cookies(&r)[0].contains("Max-Age=0"));
+        assert_eq!(log.reason, Some("store_unavailable"));
+    }
+}
+
+mod logout {
+    use super::*;
+
+    fn logout<'a>(u: &'a str, c: &'a str, accept: &'a str) -> Inbound<'a> {
+        Inbound {
+            method: "POST",
+            accept: Some(accept),
+            origin: Some(SITE),
+            ..get(u, Some(c))
+        }
+    }
+
+    #[test]
+    fn ends_the_current_session_and_clears_the_cookie() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        let (other, _) = world.session("alice", 60);
+        let c = cookie(&token);
+        let u = url("/.sessiongate/logout");
+        let r = reply(world.handle(logout(&u, &c, "text/html")));
+        assert_eq!((r.status, r.header("location")), (303, Some("/")));
+        assert!(set_cookies(&r)[0].contains("Max-Age=0"));
+        assert_eq!(
+            world.memory().keys().len(),
+            2,
+            "alice's other session stays"
+        );
+        let d = cookie(&other);
+        let dashboard = url("/dashboard");
+        forward(world.handle(get(&dashboard, Some(&d))));
+        assert_eq!(
+            reason(&reply(world.handle(get(&dashboard, Some(&c))))),
+            "revoked"
+        );
+    }
+
+    #[test]
+    fn with_scope_all_ends_every_session_of_the_user_and_no_one_elses() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        world.session("alice", 60);
+        let (bob, _) = world.session("alice:b", 60);
+        let c = cookie(&token);
+        let u = url("/.sessiongate/logout?scope=all");
+        let r = reply(world.handle(logout(&u, &c, "application/json")));
+        assert_eq!(r.status, 204);
+        let keys = world.memory().keys();
+        assert_eq!(
+            keys.len(),
+            2,
+            "only the user whose id starts alike keeps a session: {keys:?}"
+        );
+        assert!(keys
+            .iter()
+            .all(|k| k.starts_with("s:") || k.starts_with("u:alice:b:")));
+        let (b, d) = (cookie(&bob), url("/dashboard"));
+        forward(world.handle(get(&d, Some(&b))));
+    }
+
+    #[test]
+    fn without_a_session_still_clears_the_cookie_and_must_be_a_post() {
+        let world = World::new();
+        let u = url("/.sessiongate/logout");
+        let r = reply(world.handle(logout(&u, "", "application/json")));
+        assert_eq!(r.status, 204);
+        assert_eq!(set_cookies(&r).len(), 1);
+        let r = reply(world.handle(get(&u, None)));
+        assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+        let cross = Inbound {
+            origin: Some("https://evil.example"),
+            ..logout(&u, "", "text/html")
+        };
+        assert_eq!(reply(world.handle(cross)).status, 403);
+    }
+
+    #[test]
+    fn the_origin_can_end_the_current_session_or_all_of_them() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        world.session("alice", 60);
+        let (c, u) = (cookie(&token), url("/account/close"));
+        let fwd = forward(world.handle(get(&u, Some(&c))));
+        let (Completion::Pass(cookies), log) = world.after(
+            &fwd,
+            Directives {
+                login: None,
+                logout: Some("current"),
+            },
+        ) else {
+            panic!()
+        };
+        assert!(cookies[0].contains("Max-Age=0"));
+        assert_eq!(log.event, Some("logout"));
+        assert_eq!(world.memory().keys().len(), 2);
+
+        let (token, _) = world.session("alice", 60);
+        let c = cookie(&token);
+        let fwd = forward(world.handle(get(&u, Some(&c))));
+        let (_, log) = world.after(
+            &fwd,
+            Directives {
+                login: None,
+                logout: Some("all"),
+            },
+        );
+        assert_eq!(log.event, Some("logout_all"));
+        assert!(world.memory().keys().is_empty());
+    }
+}
+
+mod endpoints {
+    use super::*;
+
+    #[test]
+    fn session_describes_the_current_session() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        let (c, u) = (cookie(&token), url("/.sessiongate/session"));
+        let r = reply(world.handle(get(&u, Some(&c))));
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["uid"], "alice");
+        assert_eq!(body["claims"]["role"], "admin");
+        assert_eq!(body["iat"], NOW - 60);
+        assert_eq!(body["abs_exp"], NOW - 60 + 43_200);
+        assert_eq!(body["idle_exp"], NOW + 1800);
+        assert_eq!(reply(world.handle(get(&u, None))).status, 401);
+    }
+
+    #[test]
+    fn health_reports_whether_kv_answers() {
+        let world = World::new();
+        let u = url("/.sessiongate/health");
+        assert_eq!(reply(world.handle(get(&u, None))).status, 200);
+        world.fail(Fail::Reads);
+        assert_eq!(reply(world.handle(get(&u, None))).status, 503);
+    }
+
+    #[test]
+    fn unknown_reserved_paths_are_404_and_never_forwarded() {
+        let world = World::new();
+        for path in [
+            "/.sessiongate",
+            "/.sessiongate/",
+            "/.sessiongate/nope",
+            "/.sessiongate/admin/users",
+        ] {
+            let u = url(path);
+            assert_eq!(reply(world.handle(get(&u, None))).status, 404, "{path}");
+        }
+    }
+}
+
+mod admin {
+    use super::*;
+
+    fn admin<'a>(method: &'a str, u: &'a str, authorization: Option<&'a str>) -> Inbound<'a> {
+        Inbound {
+            method,
+            authorization,
+            ..get(u, None)
+        }
+    }
+
+    #[test]
+    fn needs_the_bearer_token() {
+        let world = World::new();
+        let u = url("/.sessiongate/admin/users/alice/sessions");
+        let r = reply(world.handle(admin("GET", &u, None)));
+        assert_eq!(
+            (r.status, r.header("www-authenticate")),
+            (401, Some("Bearer"))
+        );
+        let wrong = format!("Bearer {ADMIN_TOKEN}x");
+        assert_eq!(
+            reply(world.handle(admin("GET", &u, Some(&wrong)))).status,
+            403
+        );
+        assert_eq!(
+            reply(world.handle(admin("GET", &u, Some(ADMIN_TOKEN)))).status,
+            401,
+            "the scheme is required"
+        );
+        let in_query = url(&format!(
+            "/.sessiongate/admin/users/alice/sessions?token={ADMIN_TOKEN}"
+        ));
+        assert_eq!(
+            reply(world.handle(admin("GET", &in_query, None))).status,
+            401
+        );
+        assert_eq!(world.counts().total(), 0);
+    }
+
+    #[test]
+    fn lists_and_revokes_a_users_sessions() {
+        let world = World::new();
+        let (_, a) = world.session("alice@example.com", 60);
+        world.session("alice@example.com", 120);
+        world.session("bob", 60);
+        let bearer = format!("bearer {ADMIN_TOKEN}");
+        let u = url("/.sessiongate/admin/users/alice%40example.com/sessions");
+        let r = reply(world.handle(admin("GET", &u, Some(&bearer))));
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        let sessions = body["sessions"].as_array().unwrap();
+        assert_eq!(sessions.len(), 2);
+        assert!(sessions
+            .iter()
+            .any(|s| s["sid"] == a.hash().sid() && s["iat"] == NOW - 60));
+        assert_eq!(
+            world.counts(),
+            Counts {
+                lists: 1,
+                ..Counts::default()
+            },
+            "listing reads no record"
+        );
+
+        let r = reply(world.handle(admin("DELETE", &u, Some(&bearer))));
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["revoked"], 2);
+        assert_eq!(world.memory().keys().len(), 2, "bob keeps his session");
+    }
+
+    #[test]
+    fn is_off_without_an_admin_token() {
+        let mut config = config_with(&[]);
+        config.admin_token = None;
+        let world = World::with(config);
+        let u = url("/.sessiongate/admin/users/alice/sessions");
+        let auth = format!("Bearer {ADMIN_TOKEN}");
+        assert_eq!(
+            reply(world.handle(admin("GET", &u, Some(&auth)))).status,
+            404
+        );
+    }
+}
+
+mod failures {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_store_answers_503_and_forwards_nothing() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        world.fail(Fail::Everything);
+        let (c, u) = (cookie(&token), url("/dashboard"));
+        let decision = world.handle(get(&u, Some(&c)));
+        assert_eq!(decision.log.reason, Some("store_unavailable"));
+        let r = reply(decision);
+        assert_eq!(r.status, 503);
+        assert_eq!(r.body, r#"{"error":"session_store_unavailable"}"#);
+    }
+
+    #[test]
+    fn an_unreadable_record_answers_500_and_is_kept() {
+        let world = World::new();
+        let (token, id) = world.session("alice", 60);
+        let key = session::record_key(&id.hash());
+        block_on(
+            world
+                .memory()
+                .put(&key, r#"{"v":9,"uid":"a","iat":1,"abs_exp":2}"#, None, 60),
+        )
+        .unwrap();
+        let (c, u) = (cookie(&token), url("/dashboard"));
+        let r = reply(world.handle(get(&u, Some(&c))));
+        assert_eq!(r.status, 500);
+        assert!(world.memory().value(&key).is_some());
+    }
+}
+
+mod headers {
+    use sessiongate::gate::is_stripped_inbound;
+
+    #[test]
+    fn every_spelling_of_ours_and_method_overrides_are_stripped() {
+        for name in [
+            "sessiongate-assertion",
+            "Sessiongate-Assertion",
+            "SESSIONGATE-LOGIN",
+            "x-sessiongate-user",
+            "X-SessionGate-User",
+            "x-sessiongate-anything",
+            "X-HTTP-Method-Override",
+            "x-http-method",
+            "x-method-override",
+        ] {
+            assert!(is_stripped_inbound(name), "{name}");
+        }
+        for name in [
+            "cookie",
+            "x-sessiongatex",
+            "sessiongate",
+            "x-forwarded-for",
+            "authorization",
+        ] {
+            assert!(!is_stripped_inbound(name), "{name}");
+        }
+    }
+}
+
+mod logging {
+    use super::*;
+
+    #[test]
+    fn log_lines_carry_decision_reason_and_sid_but_no_secret() {
+        let world = World::new();
+        let (token, id) = world.session("alice", 60);
+        let (c, u) = (cookie(&token), url("/dashboard"));
+        let decision = world.handle(get(&u, Some(&c)));
+        let line = decision.log.line(200, 3);
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["decision"], "forward");
+        assert_eq!(parsed["sid"], id.hash().sid());
+        assert_eq!(
+            (parsed["status"].as_u64(), parsed["ms"].as_u64()),
+            (Some(200), Some(3))
+        );
+        let Action::Forward(fwd) = &decision.action else {
+            panic!()
+        };
+        assert!(!line.contains(&token) && !line.contains(&id.to_string()));
+        assert!(fwd.headers.iter().all(|(_, v)| !line.contains(v.as_str())));
+    }
+}
