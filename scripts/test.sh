@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# npm test: every test. Native Rust tests, then the release build, then the
-# end-to-end suite against the built worker in Miniflare.
+# npm test: every test. Native Rust tests, the release build (and its size
+# budget), then one node --test run of the Miniflare end-to-end suite, the
+# PyJWT/jose interop tests and the browser test.
 source "$(dirname "$0")/setup.sh"
 setup
 
@@ -8,6 +9,30 @@ step "native tests (cargo test)"
 cargo test --workspace
 
 build
+step "checking the wasm size budget"
+gzip_bytes=$(gzip -9 -c build/index_bg.wasm | wc -c)
+echo "build/index_bg.wasm: $(wc -c < build/index_bg.wasm) bytes raw, $gzip_bytes bytes gzip"
+if [ "$gzip_bytes" -gt $((250 * 1024)) ]; then
+  echo "error: the gzipped wasm exceeds 250 KiB" >&2
+  exit 1
+fi
 
-step "end-to-end tests (Miniflare, node --test)"
-node --test --test-reporter=spec tests/e2e/*.test.mjs
+step "building the demo origin"
+cargo build -p sessiongate-demo
+
+if ! .venv/bin/python -c "import jwt" 2>/dev/null; then
+  step "making .venv with PyJWT for the interop tests"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet -r tests/interop/requirements.txt
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  step "installing Debian's chromium for the browser test"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium
+fi
+
+step "end-to-end (Miniflare), interop (PyJWT, jose) and browser (chromium) tests"
+node --test --test-reporter=spec tests/e2e/*.test.mjs tests/interop/*.test.mjs tests/browser/*.test.mjs

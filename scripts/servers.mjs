@@ -1,0 +1,110 @@
+// The servers of `npm start`: the demo origin, and sessiongate in front of
+// it under `wrangler dev` (local mode, local KV). The browser test starts
+// the same pair, on other ports.
+
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Reads .dev.vars, writing one with fresh secrets first if there is none. */
+export function devVars() {
+  const file = path.join(root, ".dev.vars");
+  if (!existsSync(file)) {
+    writeFileSync(file, execFileSync("node", [path.join(root, "scripts/keygen.mjs"), "--dev-vars"]));
+  }
+  return Object.fromEntries(
+    readFileSync(file, "utf8")
+      .split("\n")
+      .filter((line) => /^[A-Z_]+=/.test(line))
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
+}
+
+/** A [vars] value of wrangler.toml. */
+function wranglerVar(name) {
+  const match = readFileSync(path.join(root, "wrangler.toml"), "utf8").match(new RegExp(`^${name} = "(.*)"$`, "m"));
+  if (!match) throw new Error(`wrangler.toml has no ${name}`);
+  return match[1];
+}
+
+async function waitFor(url, child, name, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
+    try {
+      // One request at a time: wrangler holds requests until its build is done.
+      const response = await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });
+      if (response.status < 500) return;
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${name} did not answer ${url} within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * Starts the demo origin and the edge; resolves once both answer.
+ * `output`: "inherit" to show their output, or a function given each chunk.
+ */
+export async function startServers({ edgePort = 8787, originPort = 8788, output = "inherit" } = {}) {
+  const secrets = devVars();
+  const children = [];
+  let recent = ""; // the end of the servers' output, for error messages
+  const remember = (chunk) => {
+    recent = (recent + chunk).slice(-4000);
+    if (output !== "inherit") output(chunk);
+  };
+  const spawnChild = (command, args, env) => {
+    const child = spawn(command, args, {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on("data", remember);
+      if (output === "inherit") stream.pipe(stream === child.stdout ? process.stdout : process.stderr);
+    }
+    children.push(child);
+    return child;
+  };
+  const stop = async () => {
+    for (const child of children) {
+      if (child.exitCode === null) {
+        try {
+          process.kill(-child.pid, "SIGTERM");
+        } catch {}
+      }
+    }
+    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)));
+  };
+  try {
+    const origin = spawnChild(path.join(root, "target/debug/sessiongate-demo"), [], {
+      DEMO_ADDR: `127.0.0.1:${originPort}`,
+      AUDIENCE: wranglerVar("AUDIENCE"),
+      ASSERTION_KEY: secrets.ASSERTION_KEY,
+      HANDOFF_KEY: secrets.HANDOFF_KEY,
+    });
+    const edge = spawnChild(path.join(root, "node_modules/.bin/wrangler"), [
+      "dev",
+      "--ip", "127.0.0.1",
+      "--port", String(edgePort),
+      "--inspector-port", String(edgePort + 1000),
+      "--var", `ORIGIN_URL:http://127.0.0.1:${originPort}`,
+      "--show-interactive-dev-session=false",
+    ], {
+      WRANGLER_SEND_METRICS: "false",
+      WRANGLER_HIDE_BANNER: "true",
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    });
+    await waitFor(`http://127.0.0.1:${originPort}/login`, origin, "the demo origin", 30_000);
+    // wrangler dev runs the build command first.
+    await waitFor(`http://127.0.0.1:${edgePort}/.sessiongate/health`, edge, "wrangler dev", 300_000);
+  } catch (e) {
+    await stop();
+    throw new Error(`${e.message}; their last output:\n${recent}`);
+  }
+  return { edge: `http://127.0.0.1:${edgePort}`, origin: `http://127.0.0.1:${originPort}`, stop };
+}
