@@ -12,6 +12,7 @@ use crate::cookie::{CookieSpec, SameSite};
 use crate::key::{HmacKey, MIN_SECRET_LEN};
 use crate::routes::PublicPaths;
 use crate::session::Policy;
+use crate::throttle::Limit;
 use crate::token::{KeyRing, Kid};
 
 /// Shortest idle window: re-stamping a cookie more often than every 15 s
@@ -27,6 +28,7 @@ pub const DEFAULT_IDLE_TIMEOUT: &str = "30m";
 pub const DEFAULT_ABSOLUTE_TIMEOUT: &str = "12h";
 pub const DEFAULT_COOKIE_NAME: &str = "__Host-sg";
 pub const DEFAULT_COOKIE_SAMESITE: &str = "Lax";
+pub const DEFAULT_BAD_TOKEN_LIMIT: &str = "30/1m";
 
 /// Everything the gate needs, checked.
 #[derive(Debug, Clone)]
@@ -43,6 +45,8 @@ pub struct Config {
     pub handoff_key: HmacKey,
     /// `None` turns the admin API off.
     pub admin_token: Option<AdminToken>,
+    /// Bad tokens a client may present per window; `None` is `off`.
+    pub bad_token_limit: Option<Limit>,
 }
 
 /// One variable and what is wrong with it.
@@ -169,6 +173,10 @@ impl Config {
             "ADMIN_TOKEN",
             get("ADMIN_TOKEN").map(|v| AdminToken::new(&v)).transpose(),
         );
+        let bad_token_limit = errors.check(
+            "BAD_TOKEN_LIMIT",
+            Limit::parse(&or_default("BAD_TOKEN_LIMIT", DEFAULT_BAD_TOKEN_LIMIT)),
+        );
 
         match (
             origin_url,
@@ -182,6 +190,7 @@ impl Config {
             assertion_key,
             handoff_key,
             admin_token,
+            bad_token_limit,
         ) {
             (
                 Some(origin_url),
@@ -195,6 +204,7 @@ impl Config {
                 Some(assertion_key),
                 Some(handoff_key),
                 Some(admin_token),
+                Some(bad_token_limit),
             ) if errors.0.is_empty() => {
                 // The login page must be reachable without a session.
                 if let Some(path) = login_url.same_origin_path() {
@@ -211,6 +221,7 @@ impl Config {
                     assertion_key,
                     handoff_key,
                     admin_token,
+                    bad_token_limit,
                 })
             }
             _ => Err(errors),
@@ -471,6 +482,10 @@ mod tests {
         assert!(problems(&[("COOKIE_NAME", "a b")]).starts_with("COOKIE_NAME: "));
         assert!(problems(&[("LOGIN_URL", "//evil.example")]).starts_with("LOGIN_URL: "));
         assert!(problems(&[("PUBLIC_PATHS", "static/*")]).starts_with("PUBLIC_PATHS: "));
+        assert_eq!(
+            problems(&[("BAD_TOKEN_LIMIT", "lots")]),
+            "BAD_TOKEN_LIMIT: \"lots\" is not N/duration, such as 30/1m, or off"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::handoff::{self, Handoff};
 use crate::routes::{self, Endpoint, Route};
 use crate::session::{self, IndexMetadata, Record, RecordError};
 use crate::store::{SessionStore, StoreError};
+use crate::throttle::Throttle;
 use crate::token::{IdHash, SessionId, Token};
 
 /// Request header naming the user to the origin.
@@ -63,6 +64,8 @@ pub struct Inbound<'a> {
     pub sec_fetch_site: Option<&'a str>,
     pub origin: Option<&'a str>,
     pub authorization: Option<&'a str>,
+    /// `CF-Connecting-IP`: whom bad tokens are counted against.
+    pub client: Option<&'a str>,
 }
 
 /// Inbound headers removed from every request before anything else sees
@@ -275,7 +278,12 @@ pub enum Completion {
 
 /// Why no session could be established for a request.
 enum Denied {
-    Reject { reason: Reason, clear: bool },
+    Reject {
+        reason: Reason,
+        clear: bool,
+    },
+    /// Too many bad tokens from this client: retry after this many seconds.
+    Throttled(u64),
     Unavailable(StoreError),
     Unreadable(RecordError),
 }
@@ -372,6 +380,8 @@ pub struct Gate<'a, S, C> {
     pub config: &'a Config,
     pub store: &'a S,
     pub clock: &'a C,
+    /// `None` when `BAD_TOKEN_LIMIT` is `off`.
+    pub throttle: Option<&'a Throttle>,
 }
 
 impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
@@ -494,9 +504,37 @@ impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
         }
     }
 
+    /// [`Self::check_session`], unless the client has presented too many
+    /// bad tokens lately; an invalid token counts against it.
+    async fn authenticate(&self, req: &Inbound<'_>) -> Result<Authenticated, Denied> {
+        if let Some(retry_after) = self.throttled(req) {
+            return Err(Denied::Throttled(retry_after));
+        }
+        let result = self.check_session(req).await;
+        if let Err(Denied::Reject {
+            reason: Reason::Invalid,
+            ..
+        }) = result
+        {
+            self.count_failure(req);
+        }
+        result
+    }
+
+    fn throttled(&self, req: &Inbound<'_>) -> Option<u64> {
+        let (throttle, client) = (self.throttle?, req.client?);
+        throttle.retry_after(client, self.clock.now())
+    }
+
+    fn count_failure(&self, req: &Inbound<'_>) {
+        if let (Some(throttle), Some(client)) = (self.throttle, req.client) {
+            throttle.record_failure(client, self.clock.now());
+        }
+    }
+
     /// DESIGN §4.4: one cookie, its token (no I/O), one KV read, the
     /// absolute deadline. Re-stamps when due.
-    async fn authenticate(&self, req: &Inbound<'_>) -> Result<Authenticated, Denied> {
+    async fn check_session(&self, req: &Inbound<'_>) -> Result<Authenticated, Denied> {
         let reject = |reason, clear| Denied::Reject { reason, clear };
         let now = self.clock.now();
         let raw = match req
@@ -563,6 +601,11 @@ impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
                 }
                 Decision::reply(reply, "reject", Some(reason.as_str()))
             }
+            Denied::Throttled(retry_after) => Decision::reply(
+                Reply::error(429, "too_many_requests").with("retry-after", retry_after.to_string()),
+                "reject",
+                Some("throttled"),
+            ),
             Denied::Unavailable(e) => unavailable(e),
             Denied::Unreadable(e) => Decision {
                 action: Action::Reply(Reply::error(500, "session_record_unreadable")),
@@ -679,7 +722,11 @@ impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
             .with("www-authenticate", "Bearer".to_owned());
             return admin(reply, Some("admin_missing"));
         };
+        if let Some(retry_after) = self.throttled(req) {
+            return self.denied(req, Denied::Throttled(retry_after), "/");
+        }
         if !expected.matches(presented) {
+            self.count_failure(req);
             return admin(forbidden("bad_token"), Some("admin_bad_token"));
         }
         let now = self.clock.now();

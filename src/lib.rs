@@ -14,6 +14,7 @@ pub mod key;
 pub mod routes;
 pub mod session;
 pub mod store;
+pub mod throttle;
 pub mod token;
 
 #[cfg(target_arch = "wasm32")]

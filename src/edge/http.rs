@@ -24,6 +24,7 @@ pub struct InboundParts {
     sec_fetch_site: Option<String>,
     origin: Option<String>,
     authorization: Option<String>,
+    client: Option<String>,
 }
 
 impl InboundParts {
@@ -38,6 +39,7 @@ impl InboundParts {
             sec_fetch_site: get("sec-fetch-site"),
             origin: get("origin"),
             authorization: get("authorization"),
+            client: get("cf-connecting-ip"),
         }
     }
 
@@ -50,6 +52,7 @@ impl InboundParts {
             sec_fetch_site: self.sec_fetch_site.as_deref(),
             origin: self.origin.as_deref(),
             authorization: self.authorization.as_deref(),
+            client: self.client.as_deref(),
         }
     }
 }

@@ -11,6 +11,7 @@ use worker::{event, web_sys, Context, Env};
 
 use crate::config::{Config, ConfigErrors};
 use crate::gate::{Action, Clock, Completion, Gate, Log, Reply};
+use crate::throttle::Throttle;
 use http::{InboundParts, OriginDirectives};
 use kv::KvStore;
 
@@ -19,6 +20,8 @@ const SESSIONS_BINDING: &str = "SESSIONS";
 
 /// Parsed once per isolate: the environment of an isolate never changes.
 static CONFIG: OnceLock<Result<Config, ConfigErrors>> = OnceLock::new();
+/// Bad-token counts of this isolate (DESIGN §9: best effort).
+static THROTTLE: OnceLock<Option<Throttle>> = OnceLock::new();
 
 struct WallClock;
 
@@ -70,10 +73,12 @@ async fn serve(request: &web_sys::Request, env: &Env) -> Result<Served, JsValue>
         )));
     };
     let inbound = InboundParts::read(request);
+    let throttle = THROTTLE.get_or_init(|| config.bad_token_limit.map(Throttle::new));
     let gate = Gate {
         config,
         store: &store,
         clock: &WallClock,
+        throttle: throttle.as_ref(),
     };
     let decision = gate.handle(&inbound.inbound()).await;
     let mut log = decision.log;

@@ -64,6 +64,15 @@ for (const behaviour of ["throw", "hang"]) {
     test("fails the health check with 503", async () => {
       assert.equal((await gate.fetch("/.sessiongate/health")).status, 503);
     });
+
+    test("a throttled client gets 429 without KV being asked", async () => {
+      const client = { "cf-connecting-ip": "203.0.113.99" };
+      for (let i = 0; i < 30; i++) {
+        const forged = mintToken({ secret: "guess-guess-guess-guess-guess-guess" });
+        assert.equal((await gate.fetch("/dashboard", { headers: withSession(forged, client) })).status, 401);
+      }
+      assert.equal((await gate.fetch("/dashboard", { headers: withSession(mintToken(), client) })).status, 429);
+    });
   });
 }
 

@@ -61,6 +61,18 @@ export async function startGate({ vars = {}, worker = {}, workers = [] } = {}) {
     output: "",
     /** Answers origin requests; tests replace it. */
     origin: okOrigin,
+    /** Every secret, token, assertion and handoff that passed by: none may be logged. */
+    sensitive: new Set(),
+  };
+  const remember = (value) => {
+    if (typeof value === "string" && value.length >= 16) gate.sensitive.add(value);
+  };
+  for (const [name, value] of Object.entries(bindings)) {
+    if (name === "SESSION_KEYS") String(value).split(",").forEach((pair) => remember(pair.split(":")[1]));
+    if (["ASSERTION_KEY", "HANDOFF_KEY", "ADMIN_TOKEN"].includes(name)) remember(value);
+  }
+  const rememberCookies = (header) => {
+    for (const piece of String(header ?? "").split(/[;,]/)) remember(piece.trim().slice(COOKIE.length + 1));
   };
   const gateWorker = {
     name: "gate",
@@ -81,7 +93,10 @@ export async function startGate({ vars = {}, worker = {}, workers = [] } = {}) {
         headers: Object.fromEntries(request.headers),
         body: request.body ? await request.text() : "",
       });
-      return gate.origin(request);
+      remember(request.headers.get("sessiongate-assertion"));
+      const response = await gate.origin(request);
+      remember(response.headers.get("sessiongate-login"));
+      return response;
     },
     ...worker,
   };
@@ -110,11 +125,22 @@ export async function startGate({ vars = {}, worker = {}, workers = [] } = {}) {
     url,
     kv: gateWorker.kvNamespaces.length ? await mf.getKVNamespace("SESSIONS", "gate") : undefined,
     /** A request to the gate; redirects are returned, not followed. */
-    fetch: (pathAndQuery, init = {}) =>
-      mf.dispatchFetch(SITE + pathAndQuery, { redirect: "manual", ...init }),
+    fetch: async (pathAndQuery, init = {}) => {
+      const headers = new Headers(init.headers);
+      rememberCookies(headers.get("cookie"));
+      remember(headers.get("authorization")?.replace(/^bearer /i, ""));
+      const response = await mf.dispatchFetch(SITE + pathAndQuery, { redirect: "manual", ...init });
+      response.headers.getSetCookie().forEach(rememberCookies);
+      return response;
+    },
     /** Sends raw bytes over HTTP/1.1 (for what fetch refuses to send); resolves to the status code. */
     raw: (bytes) => rawStatus(url, bytes),
-    close: () => mf.dispose(),
+    /** Stops the gate, failing if any sensitive value was ever printed. */
+    close: async () => {
+      await mf.dispose();
+      const leaked = [...gate.sensitive].filter((value) => gate.output.includes(value));
+      if (leaked.length) throw new Error(`the worker logged ${leaked.length} sensitive value(s), e.g. ${leaked[0].slice(0, 8)}…`);
+    },
   });
   return gate;
 }
