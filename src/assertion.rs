@@ -30,6 +30,9 @@ pub struct AssertionClaims {
     pub sid: String,
     pub iat: u64,
     pub exp: u64,
+    /// When the user logged in (the session's start), for origins that ask
+    /// for a fresh login before sensitive actions.
+    pub auth_time: u64,
     /// The request method.
     pub htm: String,
     /// The path and query as forwarded.
@@ -141,6 +144,7 @@ mod tests {
             sid: "abcdefghijklmnop".into(),
             iat: NOW,
             exp: NOW + LIFETIME,
+            auth_time: NOW - 600,
             htm: "GET".into(),
             htu: "/a?b=1".into(),
             claims: Claims::new(),

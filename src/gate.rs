@@ -270,11 +270,40 @@ pub struct Directives<'a> {
 /// What to do with the origin's response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completion {
-    /// Pass it on with these `Set-Cookie` values appended.
-    Pass(Vec<String>),
+    /// Pass it on, edited.
+    Pass(Edits),
     /// A directive could not be carried out: answer this instead.
     Replace(Reply),
 }
+
+/// Changes to the origin's response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Edits {
+    /// Appended after the origin's own `Set-Cookie` headers.
+    pub set_cookies: Vec<String>,
+    /// Set, replacing the origin's value if it has one.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Edits {
+    /// A response that sets or clears the session cookie must not be
+    /// stored by any cache; one that ends a session also clears the
+    /// browser's cache of the user's pages.
+    fn session_cookie(cookie: String, ends_session: bool) -> Self {
+        let mut headers = vec![("cache-control", "no-store".to_owned())];
+        if ends_session {
+            headers.push(("clear-site-data", CLEAR_CACHE.to_owned()));
+        }
+        Self {
+            set_cookies: vec![cookie],
+            headers,
+        }
+    }
+}
+
+/// `Clear-Site-Data` on logout: the cache only, since `cookies` and
+/// `storage` would reach every app on the registrable domain.
+const CLEAR_CACHE: &str = "\"cache\"";
 
 /// Why no session could be established for a request.
 enum Denied {
@@ -459,6 +488,7 @@ impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
             sid: auth.hash.sid(),
             iat: now,
             exp: now + assertion::LIFETIME,
+            auth_time: auth.record.iat,
             htm: req.method.to_owned(),
             htu: return_to,
             claims: auth.record.claims,
@@ -701,8 +731,11 @@ impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
         } else {
             Reply::empty(204)
         };
+        let reply = reply
+            .with("set-cookie", self.config.cookie.clear())
+            .with("clear-site-data", CLEAR_CACHE.to_owned());
         Decision {
-            action: Action::Reply(reply.with("set-cookie", self.config.cookie.clear())),
+            action: Action::Reply(reply),
             log,
         }
     }
@@ -770,7 +803,9 @@ impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
         directives: Directives<'_>,
         log: &mut Log,
     ) -> Completion {
-        let mut set_cookies: Vec<String> = after.restamp.iter().cloned().collect();
+        let mut edits = after.restamp.clone().map_or_else(Edits::default, |cookie| {
+            Edits::session_cookie(cookie, false)
+        });
         if let Some(scope) = directives.logout {
             // Anything but `all` ends the current session: a mistyped
             // directive should err towards logging out.
@@ -786,7 +821,7 @@ impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
                     return store_failed(e, log, self.config.cookie.clear());
                 }
             }
-            set_cookies = vec![self.config.cookie.clear()];
+            edits = Edits::session_cookie(self.config.cookie.clear(), true);
         }
         if let Some(token) = directives.login {
             let now = self.clock.now();
@@ -799,13 +834,13 @@ impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
                     Ok((cookie, hash)) => {
                         log.event = Some("login");
                         log.sid = Some(hash.sid());
-                        set_cookies = vec![cookie];
+                        edits = Edits::session_cookie(cookie, false);
                     }
                     Err(e) => return store_failed(e, log, self.config.cookie.clear()),
                 },
             }
         }
-        Completion::Pass(set_cookies)
+        Completion::Pass(edits)
     }
 
     /// Ends the session the request came with (no fixation), then starts a

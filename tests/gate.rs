@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use sessiongate::assertion::{self, AssertionClaims, Expected};
 use sessiongate::config::Config;
 use sessiongate::gate::{
-    Action, Clock, Completion, Decision, Directives, FixedClock, Forward, Gate, Inbound, Log, Reply,
+    Action, Clock, Completion, Decision, Directives, Edits, FixedClock, Forward, Gate, Inbound,
+    Log, Reply,
 };
 use sessiongate::jwt;
 use sessiongate::key::HmacKey;
@@ -215,7 +216,7 @@ mod authenticated_requests {
         let (completion, _) = world.after(&fwd, Directives::default());
         assert_eq!(
             completion,
-            Completion::Pass(vec![]),
+            Completion::Pass(Edits::default()),
             "no re-stamp within a quarter of the idle window"
         );
         assert_eq!(world.counts().total(), 1);
@@ -263,6 +264,7 @@ mod authenticated_requests {
         assert_eq!(claims.sid, id.hash().sid());
         assert_eq!(claims.iat, NOW);
         assert_eq!(claims.exp, NOW + 60);
+        assert_eq!(claims.auth_time, NOW - 60, "when the session began");
         assert_eq!(claims.claims.get("role").map(String::as_str), Some("admin"));
     }
 
@@ -275,7 +277,11 @@ mod authenticated_requests {
         let u = url("/dashboard");
         let fwd = forward(world.handle(get(&u, Some(&c))));
         let (completion, _) = world.after(&fwd, Directives::default());
-        let Completion::Pass(cookies) = completion else {
+        let Completion::Pass(Edits {
+            set_cookies: cookies,
+            ..
+        }) = completion
+        else {
             panic!("{completion:?}")
         };
         assert_eq!(cookies.len(), 1);
@@ -306,7 +312,14 @@ mod authenticated_requests {
         let c = cookie(&old);
         let u = url("/dashboard");
         let fwd = forward(world.handle(get(&u, Some(&c))));
-        let (Completion::Pass(cookies), _) = world.after(&fwd, Directives::default()) else {
+        let (
+            Completion::Pass(Edits {
+                set_cookies: cookies,
+                ..
+            }),
+            _,
+        ) = world.after(&fwd, Directives::default())
+        else {
             panic!()
         };
         let restamped: Token = token_in(&cookies[0]).parse().unwrap();
@@ -637,9 +650,19 @@ mod login {
             serde_json::json!({"sub": "alice", "exp": NOW + 60, "claims": {"tenant": "t1"}}),
         );
         let (completion, log) = login_as(&world, None, &token);
-        let Completion::Pass(cookies) = completion else {
+        let Completion::Pass(Edits {
+            set_cookies: cookies,
+            headers,
+        }) = completion
+        else {
             panic!("{completion:?}")
         };
+        let no_store = ("cache-control", "no-store".to_owned());
+        assert_eq!(
+            headers,
+            [no_store],
+            "a response carrying a new session is never cached"
+        );
         assert_eq!(cookies.len(), 1);
         assert!(
             cookies[0].ends_with("; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=43200"),
@@ -679,11 +702,18 @@ mod login {
         let world = World::new();
         let (old, old_id) = world.session("mallory", 60);
         let c = cookie(&old);
-        let (Completion::Pass(cookies), _) = login_as(
+        let (
+            Completion::Pass(Edits {
+                set_cookies: cookies,
+                ..
+            }),
+            _,
+        ) = login_as(
             &world,
             Some(&c),
             &handoff(serde_json::json!({"sub": "alice", "exp": NOW + 60})),
-        ) else {
+        )
+        else {
             panic!()
         };
         let new: Token = token_in(&cookies[0]).parse().unwrap();
@@ -722,7 +752,7 @@ mod login {
         ];
         for (token, detail) in cases {
             let (completion, log) = login_as(&world, None, &token);
-            assert_eq!(completion, Completion::Pass(vec![]), "{detail}");
+            assert_eq!(completion, Completion::Pass(Edits::default()), "{detail}");
             assert_eq!(log.event, Some("login_rejected"));
             assert_eq!(log.detail.as_deref(), Some(detail));
         }
@@ -770,6 +800,7 @@ mod logout {
         let r = reply(world.handle(logout(&u, &c, "text/html")));
         assert_eq!((r.status, r.header("location")), (303, Some("/")));
         assert!(set_cookies(&r)[0].contains("Max-Age=0"));
+        assert_eq!(r.header("clear-site-data"), Some("\"cache\""));
         assert_eq!(
             world.memory().keys().len(),
             2,
@@ -830,16 +861,24 @@ mod logout {
         world.session("alice", 60);
         let (c, u) = (cookie(&token), url("/account/close"));
         let fwd = forward(world.handle(get(&u, Some(&c))));
-        let (Completion::Pass(cookies), log) = world.after(
+        let (
+            Completion::Pass(Edits {
+                set_cookies: cookies,
+                headers,
+            }),
+            log,
+        ) = world.after(
             &fwd,
             Directives {
                 login: None,
                 logout: Some("current"),
             },
-        ) else {
+        )
+        else {
             panic!()
         };
         assert!(cookies[0].contains("Max-Age=0"));
+        assert!(headers.contains(&("clear-site-data", "\"cache\"".to_owned())));
         assert_eq!(log.event, Some("logout"));
         assert_eq!(world.memory().keys().len(), 2);
 

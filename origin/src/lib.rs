@@ -67,6 +67,9 @@ pub struct Identity {
     pub claims: Claims,
     pub iat: u64,
     pub exp: u64,
+    /// When the user logged in: ask for a fresh login before sensitive
+    /// actions if this is too long ago.
+    pub auth_time: u64,
 }
 
 /// A key shorter than sessiongate accepts.
@@ -136,6 +139,7 @@ impl Verifier {
             claims: claims.claims,
             iat: claims.iat,
             exp: claims.exp,
+            auth_time: claims.auth_time,
         })
     }
 
@@ -230,6 +234,7 @@ pub fn test_assertion(
         sid: "AAAAAAAAAAAAAAAA".to_owned(),
         iat: now,
         exp: now + LIFETIME,
+        auth_time: now,
         htm: method.to_owned(),
         htu: path_and_query.to_owned(),
         claims: Claims::new(),

@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{Headers, Request, RequestInit, Response, ResponseInit};
 
-use crate::gate::{self, CookieHeader, Directives, Forward, Inbound, Reply};
+use crate::gate::{self, CookieHeader, Directives, Edits, Forward, Inbound, Reply};
 use crate::handoff;
 
 #[wasm_bindgen]
@@ -137,15 +137,14 @@ impl OriginDirectives {
     }
 }
 
-/// The origin's response, with its directives removed and `set_cookies`
-/// appended to its own `Set-Cookie` headers. Untouched when there is
-/// nothing to change.
+/// The origin's response, with its directives removed and the gate's
+/// edits applied. Untouched when there is nothing to change.
 pub fn finish(
     response: Response,
     directives: &OriginDirectives,
-    set_cookies: &[String],
+    edits: &Edits,
 ) -> Result<Response, JsValue> {
-    if !directives.any() && set_cookies.is_empty() {
+    if !directives.any() && edits == &Edits::default() {
         return Ok(response);
     }
     // A fetched response's headers are immutable: copy it, streaming the body.
@@ -156,8 +155,11 @@ pub fn finish(
     let headers = copy.headers();
     headers.delete(handoff::HEADER)?;
     headers.delete(gate::LOGOUT_HEADER)?;
-    for cookie in set_cookies {
+    for cookie in &edits.set_cookies {
         headers.append("set-cookie", cookie)?;
+    }
+    for (name, value) in &edits.headers {
+        headers.set(name, value)?;
     }
     Ok(copy)
 }

@@ -101,7 +101,7 @@ async fn serve(request: &web_sys::Request, env: &Env) -> Result<Served, JsValue>
         .after_origin(&forward.after, directives.directives(), &mut log)
         .await
     {
-        Completion::Pass(set_cookies) => http::finish(response, &directives, &set_cookies),
+        Completion::Pass(edits) => http::finish(response, &directives, &edits),
         Completion::Replace(r) => http::reply(&r),
     };
     Ok((response, log))

@@ -82,6 +82,13 @@ describe("token and cookie malformations are invalid and never reach the origin"
     assert.equal(gate.received.length, 0);
   });
 
+  test("a token in the URL is never accepted", async () => {
+    for (const query of [`${COOKIE}=${token}`, `token=${token}`, `session=${token}`]) {
+      const response = await gate.fetch(`/dashboard?${query}`, { headers: json });
+      await expectRejected(response, 401, "missing");
+    }
+  });
+
   test("bytes outside ASCII in the cookie", async () => {
     const response = await gate.fetch("/dashboard", { headers: { ...json, cookie: `${COOKIE}=\u00ff\u00fe${token}` } });
     await expectRejected(response, 401, "invalid");

@@ -28,7 +28,7 @@ describe("login", () => {
     assert.equal(response.headers.get("sessiongate-login"), null, "the handoff is stripped");
     const cookies = response.headers.getSetCookie();
     assert.equal(cookies.length, 1);
-    assert.match(cookies[0], /^__Host-sg=sg1\.k1\.[A-Za-z0-9_-]{43}\.\d+\.[A-Za-z0-9_-]{22}; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=43200$/);
+    assert.match(cookies[0], /^__Host-sg=sg1\.k1\.[A-Za-z0-9_-]{43}\.\d+\.[A-Za-z0-9_-]{22}; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=43200$/);    assert.equal(response.headers.get("cache-control"), "no-store", "a response carrying a session is never cached");
   });
 
   test("stores only the id's hash, with claims, and the token then authenticates", async () => {
@@ -98,6 +98,8 @@ describe("an authenticated request", () => {
     assert.equal(claims.htu, "/api/orders/7?expand=lines");
     assert.equal(new URL(forwarded.url).pathname + new URL(forwarded.url).search, claims.htu);
     assert.equal(claims.sid, idHash(tokenParts(token).id).slice(0, 16));
+    const record = JSON.parse(await gate.kv.get(`s:${idHash(tokenParts(token).id)}`));
+    assert.equal(claims.auth_time, record.iat, "auth_time is when the user logged in");
     assert.deepEqual(claims.claims, { tenant: "t1" });
   });
 
@@ -162,6 +164,7 @@ describe("logout", () => {
     assert.equal(response.status, 303);
     assert.equal(response.headers.get("location"), "/");
     assert.match(sessionCookies(response)[0], /Max-Age=0/);
+    assert.equal(response.headers.get("clear-site-data"), '"cache"');
     assert.equal(await status(token), 401);
     assert.equal(gate.received.length, 0, "the edge answers it itself");
   });
@@ -192,6 +195,22 @@ describe("logout", () => {
     assert.equal(await status(a2), 401);
     assert.equal(await status(a3), 401);
   });
+});
+
+test("a password change can end every other session and start a fresh one in one response", async () => {
+  const [laptop, phone] = [await login(gate, "gina"), await login(gate, "gina")];
+  gate.origin = () =>
+    new Response("password changed", { headers: { "sessiongate-logout": "all", "sessiongate-login": handoff("gina") } });
+  const response = await gate.fetch("/account/password", {
+    method: "POST",
+    headers: withSession(laptop, { origin: "https://app.example.com" }),
+  });
+  const [fresh] = sessionCookies(response);
+  assert.ok(fresh && !/Max-Age=0/.test(fresh), "a new session cookie");
+  gate.origin = () => Response.json({});
+  assert.equal(await status(laptop), 401);
+  assert.equal(await status(phone), 401);
+  assert.equal(await status(cookieValue(fresh)), 200);
 });
 
 test("GET /.sessiongate/session describes the current session, 401 without one", async () => {
