@@ -691,6 +691,8 @@ impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
                 }
             }
             Endpoint::Session | Endpoint::Health => endpoint_reply(method_not_allowed("GET, HEAD")),
+            Endpoint::OwnSessions => self.own_sessions(req, url, None).await,
+            Endpoint::OwnSession(sid) => self.own_sessions(req, url, Some(&sid)).await,
             Endpoint::UserSessions(uid) => self.admin(req, &uid).await,
             Endpoint::NotFound => endpoint_reply(Reply::error(404, "not_found")),
         }
@@ -740,6 +742,86 @@ impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
         }
     }
 
+    /// The current user's own sessions (ASVS V3.3.4): `GET /.sessiongate/sessions`
+    /// lists them; `DELETE /.sessiongate/sessions/<sid>` ends one.
+    async fn own_sessions(
+        &self,
+        req: &Inbound<'_>,
+        url: &RequestUrl<'_>,
+        sid: Option<&str>,
+    ) -> Decision {
+        let listing = sid.is_none();
+        let allowed = if listing {
+            matches!(req.method, "GET" | "HEAD")
+        } else {
+            req.method == "DELETE"
+        };
+        if !allowed {
+            return Decision::reply(
+                method_not_allowed(if listing { "GET, HEAD" } else { "DELETE" }),
+                "endpoint",
+                None,
+            );
+        }
+        if !listing && is_cross_site(req, url.origin) {
+            return Decision::reply(forbidden("cross_site"), "reject", Some("cross_site"));
+        }
+        let auth = match self.authenticate(req).await {
+            Ok(auth) => auth,
+            Err(denied) => return self.denied(req, denied, &path_and_query(url.path, url.query)),
+        };
+        let uid = &auth.record.uid;
+        let sessions = match self.sessions_of(uid).await {
+            Ok(sessions) => sessions,
+            Err(e) => return unavailable(e),
+        };
+        let mut log = Log {
+            decision: "endpoint",
+            sid: Some(auth.hash.sid()),
+            ..Log::default()
+        };
+        let Some(sid) = sid else {
+            let body =
+                json!({ "uid": uid, "sessions": sessions_json(&sessions, Some(&auth.hash)) });
+            return Decision {
+                action: Action::Reply(Reply::json(200, body)),
+                log,
+            };
+        };
+        let Some((hash, _)) = sessions.iter().find(|(hash, _)| hash.sid() == sid) else {
+            return Decision {
+                action: Action::Reply(Reply::error(404, "not_found")),
+                log,
+            };
+        };
+        if let Err(e) = self.end(hash, uid).await {
+            return unavailable(e);
+        }
+        log.event = Some("revoke");
+        let mut reply = Reply::empty(204);
+        if *hash == auth.hash {
+            reply = reply.with("set-cookie", self.config.cookie.clear());
+        }
+        Decision {
+            action: Action::Reply(reply),
+            log,
+        }
+    }
+
+    /// A user's live sessions, from the index alone: no record is read.
+    async fn sessions_of(&self, uid: &str) -> Result<Vec<(IdHash, IndexMetadata)>, StoreError> {
+        let now = self.clock.now();
+        let listed = self.store.list(&session::index_prefix(uid)).await?;
+        Ok(listed
+            .iter()
+            .filter_map(|entry| {
+                let hash = session::hash_in_index_key(uid, &entry.name)?;
+                let meta: IndexMetadata = serde_json::from_str(entry.metadata.as_deref()?).ok()?;
+                (meta.abs_exp > now).then_some((hash, meta))
+            })
+            .collect())
+    }
+
     /// The admin API: list (`GET`) or revoke (`DELETE`) a user's sessions.
     async fn admin(&self, req: &Inbound<'_>, uid: &str) -> Decision {
         let admin =
@@ -762,18 +844,10 @@ impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
             self.count_failure(req);
             return admin(forbidden("bad_token"), Some("admin_bad_token"));
         }
-        let now = self.clock.now();
         match req.method {
-            "GET" | "HEAD" => match self.store.list(&session::index_prefix(uid)).await {
-                Ok(listed) => {
-                    let sessions: Vec<_> = listed
-                        .iter()
-                        .filter_map(|entry| {
-                            let hash = session::hash_in_index_key(uid, &entry.name)?;
-                            let meta: IndexMetadata = serde_json::from_str(entry.metadata.as_deref()?).ok()?;
-                            (meta.abs_exp > now).then(|| json!({ "sid": hash.sid(), "iat": meta.iat, "abs_exp": meta.abs_exp }))
-                        })
-                        .collect();
+            "GET" | "HEAD" => match self.sessions_of(uid).await {
+                Ok(sessions) => {
+                    let sessions = sessions_json(&sessions, None);
                     admin(
                         Reply::json(200, json!({ "uid": uid, "sessions": sessions })),
                         None,
@@ -906,6 +980,25 @@ impl<S: SessionStore, C: Clock> Gate<'_, S, C> {
         }
         Ok(ended)
     }
+}
+
+/// Sessions as the session listings show them; `current` marks the
+/// requester's own when it is known.
+fn sessions_json(
+    sessions: &[(IdHash, IndexMetadata)],
+    current: Option<&IdHash>,
+) -> Vec<serde_json::Value> {
+    sessions
+        .iter()
+        .map(|(hash, meta)| {
+            let mut session =
+                json!({ "sid": hash.sid(), "iat": meta.iat, "abs_exp": meta.abs_exp });
+            if let Some(current) = current {
+                session["current"] = (hash == current).into();
+            }
+            session
+        })
+        .collect()
 }
 
 fn bad_request(reason: &str) -> Reply {

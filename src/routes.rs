@@ -202,6 +202,10 @@ pub enum Endpoint {
     Logout,
     Session,
     Health,
+    /// `/.sessiongate/sessions`: the current user's sessions.
+    OwnSessions,
+    /// `/.sessiongate/sessions/<sid>`: one of them.
+    OwnSession(String),
     /// `/.sessiongate/admin/users/<uid>/sessions`, uid percent-decoded.
     UserSessions(String),
     NotFound,
@@ -223,6 +227,19 @@ fn endpoint(rest: &str) -> Endpoint {
         "/logout" => Endpoint::Logout,
         "/session" => Endpoint::Session,
         "/health" => Endpoint::Health,
+        "/sessions" => Endpoint::OwnSessions,
+        _ if rest.starts_with("/sessions/") => {
+            let sid = &rest["/sessions/".len()..];
+            let valid = sid.len() == 16
+                && sid
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if valid {
+                Endpoint::OwnSession(sid.to_owned())
+            } else {
+                Endpoint::NotFound
+            }
+        }
         _ => rest
             .strip_prefix("/admin/users/")
             .and_then(|r| r.strip_suffix("/sessions"))
@@ -402,6 +419,16 @@ mod tests {
         assert_eq!(reserved("/.sessiongate/logout"), Endpoint::Logout);
         assert_eq!(reserved("/.sessiongate/session"), Endpoint::Session);
         assert_eq!(reserved("/.sessiongate/health"), Endpoint::Health);
+        assert_eq!(reserved("/.sessiongate/sessions"), Endpoint::OwnSessions);
+        assert_eq!(
+            reserved("/.sessiongate/sessions/AbCd-_0123456789"),
+            Endpoint::OwnSession("AbCd-_0123456789".into())
+        );
+        assert_eq!(reserved("/.sessiongate/sessions/short"), Endpoint::NotFound);
+        assert_eq!(
+            reserved("/.sessiongate/sessions/AbCd-_0123456789/x"),
+            Endpoint::NotFound
+        );
         assert_eq!(
             reserved("/.sessiongate/admin/users/alice%40example.com/sessions"),
             Endpoint::UserSessions("alice@example.com".into())

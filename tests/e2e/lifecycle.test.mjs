@@ -225,3 +225,18 @@ test("GET /.sessiongate/session describes the current session, 401 without one",
   const anonymous = await gate.fetch("/.sessiongate/session");
   assert.equal(anonymous.status, 401);
 });
+
+test("a user sees their sessions and can end one of the others", async () => {
+  const [here, there] = [await login(gate, "hank"), await login(gate, "hank")];
+  const listed = await (await gate.fetch("/.sessiongate/sessions", { headers: withSession(here) })).json();
+  assert.equal(listed.sessions.length, 2);
+  const other = listed.sessions.find((s) => !s.current);
+  assert.equal(other.sid, idHash(tokenParts(there).id).slice(0, 16));
+  const ended = await gate.fetch(`/.sessiongate/sessions/${other.sid}`, {
+    method: "DELETE",
+    headers: withSession(here, { "sec-fetch-site": "same-origin" }),
+  });
+  assert.equal(ended.status, 204);
+  assert.equal(await status(there), 401);
+  assert.equal(await status(here), 200);
+});
