@@ -1,113 +1,111 @@
 //! Mapping between the gate's values and the Fetch API's `Request` and
-//! `Response`. Bodies are never read here: they stream through.
+//! `Response`. Each step is one call into `glue.js`: crossing between JS and
+//! wasm costs more than the gate's own work, so requests are read, forwarded
+//! and answered in one crossing each. Bodies are never read: they stream.
 
-use js_sys::Promise;
+use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{Headers, Request, RequestInit, Response, ResponseInit};
+use worker::web_sys::{Request, Response, ResponseInit};
 
 use crate::gate::{self, CookieHeader, Directives, Edits, Forward, Inbound, Reply};
 use crate::handoff;
 
-#[wasm_bindgen]
+#[wasm_bindgen(module = "/src/edge/glue.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(request: &Request) -> Promise;
+    fn describe(request: &Request, names: &str) -> String;
+
+    fn forward(request: &Request, url: &str, remove: &str, set: &str, read: &str) -> Promise;
+
+    #[wasm_bindgen(js_name = reply, catch)]
+    fn glue_reply(status: u16, pairs: &str, body: &str) -> Result<Response, JsValue>;
+
+    #[wasm_bindgen(js_name = withTimeout)]
+    pub fn with_timeout(promise: &Promise, ms: u32) -> Promise;
 }
 
-/// The parts of a request the gate reads, copied out of JavaScript once.
-pub struct InboundParts {
-    method: String,
-    url: String,
-    cookie: Option<String>,
-    accept: Option<String>,
-    sec_fetch_site: Option<String>,
-    origin: Option<String>,
-    authorization: Option<String>,
-    client: Option<String>,
-}
+/// The request headers the gate reads, in the order of [`InboundParts`]'s fields.
+const READ: &str = "cookie\naccept\nsec-fetch-site\norigin\nauthorization\ncf-connecting-ip";
+/// How `glue.js` marks a header that is not there.
+const ABSENT: &str = "\0";
+
+/// A request as `glue.js` describes it: method, URL, the [`READ`] headers,
+/// then every header name, one per line.
+pub struct InboundParts(String);
 
 impl InboundParts {
     pub fn read(request: &Request) -> Self {
-        let headers = request.headers();
-        let get = |name: &str| headers.get(name).ok().flatten();
-        Self {
-            method: request.method(),
-            url: request.url(),
-            cookie: get("cookie"),
-            accept: get("accept"),
-            sec_fetch_site: get("sec-fetch-site"),
-            origin: get("origin"),
-            authorization: get("authorization"),
-            client: get("cf-connecting-ip"),
-        }
+        Self(describe(request, READ))
     }
 
-    pub fn inbound(&self) -> Inbound<'_> {
-        Inbound {
-            method: &self.method,
-            url: &self.url,
-            cookie: self.cookie.as_deref(),
-            accept: self.accept.as_deref(),
-            sec_fetch_site: self.sec_fetch_site.as_deref(),
-            origin: self.origin.as_deref(),
-            authorization: self.authorization.as_deref(),
-            client: self.client.as_deref(),
-        }
+    /// The gate's view, and the names of the request's headers.
+    pub fn inbound(&self) -> (Inbound<'_>, impl Iterator<Item = &str>) {
+        let mut fields = self.0.split('\n');
+        let method = fields.next().unwrap_or_default();
+        let url = fields.next().unwrap_or_default();
+        let mut header = || fields.next().filter(|v| *v != ABSENT);
+        let inbound = Inbound {
+            method,
+            url,
+            cookie: header(),
+            accept: header(),
+            sec_fetch_site: header(),
+            origin: header(),
+            authorization: header(),
+            client: header(),
+        };
+        (inbound, fields.filter(|name| !name.is_empty()))
     }
 }
 
 /// A response made at the edge.
 pub fn reply(reply: &Reply) -> Result<Response, JsValue> {
-    let headers = Headers::new()?;
-    for (name, value) in &reply.headers {
-        headers.append(name, value)?;
-    }
-    let init = ResponseInit::new();
-    init.set_status(reply.status);
-    init.set_headers(&headers);
-    let body = (!reply.body.is_empty()).then_some(reply.body.as_str());
-    Response::new_with_opt_str_and_init(body, &init)
+    glue_reply(reply.status, &join_pairs(&reply.headers), &reply.body)
 }
 
-/// The request to the origin: the incoming one (method, headers, streamed
-/// body, `redirect: manual`) at the forward URL, with inbound `Sessiongate-*`
-/// and method-override headers removed and the gate's headers set.
-pub fn forward_request(incoming: &Request, forward: &Forward) -> Result<Request, JsValue> {
-    let request =
-        Request::new_with_str_and_init(&forward.url, incoming.unchecked_ref::<RequestInit>())?;
-    let headers = request.headers();
-    for name in header_names(&headers)? {
-        if gate::is_stripped_inbound(&name) {
-            headers.delete(&name)?;
+fn join_pairs(pairs: &[(&'static str, String)]) -> String {
+    let mut joined = String::new();
+    for (name, value) in pairs {
+        if !joined.is_empty() {
+            joined.push('\n');
         }
+        joined.push_str(name);
+        joined.push('\n');
+        joined.push_str(value);
     }
-    match &forward.cookie {
+    joined
+}
+
+/// Forwards the incoming request as the gate decided: inbound
+/// `Sessiongate-*` and method-override headers removed, the gate's headers
+/// set, the session cookie removed from `Cookie`. Resolves to the origin's
+/// response and its directives.
+pub async fn send<'a>(
+    incoming: &Request,
+    forward_to: &Forward,
+    header_names: impl Iterator<Item = &'a str>,
+) -> Result<(Response, OriginDirectives), JsValue> {
+    let mut remove: Vec<&str> = header_names
+        .filter(|name| gate::is_stripped_inbound(name))
+        .collect();
+    let mut set = forward_to.headers.clone();
+    match &forward_to.cookie {
         CookieHeader::Unchanged => {}
-        CookieHeader::Replace(value) => headers.set("cookie", value)?,
-        CookieHeader::Remove => headers.delete("cookie")?,
+        CookieHeader::Replace(value) => set.push(("cookie", value.clone())),
+        CookieHeader::Remove => remove.push("cookie"),
     }
-    for (name, value) in &forward.headers {
-        headers.set(name, value)?;
-    }
-    Ok(request)
-}
-
-fn header_names(headers: &Headers) -> Result<Vec<String>, JsValue> {
-    let mut names = Vec::new();
-    if let Some(entries) = js_sys::try_iter(headers)? {
-        for entry in entries {
-            let entry: js_sys::Array = entry?.unchecked_into();
-            names.extend(entry.get(0).as_string());
-        }
-    }
-    Ok(names)
-}
-
-pub async fn send(request: &Request) -> Result<Response, JsValue> {
-    JsFuture::from(global_fetch(request))
-        .await
-        .map(JsCast::unchecked_into)
+    let read = [handoff::HEADER, gate::LOGOUT_HEADER].join("\n");
+    let sent = forward(
+        incoming,
+        &forward_to.url,
+        &remove.join("\n"),
+        &join_pairs(&set),
+        &read,
+    );
+    let answer: Array = JsFuture::from(sent).await?.unchecked_into();
+    let response: Response = answer.get(0).unchecked_into();
+    let directives = OriginDirectives::parse(&answer.get(1).as_string().unwrap_or_default());
+    Ok((response, directives))
 }
 
 /// The origin's login and logout directives.
@@ -117,11 +115,13 @@ pub struct OriginDirectives {
 }
 
 impl OriginDirectives {
-    pub fn read(response: &Response) -> Self {
-        let headers = response.headers();
+    fn parse(values: &str) -> Self {
+        let mut values = values
+            .split('\n')
+            .map(|v| Some(v.to_owned()).filter(|v| v != ABSENT));
         Self {
-            login: headers.get(handoff::HEADER).ok().flatten(),
-            logout: headers.get(gate::LOGOUT_HEADER).ok().flatten(),
+            login: values.next().flatten(),
+            logout: values.next().flatten(),
         }
     }
 
@@ -138,7 +138,8 @@ impl OriginDirectives {
 }
 
 /// The origin's response, with its directives removed and the gate's
-/// edits applied. Untouched when there is nothing to change.
+/// edits applied. Untouched when there is nothing to change, as in the
+/// steady state.
 pub fn finish(
     response: Response,
     directives: &OriginDirectives,

@@ -9,10 +9,11 @@ use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use worker::wasm_bindgen_futures::JsFuture;
 
+use super::http::with_timeout;
 use crate::store::{Listed, SessionStore, StoreError};
 
 /// Longest any KV operation may take before the request fails with 503.
-const TIMEOUT_MS: i32 = 3_000;
+const TIMEOUT_MS: u32 = 3_000;
 /// Pages of 1000 keys read for one user before giving up.
 const MAX_LIST_PAGES: usize = 10;
 
@@ -37,20 +38,15 @@ extern "C" {
 
     #[wasm_bindgen(method, catch)]
     fn list(this: &KvNamespace, options: &Object) -> Result<Promise, JsValue>;
-
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(callback: &JsValue, ms: i32);
 }
 
 pub struct KvStore(KvNamespace);
 
 impl KvStore {
-    /// The namespace bound as `binding`, if it looks like one.
+    /// The namespace bound as `binding`, if anything is.
     pub fn from_env(env: &JsValue, binding: &str) -> Option<Self> {
         let namespace = Reflect::get(env, &JsValue::from_str(binding)).ok()?;
-        let has_get =
-            Reflect::get(&namespace, &JsValue::from_str("get")).is_ok_and(|f| f.is_function());
-        has_get.then(|| Self(namespace.unchecked_into()))
+        (namespace.is_object()).then(|| Self(namespace.unchecked_into()))
     }
 }
 
@@ -64,13 +60,10 @@ async fn settle(operation: &str, promise: Result<Promise, JsValue>) -> Result<Js
             .unwrap_or_else(|| "unknown error".to_owned());
         StoreError(format!("{operation} failed: {message}"))
     };
-    let timer = Promise::new(&mut |_resolve, reject| {
-        let timed_out = JsValue::from(js_sys::Error::new("timed out"));
-        set_timeout(&reject.bind1(&JsValue::NULL, &timed_out).into(), TIMEOUT_MS);
-    });
-    let operation_done: JsValue = promise.map_err(fail)?.into();
-    let race = Promise::race(&Array::of2(&operation_done, &timer));
-    JsFuture::from(race).await.map_err(fail)
+    let promise = promise.map_err(fail)?;
+    JsFuture::from(with_timeout(&promise, TIMEOUT_MS))
+        .await
+        .map_err(fail)
 }
 
 fn options(pairs: &[(&str, JsValue)]) -> Object {

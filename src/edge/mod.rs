@@ -10,9 +10,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::{event, web_sys, Context, Env};
 
 use crate::config::{Config, ConfigErrors};
-use crate::gate::{Action, Clock, Completion, Gate, Log, Reply};
+use crate::gate::{Action, Completion, FixedClock, Gate, Log, Reply};
 use crate::throttle::Throttle;
-use http::{InboundParts, OriginDirectives};
+use http::InboundParts;
 use kv::KvStore;
 
 /// The KV namespace binding.
@@ -20,16 +20,8 @@ const SESSIONS_BINDING: &str = "SESSIONS";
 
 /// Parsed once per isolate: the environment of an isolate never changes.
 static CONFIG: OnceLock<Result<Config, ConfigErrors>> = OnceLock::new();
-/// Bad-token counts of this isolate (DESIGN §9: best effort).
+/// Bad-token counts of this isolate (best effort, see `throttle`).
 static THROTTLE: OnceLock<Option<Throttle>> = OnceLock::new();
-
-struct WallClock;
-
-impl Clock for WallClock {
-    fn now(&self) -> u64 {
-        (js_sys::Date::now() / 1000.0) as u64
-    }
-}
 
 #[event(fetch)]
 async fn fetch(
@@ -39,7 +31,7 @@ async fn fetch(
 ) -> worker::Result<web_sys::Response> {
     console_error_panic_hook::set_once();
     let started = js_sys::Date::now();
-    let (response, log) = match serve(&request, &env).await {
+    let (response, log) = match serve(&request, &env, started).await {
         Ok(served) => served,
         Err(e) => {
             // Only an exception thrown by the Fetch API gets here.
@@ -61,9 +53,8 @@ async fn fetch(
 
 type Served = (Result<web_sys::Response, JsValue>, Log);
 
-async fn serve(request: &web_sys::Request, env: &Env) -> Result<Served, JsValue> {
-    let config = CONFIG.get_or_init(|| Config::from_lookup(|name| env_string(env, name)));
-    let config = match config {
+async fn serve(request: &web_sys::Request, env: &Env, started_ms: f64) -> Result<Served, JsValue> {
+    let config = match CONFIG.get_or_init(|| Config::from_lookup(|name| env_string(env, name))) {
         Ok(config) => config,
         Err(errors) => return Ok(misconfigured(errors.to_string())),
     };
@@ -73,22 +64,24 @@ async fn serve(request: &web_sys::Request, env: &Env) -> Result<Served, JsValue>
         )));
     };
     let inbound = InboundParts::read(request);
+    let (inbound, header_names) = inbound.inbound();
     let throttle = THROTTLE.get_or_init(|| config.bad_token_limit.map(Throttle::new));
+    // Time stands still within a request on Workers: read the clock once.
+    let clock = FixedClock::new((started_ms / 1000.0) as u64);
     let gate = Gate {
         config,
         store: &store,
-        clock: &WallClock,
+        clock: &clock,
         throttle: throttle.as_ref(),
     };
-    let decision = gate.handle(&inbound.inbound()).await;
+    let decision = gate.handle(&inbound).await;
     let mut log = decision.log;
     let forward = match decision.action {
         Action::Reply(r) => return Ok((http::reply(&r), log)),
         Action::Forward(forward) => forward,
     };
-    let origin_request = http::forward_request(request, &forward)?;
-    let response = match http::send(&origin_request).await {
-        Ok(response) => response,
+    let (response, directives) = match http::send(request, &forward, header_names).await {
+        Ok(sent) => sent,
         Err(e) => {
             log.decision = "error";
             log.reason = Some("origin_unreachable");
@@ -96,7 +89,6 @@ async fn serve(request: &web_sys::Request, env: &Env) -> Result<Served, JsValue>
             return Ok((http::reply(&Reply::origin_unreachable()), log));
         }
     };
-    let directives = OriginDirectives::read(&response);
     let response = match gate
         .after_origin(&forward.after, directives.directives(), &mut log)
         .await
