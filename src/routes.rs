@@ -69,9 +69,6 @@ pub fn normalise(raw: &str) -> Result<Cow<'_, str>, PathError> {
                     b'/' => return Err(PathError::EncodedSlash),
                     b'\\' => return Err(PathError::Backslash),
                     0 => return Err(PathError::Nul),
-                    b'%' if hex_pair(bytes, i + 3).is_some() => {
-                        return Err(PathError::DoubleEncoding)
-                    }
                     b if is_unreserved(b) => Some(b as char),
                     _ => None,
                 };
@@ -104,6 +101,11 @@ pub fn normalise(raw: &str) -> Result<Cow<'_, str>, PathError> {
         Some(s) => Cow::Owned(s),
         None => Cow::Borrowed(raw),
     };
+    // Checked on the output, not the input: `%25%32%65` decodes to `%252e`,
+    // which an origin that decodes once more reads as `%2e`, then `.`.
+    if is_double_encoded(&path) {
+        return Err(PathError::DoubleEncoding);
+    }
     // `;` starts a path parameter on some servers (`/..;/admin` is `/../admin`
     // to Tomcat); a segment of dots alone is a traversal to some filesystems.
     let dots_only = |segment: &str| {
@@ -114,6 +116,15 @@ pub fn normalise(raw: &str) -> Result<Cow<'_, str>, PathError> {
         return Err(PathError::DotSegment);
     }
     Ok(path)
+}
+
+/// Whether `path` holds `%25` followed by two hex digits.
+fn is_double_encoded(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes
+        .windows(3)
+        .enumerate()
+        .any(|(i, w)| w == b"%25" && hex_pair(bytes, i + 3).is_some())
 }
 
 fn hex_pair(bytes: &[u8], at: usize) -> Option<u8> {
@@ -307,7 +318,7 @@ pub fn is_safe_return_to(value: &str) -> bool {
 pub fn sanitise_return_to(query: &str) -> Option<Cow<'_, str>> {
     let is_return_to = |pair: &str| {
         let name = pair.split('=').next().unwrap_or_default();
-        form_decode(name).as_deref() == Some("return_to")
+        form_decode(name).is_some_and(|name| is_return_to_name(&name))
     };
     let occurrences: Vec<&str> = query.split('&').filter(|p| is_return_to(p)).collect();
     let keep = match occurrences.as_slice() {
@@ -326,6 +337,14 @@ pub fn sanitise_return_to(query: &str) -> Option<Cow<'_, str>> {
         .filter(|p| !is_return_to(p) && !p.is_empty())
         .collect();
     (!rest.is_empty()).then(|| Cow::Owned(rest.join("&")))
+}
+
+/// `return_to` as any origin may read the name: PHP turns `.` and spaces
+/// into `_` and `return_to[…]` into an array named `return_to`.
+fn is_return_to_name(name: &str) -> bool {
+    let base = name.split('[').next().unwrap_or_default();
+    base.len() == "return_to".len()
+        && base.bytes().zip("return_to".bytes()).all(|(a, b)| a == b || (b == b'_' && matches!(a, b'.' | b' ')))
 }
 
 /// `application/x-www-form-urlencoded` decoding of one name or value.
@@ -364,6 +383,10 @@ mod tests {
             ("/a%zz", PathError::BadEscape),
             ("/a%2", PathError::BadEscape),
             ("/static/%252e%252e/admin", PathError::DoubleEncoding),
+            ("/static/%25%32%65%25%32%65/admin", PathError::DoubleEncoding),
+            ("/%25%66d", PathError::DoubleEncoding),
+            ("/%25a%66", PathError::DoubleEncoding),
+            ("/%25%41%42", PathError::DoubleEncoding),
             ("/static/%2e%2e/admin", PathError::DotSegment),
             ("/static/../admin", PathError::DotSegment),
             ("/static/./x", PathError::DotSegment),

@@ -23,6 +23,22 @@ fn ring() -> KeyRing {
     .unwrap()
 }
 
+/// What the fuzz target `path` checks: a normalised path normalises to
+/// itself and holds no encoded separator, double encoding or dot segment.
+fn check_normalised(path: &str) -> Result<(), TestCaseError> {
+    if let Ok(normal) = routes::normalise(path) {
+        let again = routes::normalise(&normal).map(|p| p.into_owned());
+        prop_assert_eq!(again.as_deref(), Ok(normal.as_ref()), "{}", path);
+        let upper = normal.to_ascii_uppercase();
+        for bad in ["%2F", "%5C", "\\", "%25"] {
+            let double = upper.contains(bad) && (bad != "%25" || upper.match_indices("%25").any(|(i, _)| upper[i + 3..].chars().take(2).filter(char::is_ascii_hexdigit).count() == 2));
+            prop_assert!(!double, "{} normalised to {}", path, normal);
+        }
+        prop_assert!(!normal.split('/').any(|s| s == "." || s == ".."), "{} normalised to {}", path, normal);
+    }
+    Ok(())
+}
+
 proptest! {
     #[test]
     fn token_parsing_never_panics(input in ".{0,200}") {
@@ -77,10 +93,16 @@ proptest! {
 
     #[test]
     fn path_normalisation_never_panics_and_is_idempotent(path in "/[a-zA-Z0-9%./;\\\\~_-]{0,40}") {
-        if let Ok(normal) = routes::normalise(&path) {
-            let again = routes::normalise(&normal).map(|p| p.into_owned());
-            prop_assert_eq!(again.as_deref(), Ok(normal.as_ref()));
-        }
+        check_normalised(&path)?;
+    }
+
+    #[test]
+    fn escapes_never_normalise_into_traversal_or_double_encoding(
+        pieces in prop::collection::vec(prop::sample::select(vec![
+            "%25", "%32", "%65", "%45", "%66", "%46", "%41", "%2e", "%2E", "%2f", "%5c", "a", "2", "e", "f", ".", "/", ";",
+        ]), 0..16)
+    ) {
+        check_normalised(&format!("/{}", pieces.concat()))?;
     }
 
     #[test]

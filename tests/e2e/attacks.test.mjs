@@ -151,6 +151,8 @@ describe("path tricks against PUBLIC_PATHS (/login, /static/*)", () => {
     ["/static/../admin", 401, "resolved to /admin, protected"],
     ["/static/%2e%2e/admin", 401, "resolved to /admin, protected"],
     ["/static/%252e%252e/admin", 400, "double encoding"],
+    ["/static/%25%32%65%25%32%65/admin", 400, "double encoding made by decoding (found by fuzzing)"],
+    ["/static/%25%32%66admin", 400, "an encoded slash made by decoding"],
     ["/static/%2e%2e%2fadmin", 400, "encoded slash"],
     ["/static%2F..%2Fadmin", 400, "encoded slash"],
     ["/static/..%5Cadmin", 400, "encoded backslash"],
