@@ -1,0 +1,16 @@
+//! `cargo bench --bench decision`: one authenticated gate decision, natively.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use sessiongate_decision_bench::Workload;
+
+fn decision(c: &mut Criterion) {
+    let workload = Workload::new();
+    c.bench_function("decision", |b| {
+        b.iter(|| black_box(black_box(&workload).decide()))
+    });
+}
+
+criterion_group!(benches, decision);
+criterion_main!(benches);

@@ -1,0 +1,191 @@
+//! One gate decision for an authenticated request, set up once and run
+//! many times: the token check, one read of the session record from a
+//! [`MemoryStore`], the record check and the assertion signing that end in
+//! [`Action::Forward`]. `benches/decision.rs` times [`Workload::decide`]
+//! natively; on wasm32, [`setup`] and [`run`] let `bench/decision.mjs` time
+//! it in Node.
+
+use std::collections::HashMap;
+
+use sessiongate::assertion;
+use sessiongate::config::Config;
+use sessiongate::gate::{
+    Action, Completion, Decision, Directives, Edits, FixedClock, Gate, Inbound, Log,
+};
+use sessiongate::session::{self, Claims};
+use sessiongate::store::{block_on, MemoryStore, SessionStore};
+use sessiongate::token::SessionId;
+
+/// As tests/gate.rs.
+pub const NOW: u64 = 1_700_000_000;
+const SESSION_KEY: &str = "session-key-session-key-session-key-1";
+const OLD_SESSION_KEY: &str = "session-key-session-key-session-key-0";
+const ASSERTION_KEY: &str = "assertion-key-assertion-key-assertion";
+const HANDOFF_KEY: &str = "handoff-key-handoff-key-handoff-key-xx";
+const ADMIN_TOKEN: &str = "admin-token-admin-token-admin-token-xx";
+
+pub const URL: &str = "https://app.example.com/api/items?page=2";
+pub const METHOD: &str = "GET";
+pub const ACCEPT: &str = "application/json";
+
+/// The configuration of tests/gate.rs's `config_with(&[])`.
+pub fn config() -> Config {
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("ORIGIN_URL", "https://origin.internal".to_owned()),
+        ("AUDIENCE", "app".to_owned()),
+        ("PUBLIC_PATHS", "/login,/static/*".to_owned()),
+        ("IDLE_TIMEOUT", "30m".to_owned()),
+        ("ABSOLUTE_TIMEOUT", "12h".to_owned()),
+        (
+            "SESSION_KEYS",
+            format!("k1:{SESSION_KEY},k0:{OLD_SESSION_KEY}"),
+        ),
+        ("ASSERTION_KEY", ASSERTION_KEY.to_owned()),
+        ("HANDOFF_KEY", HANDOFF_KEY.to_owned()),
+        ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+    ]);
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("bench config is valid")
+}
+
+/// Everything one decision needs, built once.
+pub struct Workload {
+    config: Config,
+    store: MemoryStore,
+    clock: FixedClock,
+    cookie: String,
+}
+
+impl Workload {
+    /// A session for "alice", begun a minute ago, its token stamped now (so
+    /// not due for a re-stamp), the only record in the store.
+    pub fn new() -> Self {
+        let config = config();
+        let store = MemoryStore::default();
+        let clock = FixedClock::new(NOW);
+        // A fixed id: the same record key and token on every run.
+        let id = SessionId::from_bytes(std::array::from_fn(|i| i as u8 * 7 + 1));
+        let claims: Claims = [
+            ("role".to_owned(), "admin".to_owned()),
+            ("tenant".to_owned(), "acme".to_owned()),
+        ]
+        .into();
+        let record = config.policy.start("alice".to_owned(), claims, NOW - 60);
+        let ttl = config.policy.ttl(&record, NOW);
+        let hash = id.hash();
+        block_on(store.put(&session::record_key(&hash), &record.to_json(), None, ttl))
+            .expect("memory store put");
+        block_on(store.put(
+            &session::index_key("alice", &hash),
+            "",
+            Some(&record.index_metadata()),
+            ttl,
+        ))
+        .expect("memory store put");
+        let token = config.session_keys.mint(&id, NOW);
+        let cookie = format!("a=1; {}={token}; b=2", config.cookie.name());
+        let workload = Self {
+            config,
+            store,
+            clock,
+            cookie,
+        };
+        workload.check();
+        workload
+    }
+
+    fn gate(&self) -> Gate<'_, MemoryStore, FixedClock> {
+        Gate {
+            config: &self.config,
+            store: &self.store,
+            clock: &self.clock,
+            throttle: None,
+        }
+    }
+
+    fn handle(&self) -> Decision {
+        let inbound = Inbound {
+            method: METHOD,
+            url: URL,
+            cookie: Some(&self.cookie),
+            accept: Some(ACCEPT),
+            ..Inbound::default()
+        };
+        block_on(self.gate().handle(&inbound))
+    }
+
+    /// Panics unless the decision is a forward with an assertion and no
+    /// re-stamp: the path the benchmark means to time.
+    pub fn check(&self) {
+        let decision = self.handle();
+        let Action::Forward(forward) = &decision.action else {
+            panic!("expected a forward, got {:?}", decision.action);
+        };
+        assert_eq!(forward.url, "https://origin.internal/api/items?page=2");
+        let assertion = forward
+            .headers
+            .iter()
+            .find(|(name, _)| *name == assertion::HEADER)
+            .map(|(_, value)| value)
+            .expect("an assertion header");
+        assert!(assertion.len() > 100, "assertion: {assertion}");
+        assert_eq!(decision.log.decision, "forward");
+        let completion = block_on(self.gate().after_origin(
+            &forward.after,
+            Directives::default(),
+            &mut Log::default(),
+        ));
+        assert_eq!(
+            completion,
+            Completion::Pass(Edits::default()),
+            "no re-stamp"
+        );
+    }
+
+    /// One decision; returns the assertion's length, so nothing is
+    /// optimised away.
+    #[inline(never)]
+    pub fn decide(&self) -> usize {
+        match self.handle().action {
+            Action::Forward(forward) => forward
+                .headers
+                .first()
+                .map_or(0, |(_, assertion)| assertion.len()),
+            Action::Reply(reply) => reply.body.len(),
+        }
+    }
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod wasm {
+    use std::cell::RefCell;
+
+    use wasm_bindgen::prelude::*;
+
+    use super::Workload;
+
+    thread_local! {
+        static WORKLOAD: RefCell<Option<Workload>> = const { RefCell::new(None) };
+    }
+
+    /// Builds the workload (and checks its decision); not timed.
+    #[wasm_bindgen]
+    pub fn setup() {
+        WORKLOAD.with(|w| *w.borrow_mut() = Some(Workload::new()));
+    }
+
+    /// Runs `n` decisions; returns the sum of their assertion lengths.
+    #[wasm_bindgen]
+    pub fn run(n: u32) -> u32 {
+        WORKLOAD.with(|w| {
+            let w = w.borrow();
+            let w = w.as_ref().expect("setup() first");
+            (0..n).fold(0u32, |acc, _| acc.wrapping_add(w.decide() as u32))
+        })
+    }
+}

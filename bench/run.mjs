@@ -1,0 +1,727 @@
+#!/usr/bin/env node
+// The sessiongate benchmark: `node bench/run.mjs [--rounds 5] [--requests 3000]
+// [--connections 16]`. See bench/README.md for what it measures and how.
+//
+// One workerd (Miniflare) hosts three workers in front of one local origin
+// (a Node process of its own) over one shared SESSIONS KV namespace:
+//   floor        bench/workers/floor.mjs: one KV read, then forward
+//   sessiongate  build/worker/shim.mjs, the release build
+//   peer         bench/workers/peer.mjs: Hono + @hono/session over KV
+// Each has its own loopback port (a Miniflare direct socket, no entry
+// worker in between). autocannon drives them in interleaved rounds; the
+// workerd process's utime+stime over a round, divided by its requests, is
+// the CPU per request. KV operations are counted separately, by copies of
+// the three workers whose SESSIONS goes through a counting proxy worker.
+
+import { execFileSync, fork, spawnSync } from "node:child_process";
+import { createCipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(benchDir, "..");
+const buildDir = path.join(root, "build");
+const outDir = path.join(benchDir, "build");
+const WORKERS = ["floor", "sessiongate", "peer"];
+const COMPATIBILITY_DATE = "2026-04-26";
+const PEER_SECRET = "bench-peer-auth-secret-bench-peer-auth-secret";
+
+// ---------------------------------------------------------------- options
+
+const { values: opts } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "5" },
+    requests: { type: "string", default: "3000" },
+    connections: { type: "string", default: "16" },
+    warmup: { type: "string", default: "1000" },
+    "time-cap": { type: "string", default: "60" },
+    "kv-requests": { type: "string", default: "20" },
+    "port-base": { type: "string", default: "9100" },
+    out: { type: "string", default: path.join(benchDir, "results.json") },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (opts.help) {
+  console.log(`usage: node bench/run.mjs [options]
+  --rounds N        interleaved rounds per worker (5)
+  --requests N      requests per worker per round (3000)
+  --connections N   concurrent connections (16)
+  --warmup N        unrecorded requests per worker before the rounds (1000)
+  --time-cap S      a round stops after S seconds whatever its count (60)
+  --kv-requests N   requests per KV-count case (20)
+  --port-base P     ports P..P+12 on 127.0.0.1 (9100)
+  --out FILE        results JSON (bench/results.json)`);
+  process.exit(0);
+}
+const int = (name, min, max) => {
+  const v = Number(opts[name]);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    console.error(`bench: --${name} must be an integer in ${min}..${max}, not ${opts[name]}`);
+    process.exit(2);
+  }
+  return v;
+};
+const ROUNDS = int("rounds", 1, 100);
+const REQUESTS = int("requests", 10, 10_000_000);
+const CONNECTIONS = int("connections", 1, 1024);
+const WARMUP = int("warmup", 0, 10_000_000);
+const TIME_CAP = int("time-cap", 1, 3600);
+const KV_REQUESTS = int("kv-requests", 1, 1000);
+const PORT_BASE = int("port-base", 1024, 65500);
+if ([8787, 8788].some((p) => p >= PORT_BASE && p <= PORT_BASE + 12)) {
+  console.error("bench: ports 8787/8788 are taken by `npm start`; pick another --port-base");
+  process.exit(2);
+}
+
+const PORTS = {
+  entry: PORT_BASE,
+  floor: PORT_BASE + 1,
+  sessiongate: PORT_BASE + 2,
+  peer: PORT_BASE + 3,
+  kvcount: PORT_BASE + 4,
+  "floor-kv": PORT_BASE + 5,
+  "sessiongate-kv": PORT_BASE + 6,
+  "peer-kv": PORT_BASE + 7,
+  origin: PORT_BASE + 10,
+};
+const ORIGIN = `http://127.0.0.1:${PORTS.origin}`;
+
+// ---------------------------------------------------------------- lifecycle
+
+let mf;
+let origin;
+let workerdPids = [];
+let cleaning;
+
+function fail(message) {
+  const error = new Error(message);
+  error.benchFailure = true;
+  throw error;
+}
+
+async function cleanup() {
+  cleaning ??= (async () => {
+    if (mf) {
+      await Promise.race([mf.dispose().catch(() => {}), sleep(10_000)]);
+    }
+    // Whatever Miniflare left behind, by the ids we saw.
+    for (const pid of workerdPids) {
+      if (commOf(pid) === "workerd") {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+      }
+    }
+    if (origin && origin.exitCode === null && origin.signalCode === null) {
+      origin.kill("SIGKILL");
+    }
+  })();
+  return cleaning;
+}
+
+async function abort(error, code = 1) {
+  const message = error?.benchFailure ? error.message : error?.stack ?? String(error);
+  console.error(`bench: FAILED: ${message}`);
+  const tail = runtimeTail
+    .split("\n")
+    .filter((line) => line && !line.startsWith('{"decision":"forward"'))
+    .slice(-20)
+    .join("\n");
+  if (tail) console.error(`--- workerd output (last lines, forwards left out) ---\n${tail}`);
+  await cleanup();
+  process.exit(code);
+}
+
+process.on("SIGINT", () => abort(Object.assign(new Error("interrupted"), { benchFailure: true }), 130));
+process.on("SIGTERM", () => abort(Object.assign(new Error("terminated"), { benchFailure: true }), 143));
+process.on("uncaughtException", (e) => abort(e));
+process.on("unhandledRejection", (e) => abort(e));
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------- /proc
+
+function commOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return null;
+  }
+}
+
+/** [ppid, utime + stime] of a process from /proc/<pid>/stat, or null. */
+function statOf(pid) {
+  let text;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
+  // Fields after "(comm)": state ppid ... utime(14) stime(15), 1-based overall.
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) };
+}
+
+/** Every workerd process descended from this one. */
+function findWorkerd() {
+  const parent = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = statOf(Number(entry));
+    if (stat) parent.set(Number(entry), stat.ppid);
+  }
+  const descends = (pid) => {
+    for (let p = parent.get(pid), hops = 0; p && hops < 64; p = parent.get(p), hops++) {
+      if (p === process.pid) return true;
+    }
+    return false;
+  };
+  return [...parent.keys()].filter((pid) => descends(pid) && commOf(pid) === "workerd");
+}
+
+function workerdTicks() {
+  let total = 0;
+  for (const pid of workerdPids) {
+    const stat = statOf(pid);
+    if (!stat) fail(`workerd process ${pid} is gone`);
+    total += stat.ticks;
+  }
+  return total;
+}
+
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
+// ---------------------------------------------------------------- setup
+
+function checkBuild() {
+  const needed = ["worker/shim.mjs", "index.js", "index_bg.wasm"].map((f) => path.join(buildDir, f));
+  const missing = needed.filter((f) => !existsSync(f));
+  if (missing.length) {
+    fail(`the worker is not built (missing ${missing.map((f) => path.relative(root, f)).join(", ")}): run \`npm run build\` first`);
+  }
+}
+
+function ensureBenchDeps() {
+  const pkg = JSON.parse(readFileSync(path.join(benchDir, "package.json"), "utf8"));
+  const installed = Object.entries(pkg.dependencies).every(([name, version]) => {
+    const file = path.join(benchDir, "node_modules", name, "package.json");
+    return existsSync(file) && JSON.parse(readFileSync(file, "utf8")).version === version;
+  });
+  if (installed) return;
+  console.log("bench: installing bench/ dependencies (npm ci --prefix bench)");
+  const result = spawnSync("npm", ["ci", "--prefix", benchDir, "--no-audit", "--no-fund"], {
+    stdio: "inherit",
+    timeout: 300_000,
+  });
+  if (result.status !== 0) fail(`npm ci --prefix bench failed (${result.error?.message ?? `exit ${result.status}`})`);
+}
+
+async function importFromRoot(name) {
+  try {
+    return await import(name);
+  } catch (e) {
+    fail(`cannot load ${name} (${e.message}): run \`npm install\` in the project root`);
+  }
+}
+
+async function importFromBench(name) {
+  const url = pathToFileURL(path.join(benchDir, "node_modules", name, "package.json"));
+  const { createRequire } = await import("node:module");
+  return import(pathToFileURL(createRequire(url).resolve(name)).href);
+}
+
+async function bundlePeer(esbuild) {
+  mkdirSync(outDir, { recursive: true });
+  const outfile = path.join(outDir, "peer.mjs");
+  await esbuild.build({
+    entryPoints: [path.join(benchDir, "workers/peer.mjs")],
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    conditions: ["workerd", "worker", "browser"],
+    target: "es2022",
+    external: ["cloudflare:*"],
+    nodePaths: [path.join(benchDir, "node_modules")],
+    logLevel: "warning",
+  });
+  return outfile;
+}
+
+function startOrigin() {
+  origin = fork(path.join(benchDir, "origin.mjs"), [String(PORTS.origin)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the origin did not start within 10 s")), 10_000);
+    origin.once("message", (m) => {
+      clearTimeout(timer);
+      if (m.type === "listening") resolve();
+      else reject(new Error(`the origin failed: ${m.message}`));
+    });
+    origin.once("exit", (code) => reject(new Error(`the origin exited (${code})`)));
+  });
+}
+
+let countId = 0;
+/** How many requests the origin has served. */
+function originServed() {
+  const id = ++countId;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the origin did not answer its count")), 5_000);
+    const onMessage = (m) => {
+      if (m.type === "count" && m.id === id) {
+        clearTimeout(timer);
+        origin.off("message", onMessage);
+        resolve(m.served);
+      }
+    };
+    origin.on("message", onMessage);
+    origin.send({ type: "count", id });
+  });
+}
+
+let runtimeTail = "";
+
+function miniflareOptions(Log, LogLevel, gateVars, peerScript) {
+  const socket = (name) => [{ host: "127.0.0.1", port: PORTS[name] }];
+  const kv = { kvNamespaces: { SESSIONS: "bench-sessions" } };
+  const counted = { serviceBindings: { SESSIONS: { name: "kvcount", entrypoint: "Kv" } } };
+  const floor = {
+    modules: true,
+    scriptPath: path.join(benchDir, "workers/floor.mjs"),
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings: { ORIGIN_URL: ORIGIN },
+  };
+  const gate = {
+    modules: true,
+    scriptPath: path.join(buildDir, "worker/shim.mjs"),
+    modulesRoot: buildDir,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings: gateVars,
+  };
+  const peer = {
+    modules: true,
+    scriptPath: peerScript,
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings: { ORIGIN_URL: ORIGIN, AUTH_SECRET: PEER_SECRET },
+  };
+  return {
+    cf: false,
+    host: "127.0.0.1",
+    port: PORTS.entry,
+    log: new Log(LogLevel.WARN),
+    handleRuntimeStdio(stdout, stderr) {
+      for (const stream of [stdout, stderr]) {
+        stream.setEncoding("utf8");
+        stream.on("data", (chunk) => {
+          runtimeTail = (runtimeTail + chunk).slice(-8192);
+        });
+      }
+    },
+    workers: [
+      { name: "floor", ...floor, ...kv, unsafeDirectSockets: socket("floor") },
+      { name: "sessiongate", ...gate, ...kv, unsafeDirectSockets: socket("sessiongate") },
+      { name: "peer", ...peer, ...kv, unsafeDirectSockets: socket("peer") },
+      {
+        name: "kvcount",
+        modules: true,
+        scriptPath: path.join(benchDir, "workers/kvcount.mjs"),
+        compatibilityDate: COMPATIBILITY_DATE,
+        kvNamespaces: { KV: "bench-sessions" },
+        unsafeDirectSockets: socket("kvcount"),
+      },
+      { name: "floor-kv", ...floor, ...counted, unsafeDirectSockets: socket("floor-kv") },
+      { name: "sessiongate-kv", ...gate, ...counted, unsafeDirectSockets: socket("sessiongate-kv") },
+      { name: "peer-kv", ...peer, ...counted, unsafeDirectSockets: socket("peer-kv") },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------- cookies
+
+const b64url = (bytes) => Buffer.from(bytes).toString("base64url");
+
+/** @hono/session's cookie: a JWE (dir, A256GCM) under HKDF-SHA256(secret). */
+function peerJwe(claims, { forge = false } = {}) {
+  const key = Buffer.from(hkdfSync("sha256", PEER_SECRET, Buffer.alloc(0), "session jwe cek", 32));
+  const header = b64url(JSON.stringify({ enc: "A256GCM", alg: "dir" }));
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  cipher.setAAD(Buffer.from(header, "ascii"));
+  const ciphertext = Buffer.concat([cipher.update(JSON.stringify(claims)), cipher.final()]);
+  const tag = cipher.getAuthTag();
+  if (forge) tag[0] ^= 1;
+  return `${header}..${b64url(iv)}.${b64url(ciphertext)}.${b64url(tag)}`;
+}
+
+/**
+ * The Cookie header each worker gets, per case: a live session, a forged
+ * one (right shape, wrong tag) and an idle-expired one. The floor has no
+ * token: its forged and expired cases are an id KV does not hold.
+ */
+function makeCookies(h, session) {
+  const now = h.now();
+  const unknown = h.idHash(h.newId());
+  return {
+    floor: {
+      authenticated: () => `fl=${session.hash}`,
+      forged: () => `fl=${unknown}`,
+      expired: () => `fl=${unknown}`,
+    },
+    sessiongate: {
+      authenticated: () => `${h.COOKIE}=${h.mintToken({ id: session.id })}`,
+      forged: () => `${h.COOKIE}=${h.mintToken({ id: session.id, secret: "not-the-key-not-the-key-not-the-key-0" })}`,
+      expired: () => `${h.COOKIE}=${h.mintToken({ id: session.id, stamp: h.now() - 31 * 60 })}`,
+    },
+    peer: {
+      authenticated: () => {
+        const iat = h.now();
+        return `sid=${peerJwe({ sid: session.hash, iat, exp: iat + 30 * 60 })}`;
+      },
+      forged: () => `sid=${peerJwe({ sid: session.hash, iat: now, exp: now + 30 * 60 }, { forge: true })}`,
+      expired: () => `sid=${peerJwe({ sid: session.hash, iat: h.now() - 31 * 60, exp: h.now() - 60 })}`,
+    },
+  };
+}
+
+// ---------------------------------------------------------------- load
+
+const PATH = "/app/data?x=1";
+
+/** One bounded run of autocannon against a worker; fails on any non-200. */
+async function drive(autocannon, worker, cookie, requests, label) {
+  const latencies = new Float64Array(requests);
+  const statuses = {};
+  let n = 0;
+  let capped = false;
+  let tLast = 0n;
+  const served0 = await originServed();
+  const ticks0 = workerdTicks();
+  const t0 = process.hrtime.bigint();
+  const result = await new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `http://127.0.0.1:${PORTS[worker]}${PATH}`,
+        connections: CONNECTIONS,
+        amount: requests,
+        timeout: 10,
+        headers: { cookie, accept: "application/json" },
+      },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    );
+    instance.on("response", (_client, status, _bytes, ms) => {
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (n < requests) latencies[n] = ms;
+      n++;
+      tLast = process.hrtime.bigint();
+    });
+    const timer = setTimeout(() => {
+      capped = true;
+      instance.stop();
+    }, TIME_CAP * 1000);
+    instance.on("done", () => clearTimeout(timer));
+  });
+  // From the start to the last response: autocannon reports "done" only at
+  // its next 1 s tick.
+  const seconds = Number((tLast || process.hrtime.bigint()) - t0) / 1e9;
+  await sleep(50); // let trailing work (logs, waitUntil) land in this round
+  const ticks = workerdTicks() - ticks0;
+  const served = (await originServed()) - served0;
+  const bad = Object.entries(statuses).filter(([s]) => s !== "200");
+  if (bad.length || result.errors || result.timeouts || served !== n || (!capped && n !== requests)) {
+    fail(
+      `${label}: ${worker} round is invalid: ${n}/${requests} responses, statuses ${JSON.stringify(statuses)}, ` +
+        `${result.errors} errors, ${result.timeouts} timeouts, origin served ${served}`,
+    );
+  }
+  const sorted = latencies.slice(0, n).sort();
+  const pct = (p) => sorted[Math.max(0, Math.ceil(p * n) - 1)];
+  return {
+    requests: n,
+    capped,
+    seconds: round(seconds, 3),
+    cpu_ticks: ticks,
+    cpu_us_per_req: round(((ticks / CLK_TCK) * 1e6) / n, 1),
+    rps: round(n / seconds, 0),
+    p50_ms: round(pct(0.5), 3),
+    p99_ms: round(pct(0.99), 3),
+  };
+}
+
+/** KV operations per request for one worker and case, via the counting proxy. */
+async function countKv(worker, makeCookie, expectStatus, expectReason) {
+  const counter = `http://127.0.0.1:${PORTS.kvcount}`;
+  await fetch(`${counter}/reset`, { method: "POST" });
+  const statuses = {};
+  for (let i = 0; i < KV_REQUESTS; i++) {
+    const response = await fetch(`http://127.0.0.1:${PORTS[`${worker}-kv`]}${PATH}`, {
+      headers: { cookie: makeCookie(), accept: "application/json" },
+      redirect: "manual",
+    });
+    const body = await response.text();
+    let reason;
+    if (expectReason) {
+      try {
+        reason = JSON.parse(body).reason;
+      } catch {
+        reason = "(not JSON)";
+      }
+    }
+    const key = reason ? `${response.status} ${reason}` : String(response.status);
+    statuses[key] = (statuses[key] ?? 0) + 1;
+  }
+  await sleep(300); // waitUntil writes
+  const counts = await (await fetch(`${counter}/counts`)).json();
+  const expected = expectReason ? `${expectStatus} ${expectReason}` : String(expectStatus);
+  if (statuses[expected] !== KV_REQUESTS) {
+    fail(`KV count: ${worker} answered ${JSON.stringify(statuses)}, expected ${KV_REQUESTS} × ${expected}`);
+  }
+  const per = (x) => round(x / KV_REQUESTS, 2);
+  return {
+    status: expected,
+    reads: per(counts.get + counts.getWithMetadata),
+    writes: per(counts.put),
+    other: per(counts.delete + counts.list),
+    raw: counts,
+  };
+}
+
+// ---------------------------------------------------------------- output
+
+function round(x, digits) {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const num = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(2).replace(/0$/, ""));
+const kvText = (k) => `${num(k.reads)}r ${num(k.writes)}w ${num(k.other)}o`;
+
+function pad(s, n, left = false) {
+  s = String(s);
+  return left ? s.padStart(n) : s.padEnd(n);
+}
+
+function readDecision() {
+  const file = path.join(benchDir, "decision.json");
+  if (!existsSync(file)) return { wasm_us: null, native_us: null };
+  try {
+    const d = JSON.parse(readFileSync(file, "utf8"));
+    const ok = (x) => (typeof x === "number" && Number.isFinite(x) ? x : null);
+    return { wasm_us: ok(d.wasm_us), native_us: ok(d.native_us) };
+  } catch (e) {
+    console.error(`bench: ignoring unreadable bench/decision.json (${e.message})`);
+    return { wasm_us: null, native_us: null };
+  }
+}
+
+function cpuModel() {
+  try {
+    return /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const started = Date.now();
+  checkBuild();
+  ensureBenchDeps();
+  const { Miniflare, Log, LogLevel } = await importFromRoot("miniflare");
+  const esbuild = await importFromRoot("esbuild");
+  const autocannon = (await importFromBench("autocannon")).default;
+  const h = await import(pathToFileURL(path.join(root, "tests/e2e/harness.mjs")).href);
+
+  // Whatever the sizes, the whole run is bounded.
+  const budget = (ROUNDS * 3 + 3) * (TIME_CAP + 5) * 1000 + 180_000;
+  setTimeout(() => abort(new Error(`the run took longer than its budget of ${Math.round(budget / 1000)} s`)), budget).unref();
+
+  const peerScript = await bundlePeer(esbuild);
+  await startOrigin();
+
+  const gateVars = { ...h.VARS, ORIGIN_URL: ORIGIN };
+  mf = new Miniflare(miniflareOptions(Log, LogLevel, gateVars, peerScript));
+  await mf.ready;
+  workerdPids = findWorkerd();
+  if (!workerdPids.length) fail("found no workerd process under this one");
+
+  // One session, one record, read by all three: s:<hash of id>, as putSession writes it.
+  const kv = await mf.getKVNamespace("SESSIONS", "floor");
+  const session = { id: h.newId() };
+  session.hash = h.idHash(session.id);
+  const iat = h.now();
+  const absExp = iat + 12 * 3600;
+  await kv.put(`s:${session.hash}`, JSON.stringify({ v: 1, uid: "alice", iat, abs_exp: absExp, claims: {} }));
+  await kv.put(`u:alice:${session.hash}`, "", { metadata: JSON.stringify({ iat, abs_exp: absExp }) });
+  const cookies = makeCookies(h, session);
+
+  // Each worker once, through to the origin.
+  for (const worker of WORKERS) {
+    const served = await originServed();
+    const response = await fetch(`http://127.0.0.1:${PORTS[worker]}${PATH}`, {
+      headers: { cookie: cookies[worker].authenticated(), accept: "application/json" },
+    });
+    const body = await response.text();
+    if (response.status !== 200 || (await originServed()) !== served + 1) {
+      fail(`${worker} did not forward a valid session: ${response.status} ${body.slice(0, 200)}`);
+    }
+  }
+
+  console.log(
+    `bench: ${ROUNDS} rounds × ${REQUESTS} requests × ${WORKERS.length} workers, ${CONNECTIONS} connections, ` +
+      `warm-up ${WARMUP}; workerd pid ${workerdPids.join(",")}, CLK_TCK ${CLK_TCK}`,
+  );
+  if (WARMUP > 0) {
+    for (const worker of WORKERS) await drive(autocannon, worker, cookies[worker].authenticated(), WARMUP, "warm-up");
+  }
+
+  const rounds = Object.fromEntries(WORKERS.map((w) => [w, []]));
+  for (let r = 1; r <= ROUNDS; r++) {
+    for (const worker of WORKERS) {
+      const result = await drive(autocannon, worker, cookies[worker].authenticated(), REQUESTS, `round ${r}`);
+      rounds[worker].push(result);
+      console.log(
+        `  round ${r} ${pad(worker, 11)} ${pad(result.cpu_us_per_req.toFixed(1), 7, true)} µs/req  ` +
+          `${pad(result.rps, 6, true)} req/s  p50 ${result.p50_ms.toFixed(2)} ms  p99 ${result.p99_ms.toFixed(2)} ms` +
+          (result.capped ? "  (time cap)" : ""),
+      );
+    }
+  }
+
+  const summary = {};
+  for (const worker of WORKERS) {
+    const rs = rounds[worker];
+    const cpu = rs.map((r) => r.cpu_us_per_req);
+    summary[worker] = {
+      cpu_us_per_req: round(median(cpu), 1),
+      cpu_us_min: Math.min(...cpu),
+      cpu_us_max: Math.max(...cpu),
+      rps: round(median(rs.map((r) => r.rps)), 0),
+      p50_ms: round(median(rs.map((r) => r.p50_ms)), 3),
+      p99_ms: round(median(rs.map((r) => r.p99_ms)), 3),
+    };
+  }
+  const ratios = {
+    sessiongate_over_floor: round(summary.sessiongate.cpu_us_per_req / summary.floor.cpu_us_per_req, 2),
+    sessiongate_over_peer: round(summary.sessiongate.cpu_us_per_req / summary.peer.cpu_us_per_req, 2),
+    sessiongate_minus_floor_us: round(summary.sessiongate.cpu_us_per_req - summary.floor.cpu_us_per_req, 1),
+  };
+
+  // KV operations per request.
+  const kvOps = {};
+  // sessiongate's 401 names its reason: the cases must be the intended ones.
+  for (const worker of WORKERS) {
+    const gate = worker === "sessiongate";
+    kvOps[worker] = {
+      authenticated: await countKv(worker, cookies[worker].authenticated, 200),
+      forged: await countKv(worker, cookies[worker].forged, 401, gate ? "invalid" : undefined),
+      expired: await countKv(worker, cookies[worker].expired, 401, gate ? "expired" : undefined),
+    };
+  }
+
+  const wasm = readFileSync(path.join(buildDir, "index_bg.wasm"));
+  const size = {
+    wasm_kib: round(wasm.length / 1024, 1),
+    wasm_gzip9_kib: round(gzipSync(wasm, { level: 9 }).length / 1024, 1),
+  };
+  const decision = readDecision();
+
+  // ------------------------------------------------------------ report
+  const lines = [];
+  lines.push("");
+  lines.push(`CPU per request: workerd utime+stime / requests, median of ${ROUNDS} rounds (min–max)`);
+  lines.push(`${pad("worker", 12)}${pad("cpu µs/req", 12, true)}${pad("(min–max)", 18, true)}${pad("req/s", 9, true)}${pad("p50 ms", 9, true)}${pad("p99 ms", 9, true)}`);
+  for (const worker of WORKERS) {
+    const s = summary[worker];
+    lines.push(
+      `${pad(worker, 12)}${pad(s.cpu_us_per_req.toFixed(1), 12, true)}${pad(`(${s.cpu_us_min.toFixed(1)}–${s.cpu_us_max.toFixed(1)})`, 18, true)}` +
+        `${pad(s.rps, 9, true)}${pad(s.p50_ms.toFixed(2), 9, true)}${pad(s.p99_ms.toFixed(2), 9, true)}`,
+    );
+  }
+  lines.push(
+    `sessiongate/floor ${ratios.sessiongate_over_floor.toFixed(2)}×, sessiongate/peer ${ratios.sessiongate_over_peer.toFixed(2)}×, ` +
+      `sessiongate − floor ${ratios.sessiongate_minus_floor_us >= 0 ? "+" : ""}${ratios.sessiongate_minus_floor_us.toFixed(1)} µs/req`,
+  );
+  lines.push("");
+  lines.push(`KV operations per request (reads r, writes w, deletes+lists o; ${KV_REQUESTS} requests per case)`);
+  lines.push(`${pad("worker", 12)}${pad("authenticated", 16)}${pad("forged", 16)}${pad("idle-expired", 16)}`);
+  for (const worker of WORKERS) {
+    const k = kvOps[worker];
+    lines.push(`${pad(worker, 12)}${pad(kvText(k.authenticated), 16)}${pad(kvText(k.forged), 16)}${pad(kvText(k.expired), 16)}`);
+  }
+  lines.push("(floor: forged and idle-expired are an unknown session id; all non-authenticated cases answered 401)");
+  lines.push("");
+  lines.push(`wasm: ${size.wasm_kib.toFixed(1)} KiB raw, ${size.wasm_gzip9_kib.toFixed(1)} KiB gzip -9`);
+  const fmt1 = (x) => (x === null ? "nan" : x.toFixed(1));
+  const g = kvOps.sessiongate;
+  const forgedOps = g.forged.reads + g.forged.writes + g.forged.other;
+  const finalLine =
+    `bench: floor_cpu_ratio=${ratios.sessiongate_over_floor.toFixed(2)} peer_cpu_ratio=${ratios.sessiongate_over_peer.toFixed(2)} ` +
+    `wasm_us=${fmt1(decision.wasm_us)} native_us=${fmt1(decision.native_us)} gzip_kib=${Math.round(size.wasm_gzip9_kib)} ` +
+    `kv_auth=${num(g.authenticated.reads)}r${num(g.authenticated.writes)}w kv_forged=${num(forgedOps)}`;
+
+  const results = {
+    date: new Date().toISOString(),
+    config: {
+      rounds: ROUNDS,
+      requests: REQUESTS,
+      connections: CONNECTIONS,
+      warmup: WARMUP,
+      time_cap_s: TIME_CAP,
+      kv_requests: KV_REQUESTS,
+      path: PATH,
+    },
+    environment: {
+      node: process.version,
+      workerd: readJson(path.join(root, "node_modules/workerd/package.json"))?.version ?? null,
+      miniflare: readJson(path.join(root, "node_modules/miniflare/package.json"))?.version ?? null,
+      hono: readJson(path.join(benchDir, "node_modules/hono/package.json"))?.version ?? null,
+      hono_session: readJson(path.join(benchDir, "node_modules/@hono/session/package.json"))?.version ?? null,
+      autocannon: readJson(path.join(benchDir, "node_modules/autocannon/package.json"))?.version ?? null,
+      cpu: cpuModel(),
+      cores: (await import("node:os")).availableParallelism(),
+      clk_tck: CLK_TCK,
+    },
+    summary,
+    ratios,
+    rounds,
+    kv_ops_per_request: kvOps,
+    size,
+    decision,
+    final_line: finalLine,
+    seconds: round((Date.now() - started) / 1000, 1),
+  };
+  writeFileSync(opts.out, `${JSON.stringify(results, null, 2)}\n`);
+  lines.push(`results: ${path.relative(process.cwd(), opts.out) || opts.out}`);
+  lines.push(finalLine);
+  console.log(lines.join("\n"));
+}
+
+function readJson(file) {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+try {
+  await main();
+  await cleanup();
+  process.exit(0);
+} catch (error) {
+  await abort(error);
+}
