@@ -100,14 +100,10 @@ pub fn verify<T: DeserializeOwned>(key: &HmacKey, token: &str) -> Result<T, JwtE
         return Err(JwtError::BadSignature);
     }
     let signature = decode(signature)?;
-    let signed = &token[..token.len() - signature_len_with_dot()];
+    let signed = &token[..token.len() - SIGNATURE_B64_LEN - 1];
     key.verify(&[signed.as_bytes()], &signature)
         .map_err(|_| JwtError::BadSignature)?;
     serde_json::from_slice(&decode(payload)?).map_err(|_| JwtError::BadClaims)
-}
-
-fn signature_len_with_dot() -> usize {
-    SIGNATURE_B64_LEN + 1
 }
 
 fn decode(part: &str) -> Result<Vec<u8>, JwtError> {

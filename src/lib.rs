@@ -19,3 +19,15 @@ pub mod token;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
+
+/// The Worker's entry: everything happens in [`edge`].
+#[cfg(target_arch = "wasm32")]
+#[worker::event(fetch)]
+async fn fetch(
+    request: worker::web_sys::Request,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<worker::web_sys::Response> {
+    console_error_panic_hook::set_once();
+    edge::fetch(request, env).await
+}

@@ -344,7 +344,10 @@ pub fn sanitise_return_to(query: &str) -> Option<Cow<'_, str>> {
 fn is_return_to_name(name: &str) -> bool {
     let base = name.split('[').next().unwrap_or_default();
     base.len() == "return_to".len()
-        && base.bytes().zip("return_to".bytes()).all(|(a, b)| a == b || (b == b'_' && matches!(a, b'.' | b' ')))
+        && base
+            .bytes()
+            .zip("return_to".bytes())
+            .all(|(a, b)| a == b || (b == b'_' && matches!(a, b'.' | b' ')))
 }
 
 /// `application/x-www-form-urlencoded` decoding of one name or value.
@@ -383,7 +386,10 @@ mod tests {
             ("/a%zz", PathError::BadEscape),
             ("/a%2", PathError::BadEscape),
             ("/static/%252e%252e/admin", PathError::DoubleEncoding),
-            ("/static/%25%32%65%25%32%65/admin", PathError::DoubleEncoding),
+            (
+                "/static/%25%32%65%25%32%65/admin",
+                PathError::DoubleEncoding,
+            ),
             ("/%25%66d", PathError::DoubleEncoding),
             ("/%25a%66", PathError::DoubleEncoding),
             ("/%25%41%42", PathError::DoubleEncoding),

@@ -19,9 +19,6 @@ extern "C" {
 
     #[wasm_bindgen(js_name = reply, catch)]
     fn glue_reply(status: u16, pairs: &str, body: &str) -> Result<Response, JsValue>;
-
-    #[wasm_bindgen(js_name = withTimeout)]
-    pub fn with_timeout(promise: &Promise, ms: u32) -> Promise;
 }
 
 /// The request headers the gate reads, in the order of [`InboundParts`]'s fields.

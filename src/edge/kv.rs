@@ -9,7 +9,6 @@ use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use worker::wasm_bindgen_futures::JsFuture;
 
-use super::http::with_timeout;
 use crate::store::{Listed, SessionStore, StoreError};
 
 /// Longest any KV operation may take before the request fails with 503.
@@ -38,6 +37,12 @@ extern "C" {
 
     #[wasm_bindgen(method, catch)]
     fn list(this: &KvNamespace, options: &Object) -> Result<Promise, JsValue>;
+}
+
+#[wasm_bindgen(module = "/src/edge/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = withTimeout)]
+    fn with_timeout(promise: &Promise, ms: u32) -> Promise;
 }
 
 pub struct KvStore(KvNamespace);

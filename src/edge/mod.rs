@@ -7,7 +7,7 @@ mod kv;
 use std::sync::OnceLock;
 
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{event, web_sys, Context, Env};
+use worker::{web_sys, Env};
 
 use crate::config::{Config, ConfigErrors};
 use crate::gate::{Action, Completion, FixedClock, Gate, Log, Reply};
@@ -23,13 +23,8 @@ static CONFIG: OnceLock<Result<Config, ConfigErrors>> = OnceLock::new();
 /// Bad-token counts of this isolate (best effort, see `throttle`).
 static THROTTLE: OnceLock<Option<Throttle>> = OnceLock::new();
 
-#[event(fetch)]
-async fn fetch(
-    request: web_sys::Request,
-    env: Env,
-    _ctx: Context,
-) -> worker::Result<web_sys::Response> {
-    console_error_panic_hook::set_once();
+/// Answers one request: the gate's decision, carried out, and one log line.
+pub async fn fetch(request: web_sys::Request, env: Env) -> worker::Result<web_sys::Response> {
     let started = js_sys::Date::now();
     let (response, log) = match serve(&request, &env, started).await {
         Ok(served) => served,
