@@ -31,10 +31,24 @@ fn check_normalised(path: &str) -> Result<(), TestCaseError> {
         prop_assert_eq!(again.as_deref(), Ok(normal.as_ref()), "{}", path);
         let upper = normal.to_ascii_uppercase();
         for bad in ["%2F", "%5C", "\\", "%25"] {
-            let double = upper.contains(bad) && (bad != "%25" || upper.match_indices("%25").any(|(i, _)| upper[i + 3..].chars().take(2).filter(char::is_ascii_hexdigit).count() == 2));
+            let double = upper.contains(bad)
+                && (bad != "%25"
+                    || upper.match_indices("%25").any(|(i, _)| {
+                        upper[i + 3..]
+                            .chars()
+                            .take(2)
+                            .filter(char::is_ascii_hexdigit)
+                            .count()
+                            == 2
+                    }));
             prop_assert!(!double, "{} normalised to {}", path, normal);
         }
-        prop_assert!(!normal.split('/').any(|s| s == "." || s == ".."), "{} normalised to {}", path, normal);
+        prop_assert!(
+            !normal.split('/').any(|s| s == "." || s == ".."),
+            "{} normalised to {}",
+            path,
+            normal
+        );
     }
     Ok(())
 }
