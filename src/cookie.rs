@@ -58,14 +58,17 @@ pub fn without(header: &str, name: &str) -> Option<String> {
 }
 
 fn pieces(header: &str) -> impl Iterator<Item = (&str, &str)> {
-    header.split([';', ',']).map(|piece| {
-        let (name, value) = piece.split_once('=').unwrap_or(("", piece));
-        (name.trim(), value.trim())
-    })
+    header.split([';', ',']).map(split_piece)
+}
+
+/// `name=value`, trimmed; a piece without `=` is a value with no name.
+fn split_piece(piece: &str) -> (&str, &str) {
+    let (name, value) = piece.split_once('=').unwrap_or(("", piece));
+    (name.trim(), value.trim())
 }
 
 fn piece_name(piece: &str) -> &str {
-    piece.split_once('=').map_or("", |(name, _)| name.trim())
+    split_piece(piece).0
 }
 
 /// `SameSite` attribute of the session cookie (`COOKIE_SAMESITE`).

@@ -57,10 +57,18 @@ impl InboundParts {
 
 /// A response made at the edge.
 pub fn reply(reply: &Reply) -> Result<Response, JsValue> {
-    glue_reply(reply.status, &join_pairs(&reply.headers), &reply.body)
+    glue_reply(
+        reply.status,
+        &join_pairs(as_pairs(&reply.headers)),
+        &reply.body,
+    )
 }
 
-fn join_pairs(pairs: &[(&'static str, String)]) -> String {
+fn as_pairs<'a>(headers: &'a [(&'static str, String)]) -> impl Iterator<Item = (&'a str, &'a str)> {
+    headers.iter().map(|(name, value)| (*name, value.as_str()))
+}
+
+fn join_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
     let mut joined = String::new();
     for (name, value) in pairs {
         if !joined.is_empty() {
@@ -85,20 +93,17 @@ pub async fn send<'a>(
     let mut remove: Vec<&str> = header_names
         .filter(|name| gate::is_stripped_inbound(name))
         .collect();
-    let mut set = forward_to.headers.clone();
-    match &forward_to.cookie {
-        CookieHeader::Unchanged => {}
-        CookieHeader::Replace(value) => set.push(("cookie", value.clone())),
-        CookieHeader::Remove => remove.push("cookie"),
-    }
+    let cookie = match &forward_to.cookie {
+        CookieHeader::Unchanged => None,
+        CookieHeader::Replace(value) => Some(("cookie", value.as_str())),
+        CookieHeader::Remove => {
+            remove.push("cookie");
+            None
+        }
+    };
+    let set = join_pairs(as_pairs(&forward_to.headers).chain(cookie));
     let read = [handoff::HEADER, gate::LOGOUT_HEADER].join("\n");
-    let sent = forward(
-        incoming,
-        &forward_to.url,
-        &remove.join("\n"),
-        &join_pairs(&set),
-        &read,
-    );
+    let sent = forward(incoming, &forward_to.url, &remove.join("\n"), &set, &read);
     let answer: Array = JsFuture::from(sent).await?.unchecked_into();
     let response: Response = answer.get(0).unchecked_into();
     let directives = OriginDirectives::parse(&answer.get(1).as_string().unwrap_or_default());

@@ -9,6 +9,7 @@ use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use worker::wasm_bindgen_futures::JsFuture;
 
+use super::js_error;
 use crate::store::{Listed, SessionStore, StoreError};
 
 /// Longest any KV operation may take before the request fails with 503.
@@ -58,11 +59,7 @@ impl KvStore {
 /// Awaits `promise`, or fails once [`TIMEOUT_MS`] have passed.
 async fn settle(operation: &str, promise: Result<Promise, JsValue>) -> Result<JsValue, StoreError> {
     let fail = |e: JsValue| {
-        let message = e
-            .dyn_ref::<js_sys::Error>()
-            .map(|e| String::from(e.message()))
-            .or_else(|| e.as_string())
-            .unwrap_or_else(|| "unknown error".to_owned());
+        let message = js_error(&e).unwrap_or_else(|| "unknown error".to_owned());
         StoreError(format!("{operation} failed: {message}"))
     };
     let promise = promise.map_err(fail)?;

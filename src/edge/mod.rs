@@ -110,6 +110,7 @@ fn env_string(env: &Env, name: &str) -> Option<String> {
         .as_string()
 }
 
+/// The message of a JavaScript exception or rejection.
 fn js_error(e: &JsValue) -> Option<String> {
     e.dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
