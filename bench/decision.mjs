@@ -47,6 +47,7 @@ const WASM_OPT_FEATURES = [
   "multivalue",
   "reference-types",
   "exception-handling",
+  "simd", // Cargo.toml's wasm-opt arguments (.cargo/config.toml enables simd128)
 ].map((f) => `--enable-${f}`);
 
 function fail(message) {

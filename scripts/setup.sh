@@ -58,7 +58,11 @@ setup() {
   fi
 }
 
+# The build command of wrangler.toml, which `wrangler deploy` runs too.
 build() {
-  step "building the worker (release)"
-  worker-build --release
+  local command
+  command=$(awk -F'"' '$1 == "command = " { print $2; exit }' wrangler.toml)
+  [ -n "$command" ] || { echo "error: wrangler.toml has no [build] command" >&2; exit 1; }
+  step "building the worker (release): $command"
+  bash -c "$command"
 }

@@ -10,8 +10,8 @@ cargo test --workspace
 
 build
 step "checking the wasm size budget"
-gzip_bytes=$(gzip -9 -c build/index_bg.wasm | wc -c)
-echo "build/index_bg.wasm: $(wc -c < build/index_bg.wasm) bytes raw, $gzip_bytes bytes gzip"
+gzip_bytes=$(gzip -9 -c build/worker/index.wasm | wc -c)
+echo "build/worker/index.wasm: $(wc -c < build/worker/index.wasm) bytes raw, $gzip_bytes bytes gzip"
 if [ "$gzip_bytes" -gt $((250 * 1024)) ]; then
   echo "error: the gzipped wasm exceeds 250 KiB" >&2
   exit 1

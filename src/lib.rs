@@ -1,8 +1,10 @@
 //! sessiongate: sessions at the edge, as a Cloudflare Worker in front of an
-//! origin (see DESIGN.md in the steering repository and README.md).
+//! origin (see docs/DESIGN.md and README.md).
 //!
-//! The core modules are plain Rust, built and tested natively; only `edge`
-//! touches workers-rs, and only on `wasm32`.
+//! The core modules are plain Rust, built and tested natively. The request
+//! pipeline, [`gate`], is a sans-IO state machine; only `edge` touches the
+//! platform, and only on `wasm32`: its exports are called by the Worker's
+//! JS entry, `src/edge/driver.js`, which performs the I/O each step asks for.
 
 pub mod assertion;
 pub mod config;
@@ -19,15 +21,3 @@ pub mod token;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
-
-/// The Worker's entry: everything happens in [`edge`].
-#[cfg(target_arch = "wasm32")]
-#[worker::event(fetch)]
-async fn fetch(
-    request: worker::web_sys::Request,
-    env: worker::Env,
-    _ctx: worker::Context,
-) -> worker::Result<worker::web_sys::Response> {
-    console_error_panic_hook::set_once();
-    edge::fetch(request, env).await
-}

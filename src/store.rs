@@ -1,29 +1,35 @@
-//! Where session records live.
+//! Where session records live, seen from native tests and benchmarks.
 //!
-//! A [`SessionStore`] is the four Workers KV operations the gate uses, with
-//! string keys and values. The gate promises what it asks of a store: one
-//! `get` per authenticated request and no write; keys that name a session
-//! only by the SHA-256 of its id (`s:<hash>`, `u:<uid>:<hash>`); every
-//! `put` with a TTL, so dead sessions disappear by themselves.
+//! The gate never calls a store: it asks for [`Op`]s and is handed back
+//! their [`Outcome`]s (see [`crate::gate`]). On Workers the JS driver
+//! performs them against KV; natively, [`perform`] performs them against a
+//! [`SessionStore`] such as the [`MemoryStore`] map. What the gate promises
+//! of its operations holds either way: one `get` per authenticated request
+//! and no write; keys that name a session only by the SHA-256 of its id
+//! (`s:<hash>`, `u:<uid>:<hash>`); every `put` with a TTL, so dead sessions
+//! disappear by themselves.
 //!
-//! [`MemoryStore`] keeps everything in a map, for tests and benchmarks;
 //! [`CountingStore`] and [`FailingStore`] wrap any store to count its
-//! operations or make them fail.
+//! operations or make them fail, so KV operation counts come from the
+//! driver, never from the gate.
 //!
 //! ```
-//! use sessiongate::store::{block_on, CountingStore, MemoryStore, SessionStore};
+//! use sessiongate::gate::{Op, Outcome};
+//! use sessiongate::store::{perform, CountingStore, MemoryStore};
 //!
 //! let store = CountingStore::new(MemoryStore::default());
-//! block_on(store.put("s:abc", "{}", None, 60)).unwrap();
-//! assert_eq!(block_on(store.get("s:abc")).unwrap().as_deref(), Some("{}"));
-//! assert_eq!(store.counts().reads, 1);
-//! assert_eq!(store.counts().writes, 1);
+//! let put = Op::Put { key: "s:abc".into(), value: "{}".into(), metadata: None, ttl: 60 };
+//! let get = Op::Get { key: "s:abc".into() };
+//! perform(&store, &[put]);
+//! assert_eq!(perform(&store, &[get]), [Outcome::Value(Some("{}".into()))]);
+//! assert_eq!((store.counts().reads, store.counts().writes), (1, 1));
 //! ```
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
+
+use crate::gate::{Listed, Op, Outcome};
 
 /// A store operation that failed; the text is for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,29 +43,48 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// A key returned by [`SessionStore::list`], with the metadata it was put with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    pub name: String,
-    pub metadata: Option<String>,
-}
+/// One page of a listing: keys, and the cursor of the next page if any.
+pub type Page = (Vec<Listed>, Option<String>);
 
-/// The storage operations of the gate. Futures need not be `Send`: a
-/// Worker isolate runs one thread.
-#[allow(async_fn_in_trait)]
+/// The storage operations of the gate, as Workers KV offers them.
 pub trait SessionStore {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Stores `value` (and `metadata`, returned by `list`) for `ttl` seconds.
-    async fn put(
+    fn put(
         &self,
         key: &str,
         value: &str,
         metadata: Option<&str>,
         ttl: u64,
     ) -> Result<(), StoreError>;
-    async fn delete(&self, key: &str) -> Result<(), StoreError>;
-    /// Every key starting with `prefix`.
-    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StoreError>;
+    fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// A page of the keys starting with `prefix`, from `cursor` on.
+    fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<Page, StoreError>;
+}
+
+/// Performs a store step's operations in order, as the JS driver does
+/// concurrently, and returns their outcomes.
+pub fn perform<S: SessionStore>(store: &S, ops: &[Op]) -> Vec<Outcome> {
+    ops.iter()
+        .map(|op| {
+            let outcome = match op {
+                Op::Get { key } => store.get(key).map(Outcome::Value),
+                Op::Put {
+                    key,
+                    value,
+                    metadata,
+                    ttl,
+                } => store
+                    .put(key, value, metadata.as_deref(), *ttl)
+                    .map(|()| Outcome::Done),
+                Op::Delete { key } => store.delete(key).map(|()| Outcome::Done),
+                Op::List { prefix, cursor } => store
+                    .list(prefix, cursor.as_deref())
+                    .map(|(keys, cursor)| Outcome::Page { keys, cursor }),
+            };
+            outcome.unwrap_or_else(|e| Outcome::Failed(e.0))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,12 +96,27 @@ struct Entry {
 
 /// A store in a map. TTLs are recorded, not enforced: the gate checks
 /// deadlines itself on every read.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     entries: RefCell<BTreeMap<String, Entry>>,
+    page_size: usize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_page_size(1000)
+    }
 }
 
 impl MemoryStore {
+    /// Lists `page_size` keys a page (KV lists 1000).
+    pub fn with_page_size(page_size: usize) -> Self {
+        Self {
+            entries: RefCell::default(),
+            page_size: page_size.max(1),
+        }
+    }
+
     /// The TTL `key` was last put with.
     pub fn ttl(&self, key: &str) -> Option<u64> {
         self.entries.borrow().get(key).map(|e| e.ttl)
@@ -93,11 +133,11 @@ impl MemoryStore {
 }
 
 impl SessionStore for MemoryStore {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+    fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self.value(key))
     }
 
-    async fn put(
+    fn put(
         &self,
         key: &str,
         value: &str,
@@ -113,22 +153,30 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.entries.borrow_mut().remove(key);
         Ok(())
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StoreError> {
-        Ok(self
-            .entries
-            .borrow()
-            .range(prefix.to_owned()..)
+    /// The cursor is the last key of the previous page.
+    fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<Page, StoreError> {
+        let entries = self.entries.borrow();
+        let start = cursor.unwrap_or(prefix);
+        let mut keys: Vec<Listed> = entries
+            .range(start.to_owned()..)
+            .filter(|(k, _)| Some(k.as_str()) != cursor)
             .take_while(|(k, _)| k.starts_with(prefix))
+            .take(self.page_size + 1)
             .map(|(name, e)| Listed {
                 name: name.clone(),
                 metadata: e.metadata.clone(),
             })
-            .collect())
+            .collect();
+        let next = (keys.len() > self.page_size).then(|| {
+            keys.truncate(self.page_size);
+            keys[self.page_size - 1].name.clone()
+        });
+        Ok((keys, next))
     }
 }
 
@@ -182,12 +230,12 @@ impl<S> CountingStore<S> {
 }
 
 impl<S: SessionStore> SessionStore for CountingStore<S> {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+    fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.count(|c| c.reads += 1);
-        self.inner.get(key).await
+        self.inner.get(key)
     }
 
-    async fn put(
+    fn put(
         &self,
         key: &str,
         value: &str,
@@ -195,17 +243,17 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
         ttl: u64,
     ) -> Result<(), StoreError> {
         self.count(|c| c.writes += 1);
-        self.inner.put(key, value, metadata, ttl).await
+        self.inner.put(key, value, metadata, ttl)
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.count(|c| c.deletes += 1);
-        self.inner.delete(key).await
+        self.inner.delete(key)
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StoreError> {
+    fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<Page, StoreError> {
         self.count(|c| c.lists += 1);
-        self.inner.list(prefix).await
+        self.inner.list(prefix, cursor)
     }
 }
 
@@ -257,12 +305,12 @@ impl<S> FailingStore<S> {
 }
 
 impl<S: SessionStore> SessionStore for FailingStore<S> {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+    fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.check(true)?;
-        self.inner.get(key).await
+        self.inner.get(key)
     }
 
-    async fn put(
+    fn put(
         &self,
         key: &str,
         value: &str,
@@ -270,27 +318,34 @@ impl<S: SessionStore> SessionStore for FailingStore<S> {
         ttl: u64,
     ) -> Result<(), StoreError> {
         self.check(false)?;
-        self.inner.put(key, value, metadata, ttl).await
+        self.inner.put(key, value, metadata, ttl)
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.check(false)?;
-        self.inner.delete(key).await
+        self.inner.delete(key)
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StoreError> {
+    fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<Page, StoreError> {
         self.check(true)?;
-        self.inner.list(prefix).await
+        self.inner.list(prefix, cursor)
     }
 }
 
-/// Runs a future that completes without waiting, as every future over
-/// [`MemoryStore`] does. Panics if it would wait: for tests and benchmarks.
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(output) => output,
-        std::task::Poll::Pending => panic!("block_on: the future would wait"),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_lists_page_by_page_within_the_prefix() {
+        let store = MemoryStore::with_page_size(2);
+        for key in ["u:a:1", "u:a:2", "u:a:3", "u:b:1"] {
+            store.put(key, "", None, 60).unwrap();
+        }
+        let names = |page: &Page| page.0.iter().map(|l| l.name.clone()).collect::<Vec<_>>();
+        let first = store.list("u:a:", None).unwrap();
+        assert_eq!(names(&first), ["u:a:1", "u:a:2"]);
+        let second = store.list("u:a:", first.1.as_deref()).unwrap();
+        assert_eq!((names(&second), second.1), (vec!["u:a:3".to_owned()], None));
     }
 }

@@ -1,19 +1,21 @@
-//! The pipeline's decisions, natively: every test drives `Gate` over an
-//! in-memory store with a fixed clock and counts the KV operations it costs.
+//! The pipeline's decisions, natively: every test drives the sans-IO gate
+//! the way `src/edge/driver.js` does, performing each store step against an
+//! in-memory store with a fixed clock, and counts the KV operations it asks
+//! for.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use sessiongate::assertion::{self, AssertionClaims, Expected};
 use sessiongate::config::Config;
 use sessiongate::gate::{
-    Action, Clock, Completion, Decision, Directives, Edits, FixedClock, Forward, Gate, Inbound,
-    Log, Reply,
+    Answer, Edits, Exchange, Forward, Gate, Inbound, Input, Log, OriginHead, Reply, Step,
 };
 use sessiongate::jwt;
 use sessiongate::key::HmacKey;
 use sessiongate::session::{self, Record};
 use sessiongate::store::{
-    block_on, CountingStore, Counts, Fail, FailingStore, MemoryStore, SessionStore,
+    perform, CountingStore, Counts, Fail, FailingStore, MemoryStore, SessionStore,
 };
 use sessiongate::throttle::Throttle;
 use sessiongate::token::{KeyRing, Kid, SessionId, Token};
@@ -49,10 +51,66 @@ fn config_with(overrides: &[(&str, &str)]) -> Config {
 
 type Store = CountingStore<FailingStore<MemoryStore>>;
 
+/// A clock that moves only when told to.
+#[derive(Default)]
+struct Clock(Cell<u64>);
+
+impl Clock {
+    fn now(&self) -> u64 {
+        self.0.get()
+    }
+
+    fn advance(&self, seconds: u64) {
+        self.0.set(self.0.get() + seconds);
+    }
+}
+
+/// What the gate decided before any origin was asked.
+#[derive(Debug)]
+struct Decision {
+    action: Action,
+    log: Log,
+}
+
+#[derive(Debug)]
+enum Action {
+    Reply(Reply),
+    Forward(Box<Forwarded>),
+}
+
+/// A forward, with its exchange waiting for the origin's answer.
+#[derive(Debug)]
+struct Forwarded {
+    forward: Forward,
+    exchange: RefCell<Option<Exchange>>,
+}
+
+impl std::ops::Deref for Forwarded {
+    type Target = Forward;
+
+    fn deref(&self) -> &Forward {
+        &self.forward
+    }
+}
+
+/// The origin's directives, as the test's origin answers them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Directives<'a> {
+    login: Option<&'a str>,
+    logout: Option<&'a str>,
+}
+
+/// What became of the origin's response.
+#[derive(Debug, PartialEq, Eq)]
+enum Completion {
+    Pass(Edits),
+    Replace(Reply),
+}
+
 struct World {
     config: Config,
     store: Store,
-    clock: FixedClock,
+    clock: Clock,
     throttle: Option<Throttle>,
 }
 
@@ -62,35 +120,66 @@ impl World {
     }
 
     fn with(config: Config) -> Self {
+        Self::with_store(config, MemoryStore::default())
+    }
+
+    fn with_store(config: Config, memory: MemoryStore) -> Self {
         let throttle = config.bad_token_limit.map(Throttle::new);
         Self {
             config,
-            store: CountingStore::new(FailingStore::new(MemoryStore::default(), Fail::Nothing)),
-            clock: FixedClock::new(NOW),
+            store: CountingStore::new(FailingStore::new(memory, Fail::Nothing)),
+            clock: Clock(Cell::new(NOW)),
             throttle,
         }
     }
 
-    fn gate(&self) -> Gate<'_, Store, FixedClock> {
+    fn gate(&self) -> Gate<'_> {
         Gate {
             config: &self.config,
-            store: &self.store,
-            clock: &self.clock,
             throttle: self.throttle.as_ref(),
         }
     }
 
-    fn handle(&self, req: Inbound<'_>) -> Decision {
-        block_on(self.gate().handle(&req))
+    /// Performs store steps until the exchange forwards or finishes.
+    fn drive(&self, exchange: &mut Exchange, mut step: Step) -> Step {
+        while let Step::Store(ops) = step {
+            step = exchange.resume(self.gate(), Input::Store(perform(&self.store, &ops)));
+        }
+        step
     }
 
-    fn after(&self, forward: &Forward, directives: Directives<'_>) -> (Completion, Log) {
-        let mut log = Log::default();
-        let completion = block_on(
-            self.gate()
-                .after_origin(&forward.after, directives, &mut log),
-        );
-        (completion, log)
+    fn handle(&self, req: Inbound<'_>) -> Decision {
+        let (mut exchange, step) = self.gate().start(&req, self.clock.now());
+        match self.drive(&mut exchange, step) {
+            Step::Finish(Answer::Reply(reply), log) => Decision {
+                action: Action::Reply(reply),
+                log,
+            },
+            Step::Forward(forward) => Decision {
+                action: Action::Forward(Box::new(Forwarded {
+                    forward,
+                    exchange: RefCell::new(Some(exchange)),
+                })),
+                log: Log::default(),
+            },
+            other => panic!("before the origin: {other:?}"),
+        }
+    }
+
+    /// Hands the forwarded exchange the origin's 200 with `directives`.
+    fn after(&self, forwarded: &Forwarded, directives: Directives<'_>) -> (Completion, Log) {
+        let mut exchange = forwarded.exchange.borrow_mut().take().expect("one answer");
+        let head = OriginHead {
+            status: 200,
+            login: directives.login.map(str::to_owned),
+            logout: directives.logout.map(str::to_owned),
+        };
+        let step = exchange.resume(self.gate(), Input::Origin(Ok(head)));
+        match self.drive(&mut exchange, step) {
+            Step::Finish(Answer::Pass(edits), log) => (Completion::Pass(edits), log),
+            Step::Finish(Answer::Reply(reply), log) => (Completion::Replace(reply), log),
+            other => panic!("after the origin: {other:?}"),
+        }
     }
 
     fn memory(&self) -> &MemoryStore {
@@ -113,18 +202,17 @@ impl World {
         );
         let ttl = self.config.policy.ttl(&record, now);
         let hash = id.hash();
-        block_on(
-            self.memory()
-                .put(&session::record_key(&hash), &record.to_json(), None, ttl),
-        )
-        .unwrap();
-        block_on(self.memory().put(
-            &session::index_key(uid, &hash),
-            "",
-            Some(&record.index_metadata()),
-            ttl,
-        ))
-        .unwrap();
+        self.memory()
+            .put(&session::record_key(&hash), &record.to_json(), None, ttl)
+            .unwrap();
+        self.memory()
+            .put(
+                &session::index_key(uid, &hash),
+                "",
+                Some(&record.index_metadata()),
+                ttl,
+            )
+            .unwrap();
         (self.config.session_keys.mint(&id, now), id)
     }
 
@@ -158,9 +246,9 @@ fn reply(decision: Decision) -> Reply {
     }
 }
 
-fn forward(decision: Decision) -> Forward {
+fn forward(decision: Decision) -> Forwarded {
     match decision.action {
-        Action::Forward(f) => f,
+        Action::Forward(f) => *f,
         Action::Reply(r) => panic!("expected a forward, got {} {}", r.status, r.body),
     }
 }
@@ -653,6 +741,7 @@ mod login {
         let Completion::Pass(Edits {
             set_cookies: cookies,
             headers,
+            directives: true,
         }) = completion
         else {
             panic!("{completion:?}")
@@ -752,7 +841,15 @@ mod login {
         ];
         for (token, detail) in cases {
             let (completion, log) = login_as(&world, None, &token);
-            assert_eq!(completion, Completion::Pass(Edits::default()), "{detail}");
+            let untouched_but_the_header = Edits {
+                directives: true,
+                ..Edits::default()
+            };
+            assert_eq!(
+                completion,
+                Completion::Pass(untouched_but_the_header),
+                "{detail}"
+            );
             assert_eq!(log.event, Some("login_rejected"));
             assert_eq!(log.detail.as_deref(), Some(detail));
         }
@@ -865,6 +962,7 @@ mod logout {
             Completion::Pass(Edits {
                 set_cookies: cookies,
                 headers,
+                directives: true,
             }),
             log,
         ) = world.after(
@@ -1121,12 +1219,10 @@ mod failures {
         let world = World::new();
         let (token, id) = world.session("alice", 60);
         let key = session::record_key(&id.hash());
-        block_on(
-            world
-                .memory()
-                .put(&key, r#"{"v":9,"uid":"a","iat":1,"abs_exp":2}"#, None, 60),
-        )
-        .unwrap();
+        world
+            .memory()
+            .put(&key, r#"{"v":9,"uid":"a","iat":1,"abs_exp":2}"#, None, 60)
+            .unwrap();
         let (c, u) = (cookie(&token), url("/dashboard"));
         let r = reply(world.handle(get(&u, Some(&c))));
         assert_eq!(r.status, 500);
@@ -1172,18 +1268,17 @@ mod logging {
         let world = World::new();
         let (token, id) = world.session("alice", 60);
         let (c, u) = (cookie(&token), url("/dashboard"));
-        let decision = world.handle(get(&u, Some(&c)));
-        let line = decision.log.line(200, 3);
+        let fwd = forward(world.handle(get(&u, Some(&c))));
+        let (_, log) = world.after(&fwd, Directives::default());
+        let line = log.line(3);
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["decision"], "forward");
         assert_eq!(parsed["sid"], id.hash().sid());
         assert_eq!(
             (parsed["status"].as_u64(), parsed["ms"].as_u64()),
-            (Some(200), Some(3))
+            (Some(200), Some(3)),
+            "the origin's status"
         );
-        let Action::Forward(fwd) = &decision.action else {
-            panic!()
-        };
         assert!(!line.contains(&token) && !line.contains(&id.to_string()));
         assert!(fwd.headers.iter().all(|(_, v)| !line.contains(v.as_str())));
     }
@@ -1274,5 +1369,244 @@ mod throttling {
                 401
             );
         }
+    }
+}
+
+/// The step protocol itself: what the driver is asked to do, in what order,
+/// and what happens when its answers are not what the gate asked for.
+mod steps {
+    use super::*;
+    use sessiongate::gate::{CookieHeader, Op, Outcome};
+
+    fn start(world: &World, req: Inbound<'_>) -> (Exchange, Step) {
+        world.gate().start(&req, world.clock.now())
+    }
+
+    #[test]
+    fn an_authenticated_request_is_one_read_a_forward_and_an_untouched_pass() {
+        let world = World::new();
+        let (token, id) = world.session("alice", 60);
+        let (c, u) = (cookie(&token), url("/dashboard"));
+        let (mut exchange, step) = start(&world, get(&u, Some(&c)));
+        assert_eq!(
+            step,
+            Step::Store(vec![Op::Get {
+                key: session::record_key(&id.hash())
+            }])
+        );
+        let step = exchange.resume(
+            world.gate(),
+            Input::Store(perform(
+                &world.store,
+                &[Op::Get {
+                    key: session::record_key(&id.hash()),
+                }],
+            )),
+        );
+        assert!(matches!(step, Step::Forward(_)), "{step:?}");
+        let head = OriginHead {
+            status: 201,
+            ..OriginHead::default()
+        };
+        let Step::Finish(Answer::Pass(edits), log) =
+            exchange.resume(world.gate(), Input::Origin(Ok(head)))
+        else {
+            panic!()
+        };
+        assert!(edits.is_empty(), "nothing to edit: {edits:?}");
+        assert_eq!((log.decision, log.status), ("forward", 201));
+        assert!(exchange.is_done());
+    }
+
+    #[test]
+    fn inbound_headers_of_ours_are_removed_by_the_names_the_request_used() {
+        let world = World::new();
+        let names = [
+            "Accept",
+            "X-Sessiongate-User",
+            "sessiongate-assertion",
+            "X-HTTP-Method-Override",
+            "x-forwarded-for",
+        ];
+        let u = url("/static/app.css");
+        let req = Inbound {
+            header_names: &names,
+            ..get(&u, None)
+        };
+        let fwd = forward(world.handle(req));
+        assert_eq!(
+            fwd.remove,
+            [
+                "X-Sessiongate-User",
+                "sessiongate-assertion",
+                "X-HTTP-Method-Override"
+            ]
+        );
+        assert_eq!(fwd.cookie, CookieHeader::Unchanged);
+    }
+
+    #[test]
+    fn logging_out_everywhere_lists_once_then_deletes_everything_in_one_step() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        world.session("alice", 60);
+        world.session("alice", 60);
+        let (c, u) = (cookie(&token), url("/.sessiongate/logout?scope=all"));
+        let req = Inbound {
+            method: "POST",
+            origin: Some(SITE),
+            ..get(&u, Some(&c))
+        };
+        let (mut exchange, step) = start(&world, req);
+        let mut shapes = Vec::new();
+        let mut step = step;
+        while let Step::Store(ops) = step {
+            shapes.push(
+                ops.iter()
+                    .map(|op| match op {
+                        Op::Get { .. } => 'g',
+                        Op::Put { .. } => 'p',
+                        Op::Delete { .. } => 'd',
+                        Op::List { .. } => 'l',
+                    })
+                    .collect::<String>(),
+            );
+            step = exchange.resume(world.gate(), Input::Store(perform(&world.store, &ops)));
+        }
+        assert_eq!(shapes, ["g", "l", "dddddd"]);
+        assert!(matches!(step, Step::Finish(Answer::Reply(ref r), _) if r.status == 204));
+        assert!(world.memory().keys().is_empty());
+    }
+
+    #[test]
+    fn listings_follow_cursors_up_to_ten_pages() {
+        let config = config_with(&[]);
+        let world = World::with_store(config, MemoryStore::with_page_size(1));
+        for _ in 0..10 {
+            world.session("bob", 60);
+        }
+        let bearer = format!("Bearer {ADMIN_TOKEN}");
+        let u = url("/.sessiongate/admin/users/bob/sessions");
+        let admin = || Inbound {
+            authorization: Some(&bearer),
+            ..get(&u, None)
+        };
+        let r = reply(world.handle(admin()));
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["sessions"].as_array().map(Vec::len), Some(10));
+        assert_eq!(world.counts().lists, 10);
+        world.session("bob", 60);
+        let decision = world.handle(admin());
+        assert_eq!(decision.log.reason, Some("store_unavailable"));
+        assert_eq!(reply(decision).status, 503, "more than ten pages");
+    }
+
+    #[test]
+    fn a_failed_index_write_takes_the_record_back_and_answers_503() {
+        let world = World::new();
+        let u = url("/login");
+        let req = Inbound {
+            method: "POST",
+            ..get(&u, None)
+        };
+        let fwd = forward(world.handle(req));
+        let mut exchange = fwd.exchange.borrow_mut().take().unwrap();
+        let handoff = jwt::sign(
+            &HmacKey::new(HANDOFF_KEY.as_bytes()),
+            &serde_json::json!({"sub": "alice", "exp": NOW + 60}),
+        );
+        let head = OriginHead {
+            status: 200,
+            login: Some(handoff),
+            logout: None,
+        };
+        let Step::Store(ops) = exchange.resume(world.gate(), Input::Origin(Ok(head))) else {
+            panic!()
+        };
+        let [Op::Put {
+            key: record_key, ..
+        }] = ops.as_slice()
+        else {
+            panic!("{ops:?}")
+        };
+        let record_key = record_key.clone();
+        let Step::Store(ops) = exchange.resume(world.gate(), Input::Store(vec![Outcome::Done]))
+        else {
+            panic!()
+        };
+        assert!(matches!(&ops[..], [Op::Put { key, .. }] if key.starts_with("u:alice:")));
+        let failed = Input::Store(vec![Outcome::Failed("KV said no".into())]);
+        let Step::Store(ops) = exchange.resume(world.gate(), failed) else {
+            panic!()
+        };
+        assert_eq!(
+            ops,
+            [Op::Delete { key: record_key }],
+            "the record goes again"
+        );
+        let Step::Finish(Answer::Reply(r), log) =
+            exchange.resume(world.gate(), Input::Store(vec![Outcome::Done]))
+        else {
+            panic!()
+        };
+        assert_eq!(r.status, 503);
+        assert!(
+            set_cookies(&r)[0].contains("Max-Age=0"),
+            "no session cookie"
+        );
+        assert_eq!(log.detail.as_deref(), Some("session store: KV said no"));
+    }
+
+    #[test]
+    fn an_answer_the_exchange_did_not_ask_for_is_a_500_never_a_forward() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        let (c, u) = (cookie(&token), url("/dashboard"));
+        let (mut exchange, _) = start(&world, get(&u, Some(&c)));
+        let step = exchange.resume(world.gate(), Input::Origin(Ok(OriginHead::default())));
+        let Step::Finish(Answer::Reply(r), log) = step else {
+            panic!("{step:?}")
+        };
+        assert_eq!((r.status, log.reason), (500, Some("internal")));
+        assert!(exchange.is_done());
+        let step = exchange.resume(world.gate(), Input::Store(vec![]));
+        assert!(matches!(step, Step::Finish(Answer::Reply(ref r), _) if r.status == 500));
+    }
+
+    #[test]
+    fn a_driver_failure_ends_the_exchange_with_a_500_naming_it() {
+        let world = World::new();
+        let (token, _) = world.session("alice", 60);
+        let (c, u) = (cookie(&token), url("/dashboard"));
+        let (mut exchange, _) = start(&world, get(&u, Some(&c)));
+        let Step::Finish(Answer::Reply(r), log) = exchange.abandon("Response: bad header".into())
+        else {
+            panic!()
+        };
+        assert_eq!(r.status, 500);
+        assert_eq!(log.detail.as_deref(), Some("Response: bad header"));
+    }
+
+    #[test]
+    fn steps_cross_to_the_driver_as_json_it_can_act_on() {
+        let get = Step::Store(vec![Op::Get { key: "s:h".into() }]);
+        let wire: serde_json::Value = serde_json::from_str(&get.to_json(4, 0)).unwrap();
+        assert_eq!(
+            wire,
+            serde_json::json!({"id": 4, "kv": [{"op": "get", "key": "s:h"}]})
+        );
+        let log = Log {
+            decision: "forward",
+            status: 200,
+            ..Log::default()
+        };
+        let pass = Step::Finish(Answer::Pass(Edits::default()), log);
+        let wire: serde_json::Value = serde_json::from_str(&pass.to_json(0, 12)).unwrap();
+        assert_eq!(wire["pass"], serde_json::Value::Null, "untouched");
+        let line: serde_json::Value = serde_json::from_str(wire["log"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            line,
+            serde_json::json!({"decision": "forward", "status": 200, "ms": 12})
+        );
     }
 }

@@ -1,118 +1,207 @@
-//! The Workers entry: configuration, the KV store and the Fetch API around
-//! [`Gate`]. The only module that touches workers-rs.
+//! The Workers glue (DESIGN §10): the wasm exports that `driver.js`, the
+//! Worker's entry, calls. Each is synchronous and answers one step as JSON
+//! (see [`crate::gate::step`]), so a request crosses between JS and wasm
+//! once per step and Rust never awaits. Exchanges waiting for their I/O
+//! live here, in a slab keyed by a small integer.
 
-mod http;
-mod kv;
+use std::cell::{OnceCell, RefCell};
 
-use std::sync::OnceLock;
-
-use wasm_bindgen::{JsCast, JsValue};
-use worker::{web_sys, Env};
+use wasm_bindgen::prelude::*;
 
 use crate::config::{Config, ConfigErrors};
-use crate::gate::{Action, Completion, FixedClock, Gate, Log, Reply};
+use crate::gate::{Answer, Exchange, Gate, Inbound, Input, Log, Reply, Step};
 use crate::throttle::Throttle;
-use http::InboundParts;
-use kv::KvStore;
 
 /// The KV namespace binding.
 const SESSIONS_BINDING: &str = "SESSIONS";
+/// The request headers the gate reads, in the order of [`describe`]'s fields.
+const READ: [&str; 6] = [
+    "cookie",
+    "accept",
+    "sec-fetch-site",
+    "origin",
+    "authorization",
+    "cf-connecting-ip",
+];
+/// How the driver marks a header that is not there: no header value can
+/// hold a NUL.
+const ABSENT: &str = "\0";
 
-/// Parsed once per isolate: the environment of an isolate never changes.
-static CONFIG: OnceLock<Result<Config, ConfigErrors>> = OnceLock::new();
-/// Bad-token counts of this isolate (best effort, see `throttle`).
-static THROTTLE: OnceLock<Option<Throttle>> = OnceLock::new();
-
-/// Answers one request: the gate's decision, carried out, and one log line.
-pub async fn fetch(request: web_sys::Request, env: Env) -> worker::Result<web_sys::Response> {
-    let started = js_sys::Date::now();
-    let (response, log) = match serve(&request, &env, started).await {
-        Ok(served) => served,
-        Err(e) => {
-            // Only an exception thrown by the Fetch API gets here.
-            let log = Log {
-                decision: "error",
-                reason: Some("internal"),
-                detail: js_error(&e),
-                ..Log::default()
-            };
-            (http::reply(&Reply::internal()), log)
-        }
-    };
-    let ms = (js_sys::Date::now() - started).max(0.0) as u64;
-    let status = response.as_ref().map_or(500, web_sys::Response::status);
-    web_sys::console::log_1(&JsValue::from_str(&log.line(status, ms)));
-    // Should even a plain reply fail to build, workers-rs answers 500.
-    response.map_err(|e| worker::Error::JsError(js_error(&e).unwrap_or_default()))
+/// This isolate's configuration: its environment never changes.
+struct Isolate {
+    config: Result<Config, String>,
+    /// Bad-token counts of this isolate (best effort, see `throttle`).
+    throttle: Option<Throttle>,
 }
 
-type Served = (Result<web_sys::Response, JsValue>, Log);
-
-async fn serve(request: &web_sys::Request, env: &Env, started_ms: f64) -> Result<Served, JsValue> {
-    let config = match CONFIG.get_or_init(|| Config::from_lookup(|name| env_string(env, name))) {
-        Ok(config) => config,
-        Err(errors) => return Ok(misconfigured(errors.to_string())),
-    };
-    let Some(store) = KvStore::from_env(env, SESSIONS_BINDING) else {
-        return Ok(misconfigured(format!(
-            "{SESSIONS_BINDING}: no KV namespace is bound"
-        )));
-    };
-    let inbound = InboundParts::read(request);
-    let (inbound, header_names) = inbound.inbound();
-    let throttle = THROTTLE.get_or_init(|| config.bad_token_limit.map(Throttle::new));
-    // Time stands still within a request on Workers: read the clock once.
-    let clock = FixedClock::new((started_ms / 1000.0) as u64);
-    let gate = Gate {
-        config,
-        store: &store,
-        clock: &clock,
-        throttle: throttle.as_ref(),
-    };
-    let decision = gate.handle(&inbound).await;
-    let mut log = decision.log;
-    let forward = match decision.action {
-        Action::Reply(r) => return Ok((http::reply(&r), log)),
-        Action::Forward(forward) => forward,
-    };
-    let (response, directives) = match http::send(request, &forward, header_names).await {
-        Ok(sent) => sent,
-        Err(e) => {
-            log.decision = "error";
-            log.reason = Some("origin_unreachable");
-            log.detail = js_error(&e);
-            return Ok((http::reply(&Reply::origin_unreachable()), log));
-        }
-    };
-    let response = match gate
-        .after_origin(&forward.after, directives.directives(), &mut log)
-        .await
-    {
-        Completion::Pass(edits) => http::finish(response, &directives, &edits),
-        Completion::Replace(r) => http::reply(&r),
-    };
-    Ok((response, log))
+thread_local! {
+    static ISOLATE: OnceCell<Isolate> = const { OnceCell::new() };
+    static EXCHANGES: RefCell<Slab> = RefCell::default();
 }
 
-fn misconfigured(detail: String) -> Served {
+/// Exchanges waiting for the driver, with the time each began (ms).
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Option<(Exchange, f64)>>,
+    free: Vec<u32>,
+}
+
+impl Slab {
+    fn insert(&mut self, exchange: Exchange, started_ms: f64) -> u32 {
+        match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some((exchange, started_ms));
+                id
+            }
+            None => {
+                self.slots.push(Some((exchange, started_ms)));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn take(&mut self, id: u32) -> Option<(Exchange, f64)> {
+        let taken = self.slots.get_mut(id as usize)?.take();
+        if taken.is_some() {
+            self.free.push(id);
+        }
+        taken
+    }
+}
+
+/// Reads the configuration from `env` once per isolate. Returns what the
+/// driver needs to know: the KV binding's name and the headers to read.
+#[wasm_bindgen]
+pub fn configure(env: &worker::Env) -> String {
+    console_error_panic_hook::set_once();
+    ISOLATE.with(|isolate| {
+        isolate.get_or_init(|| {
+            let config = Config::from_lookup(|name| {
+                js_sys::Reflect::get(env, &JsValue::from_str(name))
+                    .ok()?
+                    .as_string()
+            })
+            .map_err(|errors: ConfigErrors| errors.to_string())
+            .and_then(|config| match env.kv(SESSIONS_BINDING) {
+                Ok(_) => Ok(config),
+                Err(_) => Err(format!("{SESSIONS_BINDING}: no KV namespace is bound")),
+            });
+            let throttle = config
+                .as_ref()
+                .ok()
+                .and_then(|c| c.bad_token_limit)
+                .map(Throttle::new);
+            Isolate { config, throttle }
+        });
+    });
+    serde_json::json!({ "kv": SESSIONS_BINDING, "read": READ }).to_string()
+}
+
+/// Starts an exchange for a request the driver describes: method, URL,
+/// the values of the [`READ`] headers (each or NUL), then every header
+/// name, one per line. Returns its first step.
+#[wasm_bindgen]
+pub fn start(description: &str, now_ms: f64) -> String {
+    let mut fields = description.split('\n');
+    let method = fields.next().unwrap_or_default();
+    let url = fields.next().unwrap_or_default();
+    let mut header = || fields.next().filter(|v| *v != ABSENT);
+    let (cookie, accept, sec_fetch_site, origin, authorization, client) =
+        (header(), header(), header(), header(), header(), header());
+    let names: Vec<&str> = fields.filter(|name| !name.is_empty()).collect();
+    let inbound = Inbound {
+        method,
+        url,
+        cookie,
+        accept,
+        sec_fetch_site,
+        origin,
+        authorization,
+        client,
+        header_names: &names,
+    };
+    with_gate(|gate| match gate {
+        Ok(gate) => {
+            let (exchange, step) = gate.start(&inbound, (now_ms / 1000.0) as u64);
+            answer(exchange, step, now_ms, now_ms)
+        }
+        Err(detail) => failed(Reply::misconfigured(), "misconfigured", detail.to_owned()),
+    })
+}
+
+/// Hands exchange `id` the results of its last step (JSON, see
+/// [`Input::from_json`]); returns the next step.
+#[wasm_bindgen]
+pub fn resume(id: u32, input: &str, now_ms: f64) -> String {
+    let Some((mut exchange, started_ms)) = EXCHANGES.with(|s| s.borrow_mut().take(id)) else {
+        return lost(id);
+    };
+    let step = match Input::from_json(input) {
+        Ok(input) => with_gate(|gate| match gate {
+            Ok(gate) => exchange.resume(gate, input),
+            Err(_) => exchange.abandon("the configuration went away".to_owned()),
+        }),
+        Err(e) => exchange.abandon(e),
+    };
+    answer(exchange, step, started_ms, now_ms)
+}
+
+/// Ends exchange `id` because the driver failed (`detail` says how).
+#[wasm_bindgen]
+pub fn abandon(id: u32, detail: &str, now_ms: f64) -> String {
+    match EXCHANGES.with(|s| s.borrow_mut().take(id)) {
+        Some((mut exchange, started_ms)) => {
+            let step = exchange.abandon(detail.to_owned());
+            answer(exchange, step, started_ms, now_ms)
+        }
+        None => lost(id),
+    }
+}
+
+fn with_gate<T>(f: impl FnOnce(Result<Gate<'_>, &str>) -> T) -> T {
+    ISOLATE.with(|isolate| match isolate.get() {
+        Some(Isolate {
+            config: Ok(config),
+            throttle,
+        }) => f(Ok(Gate {
+            config,
+            throttle: throttle.as_ref(),
+        })),
+        Some(Isolate {
+            config: Err(detail),
+            ..
+        }) => f(Err(detail)),
+        None => f(Err("configure() was not called")),
+    })
+}
+
+/// The step's JSON; an exchange that waits is kept until resumed.
+fn answer(exchange: Exchange, step: Step, started_ms: f64, now_ms: f64) -> String {
+    let ms = (now_ms - started_ms).max(0.0) as u64;
+    let id = if exchange.is_done() {
+        0
+    } else {
+        EXCHANGES.with(|s| s.borrow_mut().insert(exchange, started_ms))
+    };
+    step.to_json(id, ms)
+}
+
+fn lost(id: u32) -> String {
+    failed(
+        Reply::internal(),
+        "internal",
+        format!("no exchange {id} is waiting"),
+    )
+}
+
+/// A final step for a request no exchange could take.
+fn failed(reply: Reply, reason: &'static str, detail: String) -> String {
     let log = Log {
         decision: "error",
-        reason: Some("misconfigured"),
+        status: reply.status,
+        reason: Some(reason),
         detail: Some(detail),
         ..Log::default()
     };
-    (http::reply(&Reply::misconfigured()), log)
-}
-
-fn env_string(env: &Env, name: &str) -> Option<String> {
-    js_sys::Reflect::get(env, &JsValue::from_str(name))
-        .ok()?
-        .as_string()
-}
-
-/// The message of a JavaScript exception or rejection.
-fn js_error(e: &JsValue) -> Option<String> {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
+    Step::Finish(Answer::Reply(reply), log).to_json(0, 0)
 }

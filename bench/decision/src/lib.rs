@@ -1,7 +1,7 @@
 //! One gate decision for an authenticated request, set up once and run
 //! many times: the token check, one read of the session record from a
-//! [`MemoryStore`], the record check and the assertion signing that end in
-//! [`Action::Forward`]. `benches/decision.rs` times [`Workload::decide`]
+//! [`MemoryStore`] (the store step, performed as the driver would), the
+//! record check and the assertion signing that end in [`Step::Forward`]. `benches/decision.rs` times [`Workload::decide`]
 //! natively; on wasm32, [`setup`] and [`run`] let `bench/decision.mjs` time
 //! it in Node.
 
@@ -9,11 +9,9 @@ use std::collections::HashMap;
 
 use sessiongate::assertion;
 use sessiongate::config::Config;
-use sessiongate::gate::{
-    Action, Completion, Decision, Directives, Edits, FixedClock, Gate, Inbound, Log,
-};
+use sessiongate::gate::{Answer, Exchange, Gate, Inbound, Input, OriginHead, Step};
 use sessiongate::session::{self, Claims};
-use sessiongate::store::{block_on, MemoryStore, SessionStore};
+use sessiongate::store::{perform, MemoryStore, SessionStore};
 use sessiongate::token::SessionId;
 
 /// As tests/gate.rs.
@@ -51,7 +49,6 @@ pub fn config() -> Config {
 pub struct Workload {
     config: Config,
     store: MemoryStore,
-    clock: FixedClock,
     cookie: String,
 }
 
@@ -61,7 +58,6 @@ impl Workload {
     pub fn new() -> Self {
         let config = config();
         let store = MemoryStore::default();
-        let clock = FixedClock::new(NOW);
         // A fixed id: the same record key and token on every run.
         let id = SessionId::from_bytes(std::array::from_fn(|i| i as u8 * 7 + 1));
         let claims: Claims = [
@@ -72,37 +68,38 @@ impl Workload {
         let record = config.policy.start("alice".to_owned(), claims, NOW - 60);
         let ttl = config.policy.ttl(&record, NOW);
         let hash = id.hash();
-        block_on(store.put(&session::record_key(&hash), &record.to_json(), None, ttl))
+        store
+            .put(&session::record_key(&hash), &record.to_json(), None, ttl)
             .expect("memory store put");
-        block_on(store.put(
-            &session::index_key("alice", &hash),
-            "",
-            Some(&record.index_metadata()),
-            ttl,
-        ))
-        .expect("memory store put");
+        store
+            .put(
+                &session::index_key("alice", &hash),
+                "",
+                Some(&record.index_metadata()),
+                ttl,
+            )
+            .expect("memory store put");
         let token = config.session_keys.mint(&id, NOW);
         let cookie = format!("a=1; {}={token}; b=2", config.cookie.name());
         let workload = Self {
             config,
             store,
-            clock,
             cookie,
         };
         workload.check();
         workload
     }
 
-    fn gate(&self) -> Gate<'_, MemoryStore, FixedClock> {
+    fn gate(&self) -> Gate<'_> {
         Gate {
             config: &self.config,
-            store: &self.store,
-            clock: &self.clock,
             throttle: None,
         }
     }
 
-    fn handle(&self) -> Decision {
+    /// Starts the exchange and performs its store steps until it forwards
+    /// or finishes.
+    fn handle(&self) -> (Exchange, Step) {
         let inbound = Inbound {
             method: METHOD,
             url: URL,
@@ -110,15 +107,19 @@ impl Workload {
             accept: Some(ACCEPT),
             ..Inbound::default()
         };
-        block_on(self.gate().handle(&inbound))
+        let (mut exchange, mut step) = self.gate().start(&inbound, NOW);
+        while let Step::Store(ops) = step {
+            step = exchange.resume(self.gate(), Input::Store(perform(&self.store, &ops)));
+        }
+        (exchange, step)
     }
 
     /// Panics unless the decision is a forward with an assertion and no
     /// re-stamp: the path the benchmark means to time.
     pub fn check(&self) {
-        let decision = self.handle();
-        let Action::Forward(forward) = &decision.action else {
-            panic!("expected a forward, got {:?}", decision.action);
+        let (mut exchange, step) = self.handle();
+        let Step::Forward(forward) = step else {
+            panic!("expected a forward, got {step:?}");
         };
         assert_eq!(forward.url, "https://origin.internal/api/items?page=2");
         let assertion = forward
@@ -128,29 +129,29 @@ impl Workload {
             .map(|(_, value)| value)
             .expect("an assertion header");
         assert!(assertion.len() > 100, "assertion: {assertion}");
-        assert_eq!(decision.log.decision, "forward");
-        let completion = block_on(self.gate().after_origin(
-            &forward.after,
-            Directives::default(),
-            &mut Log::default(),
-        ));
-        assert_eq!(
-            completion,
-            Completion::Pass(Edits::default()),
-            "no re-stamp"
-        );
+        let head = OriginHead {
+            status: 200,
+            ..OriginHead::default()
+        };
+        let Step::Finish(Answer::Pass(edits), log) =
+            exchange.resume(self.gate(), Input::Origin(Ok(head)))
+        else {
+            panic!("expected the origin's response to pass");
+        };
+        assert!(edits.is_empty(), "no re-stamp: {edits:?}");
+        assert_eq!(log.decision, "forward");
     }
 
     /// One decision; returns the assertion's length, so nothing is
     /// optimised away.
     #[inline(never)]
     pub fn decide(&self) -> usize {
-        match self.handle().action {
-            Action::Forward(forward) => forward
+        match self.handle().1 {
+            Step::Forward(forward) => forward
                 .headers
                 .first()
                 .map_or(0, |(_, assertion)| assertion.len()),
-            Action::Reply(reply) => reply.body.len(),
+            _ => 0,
         }
     }
 }

@@ -1,0 +1,149 @@
+// sessiongate's Worker entry (docs/DESIGN.md §10). worker-build uses this
+// file as its shim template (CUSTOM_SHIM: it fills in the two $SNIPPET_
+// lines and bundles it as build/worker/shim.mjs, beside the wasm).
+//
+// The gate is Rust, compiled to wasm, and never awaits: each call returns
+// the next step as JSON. This loop performs the step (KV operations, or
+// the fetch to the origin), hands the result back, and repeats until the
+// gate says how to answer. It owns every `await` and decides nothing.
+
+import * as gate from "./index_bg.js";
+import wasmModule from "./index.wasm";
+$SNIPPET_JS_IMPORTS;
+
+const instance = new WebAssembly.Instance(wasmModule, {
+  "./index_bg.js": gate,
+  $SNIPPET_WASM_IMPORTS
+});
+gate.__wbg_set_wasm(instance.exports);
+instance.exports.__wbindgen_start?.();
+
+/** Longest a step's KV operations may take: past it they fail, and the gate fails closed (503). */
+const KV_TIMEOUT_MS = 3000;
+
+/** What the gate needs wired: `kv` (the binding's name) and `read` (request headers it reads). */
+let wiring;
+
+export default {
+  async fetch(request, env) {
+    let step = {};
+    let response;
+    try {
+      wiring ??= JSON.parse(gate.configure(env));
+      step = JSON.parse(gate.start(describe(request, wiring.read), Date.now()));
+      while (step.kv || step.forward) {
+        let result;
+        if (step.kv) {
+          result = await perform(env[wiring.kv], step.kv);
+        } else {
+          try {
+            response = await forward(request, step.forward);
+            const [login, logout] = step.forward.read.map((name) => response.headers.get(name));
+            result = { status: response.status, login, logout };
+          } catch (e) {
+            result = { error: message(e) };
+          }
+        }
+        step = JSON.parse(gate.resume(step.id, JSON.stringify(result), Date.now()));
+      }
+      console.log(step.log);
+      return step.reply ? reply(step.reply) : pass(response, step.pass);
+    } catch (e) {
+      // The platform threw (a Response that could not be built, say): the
+      // gate decides how to answer, unless it is the gate that failed.
+      try {
+        step = JSON.parse(gate.abandon(step.id ?? 0, message(e), Date.now()));
+      } catch (crash) {
+        step = crashed(e, crash);
+      }
+      console.log(step.log);
+      return reply(step.reply);
+    }
+  },
+};
+
+/** Method, URL, the values of `read` (each or "\0"), then every header name, one per line. */
+function describe(request, read) {
+  const headers = request.headers;
+  const fields = [request.method, request.url];
+  for (const name of read) fields.push(headers.get(name) ?? "\0");
+  for (const name of headers.keys()) fields.push(name);
+  return fields.join("\n");
+}
+
+/** Performs a step's KV operations at once; each outcome in order, all failed past the bound. */
+async function perform(kv, ops) {
+  let timer;
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(ops.map(() => ({ error: `timed out after ${KV_TIMEOUT_MS} ms` }))), KV_TIMEOUT_MS);
+  });
+  const outcomes = Promise.all(ops.map((op) => operate(kv, op).catch((e) => ({ error: message(e) }))));
+  try {
+    return await Promise.race([outcomes, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function operate(kv, op) {
+  switch (op.op) {
+    case "get":
+      return { value: await kv.get(op.key) };
+    case "put": {
+      const options = { expirationTtl: op.ttl };
+      if (op.metadata !== null) options.metadata = op.metadata;
+      await kv.put(op.key, op.value, options);
+      return {};
+    }
+    case "delete":
+      await kv.delete(op.key);
+      return {};
+    case "list": {
+      const options = { prefix: op.prefix };
+      if (op.cursor !== null) options.cursor = op.cursor;
+      const page = await kv.list(options);
+      const keys = page.keys.map(({ name, metadata }) => ({ name, metadata: typeof metadata === "string" ? metadata : null }));
+      return { keys, cursor: page.list_complete ? null : page.cursor };
+    }
+    default:
+      throw new Error(`unknown KV operation ${op.op}`);
+  }
+}
+
+/** The incoming request, body streamed, to `url` with the gate's header changes. */
+function forward(request, { url, remove, set }) {
+  const outbound = new Request(url, request);
+  const headers = outbound.headers;
+  for (const name of remove) headers.delete(name);
+  for (const [name, value] of set) headers.set(name, value);
+  return fetch(outbound);
+}
+
+/** A response made at the edge. */
+function reply({ status, headers, body }) {
+  return new Response(body || null, { status, headers });
+}
+
+/** The origin's response, untouched unless the gate edits it (its headers are immutable: copy). */
+function pass(response, edits) {
+  if (!edits) return response;
+  const copy = new Response(response.body, response);
+  const headers = copy.headers;
+  for (const name of edits.remove) headers.delete(name);
+  for (const [name, value] of edits.append) headers.append(name, value);
+  for (const [name, value] of edits.set) headers.set(name, value);
+  return copy;
+}
+
+/** The answer when the gate itself failed (a trap in the wasm): fail closed. */
+function crashed(e, crash) {
+  const detail = `${message(e)}; then the gate failed: ${message(crash)}`;
+  return {
+    reply: { status: 500, headers: [["content-type", "application/json"], ["cache-control", "no-store"]], body: '{"error":"internal"}' },
+    log: JSON.stringify({ decision: "error", status: 500, ms: 0, reason: "internal", detail }),
+  };
+}
+
+function message(e) {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,293 @@
+//! DESIGN §4.4: from the session cookie to an authenticated session. One
+//! cookie, its token (no I/O), one read of the record, its deadline; then
+//! on to whatever the request came for. Re-stamps when due.
+
+use serde_json::json;
+
+use super::reply::{Log, Reply};
+use super::request::Inbound;
+use super::{forward, AfterEnding, AfterListing, Exchange, Gate, Op, Outcome, State, Step};
+use crate::cookie::{self, Presented};
+use crate::routes;
+use crate::session::{self, Record, RecordError};
+use crate::store::StoreError;
+use crate::token::{IdHash, Token};
+
+use super::sessions::{Ending, Listing};
+
+/// Why a request without a usable session was turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Missing,
+    Invalid,
+    Expired,
+    Revoked,
+}
+
+impl Reason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Invalid => "invalid",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// Why no session could be established for a request.
+#[derive(Debug)]
+pub(super) enum Denied {
+    /// `clear`: a presented cookie failed, so it is cleared.
+    Reject {
+        reason: Reason,
+        clear: bool,
+    },
+    /// Too many bad tokens from this client: retry after this many seconds.
+    Throttled(u64),
+    Unavailable(StoreError),
+    Unreadable(RecordError),
+}
+
+impl Denied {
+    pub fn reject(reason: Reason) -> Self {
+        Self::Reject {
+            reason,
+            clear: reason != Reason::Missing,
+        }
+    }
+}
+
+/// How to turn this request away: browsers navigating go to the login
+/// page and come back to `return_to`.
+#[derive(Debug)]
+pub(super) struct Denial {
+    pub navigation: bool,
+    pub return_to: String,
+}
+
+impl Denial {
+    pub fn new(req: &Inbound<'_>, return_to: String) -> Self {
+        Self {
+            navigation: req.is_navigation(),
+            return_to,
+        }
+    }
+}
+
+/// What the request came for, once authenticated.
+#[derive(Debug)]
+pub(super) enum Purpose {
+    /// A protected path: forward it.
+    Forward(forward::Pending),
+    /// `GET /.sessiongate/session`.
+    Session,
+    /// `POST /.sessiongate/logout`: end the session (or all of the user's),
+    /// then answer `reply`, which is also the answer without a session.
+    Logout { all: bool, reply: Reply },
+    /// `/.sessiongate/sessions[/<sid>]`.
+    OwnSessions { sid: Option<String> },
+}
+
+/// A token that checked out, waiting for its record.
+#[derive(Debug)]
+pub(super) struct Pending {
+    token: Token,
+    hash: IdHash,
+    purpose: Purpose,
+    denial: Denial,
+}
+
+/// A session that checked out.
+pub(super) struct Authenticated {
+    pub token: Token,
+    pub hash: IdHash,
+    pub record: Record,
+    /// A re-stamped session cookie for the response.
+    pub restamp: Option<String>,
+}
+
+impl Gate<'_> {
+    /// Seconds until this client may present a token again, if throttled.
+    pub(super) fn throttled(&self, req: &Inbound<'_>, now: u64) -> Option<u64> {
+        self.throttle?.retry_after(req.client?, now)
+    }
+
+    pub(super) fn count_failure(&self, req: &Inbound<'_>, now: u64) {
+        if let (Some(throttle), Some(client)) = (self.throttle, req.client) {
+            throttle.record_failure(client, now);
+        }
+    }
+}
+
+impl Exchange {
+    /// Checks the session cookie without I/O, then asks for its record.
+    /// A throttled client is answered before any check; an invalid token
+    /// counts against it.
+    pub(super) fn authenticate(
+        &mut self,
+        gate: Gate<'_>,
+        req: &Inbound<'_>,
+        purpose: Purpose,
+        denial: Denial,
+    ) -> Step {
+        let now = self.now;
+        if let Some(retry_after) = gate.throttled(req, now) {
+            return self.refuse(gate, purpose, &denial, Denied::Throttled(retry_after));
+        }
+        let raw = match req
+            .cookie
+            .map(|h| cookie::find(h, gate.config.cookie.name()))
+        {
+            None | Some(Presented::Missing) => {
+                return self.refuse(gate, purpose, &denial, Denied::reject(Reason::Missing))
+            }
+            Some(Presented::Many) => None,
+            Some(Presented::One(raw)) => Some(raw),
+        };
+        let Some(token) = raw.and_then(|raw| gate.config.session_keys.verify(raw, now).ok()) else {
+            gate.count_failure(req, now);
+            return self.refuse(gate, purpose, &denial, Denied::reject(Reason::Invalid));
+        };
+        if gate.config.policy.is_idle_expired(token.stamp(), now) {
+            return self.refuse(gate, purpose, &denial, Denied::reject(Reason::Expired));
+        }
+        let hash = token.id().hash();
+        let read = Op::get(session::record_key(&hash));
+        let pending = Pending {
+            token,
+            hash,
+            purpose,
+            denial,
+        };
+        self.wait(State::Record(pending), vec![read])
+    }
+
+    /// The record is in: check it, then carry on with the purpose.
+    pub(super) fn on_record(
+        &mut self,
+        gate: Gate<'_>,
+        pending: Pending,
+        outcomes: Vec<Outcome>,
+    ) -> Step {
+        let Pending {
+            token,
+            hash,
+            purpose,
+            denial,
+        } = pending;
+        let stored = match outcomes.into_iter().next() {
+            Some(Outcome::Value(Some(stored))) => stored,
+            Some(Outcome::Value(None)) => {
+                return self.refuse(gate, purpose, &denial, Denied::reject(Reason::Revoked))
+            }
+            Some(Outcome::Failed(e)) => {
+                return self.refuse(gate, purpose, &denial, Denied::Unavailable(StoreError(e)))
+            }
+            other => return self.abandon(format!("driver answered a read with {other:?}")),
+        };
+        let record = match Record::from_json(&stored) {
+            Ok(record) => record,
+            Err(e) => return self.refuse(gate, purpose, &denial, Denied::Unreadable(e)),
+        };
+        let now = self.now;
+        if record.is_expired(now) {
+            let ending = Ending::one(&hash, &record.uid);
+            return self.end_sessions(ending, AfterEnding::Expired(purpose, denial));
+        }
+        // A token under a retired key is re-stamped under the current one.
+        let keys = &gate.config.session_keys;
+        let restamp = (gate.config.policy.is_due_for_restamp(token.stamp(), now)
+            || token.kid() != keys.primary())
+        .then(|| {
+            gate.config
+                .cookie
+                .set(&keys.mint(token.id(), now), record.abs_exp - now)
+        });
+        let auth = Authenticated {
+            token,
+            hash,
+            record,
+            restamp,
+        };
+        self.log.sid = Some(auth.hash.sid());
+        match purpose {
+            Purpose::Forward(pending) => self.forward_authenticated(gate, pending, auth),
+            Purpose::Session => self.describe_session(gate, auth),
+            Purpose::Logout { all, reply } => {
+                let uid = &auth.record.uid;
+                let ending = if all {
+                    Ending::all(uid)
+                } else {
+                    Ending::one(&auth.hash, uid)
+                };
+                self.end_sessions(ending, AfterEnding::Reply(reply))
+            }
+            Purpose::OwnSessions { sid } => {
+                let (listing, read) = Listing::start(&auth.record.uid);
+                let then = AfterListing::Own {
+                    current: auth.hash,
+                    uid: auth.record.uid,
+                    sid,
+                };
+                self.wait(State::Listing(listing, then), vec![read])
+            }
+        }
+    }
+
+    /// Answers a request that has no usable session. A logout needs none:
+    /// it answers as it would have, with the reason logged.
+    pub(super) fn refuse(
+        &mut self,
+        gate: Gate<'_>,
+        purpose: Purpose,
+        denial: &Denial,
+        denied: Denied,
+    ) -> Step {
+        match (purpose, denied) {
+            (Purpose::Logout { reply, .. }, Denied::Reject { reason, .. }) => {
+                self.log.reason = Some(reason.as_str());
+                self.finish(reply)
+            }
+            (_, denied) => self.deny(gate, denial, denied),
+        }
+    }
+
+    /// DESIGN §4.7: 303 to the login page for a browser navigating, else
+    /// 401 with the reason; a cookie that failed is cleared.
+    pub(super) fn deny(&mut self, gate: Gate<'_>, denial: &Denial, denied: Denied) -> Step {
+        match denied {
+            Denied::Reject { reason, clear } => {
+                let config = gate.config;
+                let mut reply = if denial.navigation {
+                    let return_to = routes::percent_encode(&denial.return_to);
+                    Reply::empty(303).with("location", config.login_url.with_return_to(&return_to))
+                } else {
+                    Reply::json(
+                        401,
+                        json!({ "error": "unauthenticated", "reason": reason.as_str() }),
+                    )
+                    .with("www-authenticate", "Session".to_owned())
+                };
+                if clear {
+                    reply = reply.with("set-cookie", config.cookie.clear());
+                }
+                self.reject(reply, reason.as_str())
+            }
+            Denied::Throttled(retry_after) => self.reject(
+                Reply::error(429, "too_many_requests").with("retry-after", retry_after.to_string()),
+                "throttled",
+            ),
+            Denied::Unavailable(e) => self.unavailable(e),
+            Denied::Unreadable(e) => {
+                self.log = Log {
+                    decision: "error",
+                    reason: Some("record_unreadable"),
+                    detail: Some(e.to_string()),
+                    ..Log::default()
+                };
+                self.finish(Reply::error(500, "session_record_unreadable"))
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! DESIGN §4.5, §5: forwarding to the origin. A public path goes as it is
+//! (without the session cookie); a protected one once its session checks
+//! out, with the assertion and the user header.
+
+use super::authenticate::{Authenticated, Denial, Purpose};
+use super::origin::After;
+use super::reply::{self, Log};
+use super::request::{path_and_query, Inbound, RequestUrl};
+use super::{CookieHeader, Exchange, Forward, Gate, State, Step, USER_HEADER};
+use crate::assertion::{self, AssertionClaims};
+use crate::cookie::{self, Presented};
+use crate::routes;
+
+/// A protected request's forward, waiting for its session to check out.
+#[derive(Debug)]
+pub(super) struct Pending {
+    forward: Forward,
+    method: String,
+    /// The path and query as forwarded: the assertion's `htu`.
+    path_and_query: String,
+}
+
+impl Exchange {
+    pub(super) fn forward_public(
+        &mut self,
+        gate: Gate<'_>,
+        req: &Inbound<'_>,
+        path: &str,
+        query: Option<&str>,
+    ) -> Step {
+        let config = gate.config;
+        let is_login_page = config.login_url.same_origin_path() == Some(path);
+        let query = match query {
+            Some(q) if is_login_page => routes::sanitise_return_to(q),
+            other => other.map(Into::into),
+        };
+        let presented = match req.cookie.map(|h| cookie::find(h, config.cookie.name())) {
+            Some(Presented::One(token)) => Some(token.to_owned()),
+            _ => None,
+        };
+        let forward = Forward {
+            url: format!(
+                "{}{}",
+                config.origin_url,
+                path_and_query(path, query.as_deref())
+            ),
+            remove: req.stripped(),
+            headers: Vec::new(),
+            cookie: cookie_without_session(gate, req.cookie),
+        };
+        self.log = Log::new("forward", Some("public"));
+        self.state = State::Origin(After {
+            presented,
+            ..After::default()
+        });
+        Step::Forward(forward)
+    }
+
+    /// Refuses an unsafe cross-site request at once (no KV read), else
+    /// authenticates it for forwarding.
+    pub(super) fn forward_protected(
+        &mut self,
+        gate: Gate<'_>,
+        req: &Inbound<'_>,
+        path: &str,
+        url: &RequestUrl<'_>,
+    ) -> Step {
+        if !req.is_safe_method() && req.is_cross_site(url.origin) {
+            return self.reject(reply::forbidden("cross_site"), "cross_site");
+        }
+        let path_and_query = path_and_query(path, url.query);
+        let pending = Pending {
+            forward: Forward {
+                url: format!("{}{}", gate.config.origin_url, path_and_query),
+                remove: req.stripped(),
+                headers: Vec::new(),
+                cookie: cookie_without_session(gate, req.cookie),
+            },
+            method: req.method.to_owned(),
+            path_and_query: path_and_query.clone(),
+        };
+        let denial = Denial::new(req, path_and_query);
+        self.authenticate(gate, req, Purpose::Forward(pending), denial)
+    }
+
+    pub(super) fn forward_authenticated(
+        &mut self,
+        gate: Gate<'_>,
+        pending: Pending,
+        auth: Authenticated,
+    ) -> Step {
+        let Pending {
+            mut forward,
+            method,
+            path_and_query,
+        } = pending;
+        let now = self.now;
+        let record = auth.record;
+        let assertion = AssertionClaims {
+            iss: assertion::ISSUER.to_owned(),
+            aud: gate.config.audience.clone(),
+            sub: record.uid.clone(),
+            sid: auth.hash.sid(),
+            iat: now,
+            exp: now + assertion::LIFETIME,
+            auth_time: record.iat,
+            htm: method,
+            htu: path_and_query,
+            claims: record.claims,
+        };
+        forward.headers = vec![
+            (
+                assertion::HEADER,
+                assertion.sign(&gate.config.assertion_key),
+            ),
+            (USER_HEADER, record.uid.clone()),
+        ];
+        self.log.decision = "forward";
+        self.state = State::Origin(After {
+            session: Some((auth.hash, record.uid)),
+            restamp: auth.restamp,
+            ..After::default()
+        });
+        Step::Forward(forward)
+    }
+}
+
+/// The `Cookie` header without the session cookie: the origin never needs it.
+fn cookie_without_session(gate: Gate<'_>, header: Option<&str>) -> CookieHeader {
+    let name = gate.config.cookie.name();
+    match header {
+        Some(h) if h.contains(name) => match cookie::without(h, name) {
+            Some(rest) => CookieHeader::Replace(rest),
+            None => CookieHeader::Remove,
+        },
+        _ => CookieHeader::Unchanged,
+    }
+}

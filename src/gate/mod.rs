@@ -1,0 +1,294 @@
+//! The request pipeline of DESIGN §4, as a sans-IO state machine.
+//!
+//! The gate never awaits and never touches the platform: in the manner of
+//! rustls and quinn-proto, it is fed a description of the request and
+//! answers with the next [`Step`] (perform these store operations, forward
+//! to the origin, or finish), then is fed that step's results through
+//! [`Exchange::resume`], until it finishes. Time comes in as a number.
+//! Whoever drives it performs the I/O and decides nothing: on Workers that
+//! is `src/edge/driver.js`; natively, tests drive it against an in-memory
+//! store and count the operations it asks for.
+//!
+//! ```
+//! use sessiongate::config::Config;
+//! use sessiongate::gate::{Answer, Gate, Inbound, Step};
+//!
+//! let vars = [
+//!     ("ORIGIN_URL", "https://origin.internal"),
+//!     ("AUDIENCE", "app"),
+//!     ("SESSION_KEYS", "k1:a-secret-of-at-least-32-characters"),
+//!     ("ASSERTION_KEY", "another-secret-of-32-characters-or-more"),
+//!     ("HANDOFF_KEY", "a-third-secret-of-32-characters-or-more"),
+//! ];
+//! let config = Config::from_lookup(|name| {
+//!     vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+//! })
+//! .unwrap();
+//! let gate = Gate { config: &config, throttle: None };
+//! let request = Inbound {
+//!     method: "GET",
+//!     url: "https://app.example.com/dashboard",
+//!     ..Inbound::default()
+//! };
+//! // No session cookie: turned away at once, without touching the store.
+//! let (_, step) = gate.start(&request, 1_700_000_000);
+//! let Step::Finish(Answer::Reply(reply), log) = step else { panic!() };
+//! assert_eq!((reply.status, log.reason), (401, Some("missing")));
+//! ```
+//!
+//! The stages live in their own modules, in the order a request lives
+//! them: [`request`] (what is read of it), `authenticate` (cookie, token,
+//! record), `forward` (to the origin, with the assertion), `origin` (the
+//! origin's login and logout directives), `endpoints` (`/.sessiongate/*`),
+//! `sessions` (starting and ending sessions as store operations), and
+//! [`reply`] (edge responses and the log line). [`step`] is the protocol.
+
+mod authenticate;
+mod endpoints;
+mod forward;
+mod origin;
+pub mod reply;
+pub mod request;
+mod sessions;
+pub mod step;
+
+use std::mem;
+
+use crate::config::Config;
+use crate::routes::{self, Route};
+use crate::store::StoreError;
+use crate::throttle::Throttle;
+
+pub use reply::{Edits, Log, Reply};
+pub use request::{is_stripped_inbound, Inbound};
+pub use step::{
+    Answer, CookieHeader, Forward, Input, Listed, Op, OriginHead, Outcome, Step, DIRECTIVE_HEADERS,
+};
+
+use authenticate::{Denial, Pending};
+use origin::{After, Login};
+use request::RequestUrl;
+use sessions::{Ending, Listing, Progress};
+
+/// Request header naming the user to the origin.
+pub const USER_HEADER: &str = "x-sessiongate-user";
+/// Response header the origin logs a user out with: `current` or `all`.
+pub const LOGOUT_HEADER: &str = "sessiongate-logout";
+/// KV key the health check reads: any answer, even none, shows KV is usable.
+pub const HEALTH_KEY: &str = "health";
+
+/// The pipeline over one configuration and the isolate's bad-token counts.
+#[derive(Clone, Copy)]
+pub struct Gate<'a> {
+    pub config: &'a Config,
+    /// `None` when `BAD_TOKEN_LIMIT` is `off`.
+    pub throttle: Option<&'a Throttle>,
+}
+
+/// One request on its way through the gate: what it waits for, and what
+/// it will log.
+#[derive(Debug)]
+pub struct Exchange {
+    /// Unix seconds when the request arrived: time stands still within a
+    /// request on Workers, and so it does here.
+    now: u64,
+    log: Log,
+    state: State,
+}
+
+/// What an exchange waits for.
+#[derive(Debug)]
+enum State {
+    /// Nothing: the exchange has finished.
+    Done,
+    /// The session record, to authenticate the request.
+    Record(Pending),
+    /// The health probe's read.
+    Health,
+    /// A page of a user's index entries.
+    Listing(Listing, AfterListing),
+    /// Deletes (and the listing before them) that end sessions.
+    Ending(Ending, AfterEnding),
+    /// The origin's response.
+    Origin(After),
+    /// The writes that start a session after a login handoff.
+    Login(Login),
+}
+
+/// What a finished listing is for.
+#[derive(Debug)]
+enum AfterListing {
+    /// The current user's sessions: list them, or end the one named `sid`.
+    Own {
+        current: crate::token::IdHash,
+        uid: String,
+        sid: Option<String>,
+    },
+    /// The admin API's listing of `uid`'s sessions.
+    Admin { uid: String },
+}
+
+/// What to do once sessions have ended.
+#[derive(Debug)]
+enum AfterEnding {
+    /// An absolute-expired session was cleaned up (best effort): turn the
+    /// request away as expired.
+    Expired(authenticate::Purpose, Denial),
+    /// Answer this.
+    Reply(Reply),
+    /// The admin API revoked `uid`'s sessions: answer with how many.
+    Revoked { uid: String },
+    /// The origin's logout directive is carried out: carry on with its response.
+    Directive(After),
+    /// The session a login replaces is ended: start the new one.
+    Login(Login),
+}
+
+impl Gate<'_> {
+    /// Takes a request in (DESIGN §4): normalise, classify, then authenticate,
+    /// forward or answer. Returns the exchange and its first step.
+    pub fn start(&self, req: &Inbound<'_>, now: u64) -> (Exchange, Step) {
+        let mut exchange = Exchange {
+            now,
+            log: Log::default(),
+            state: State::Done,
+        };
+        let step = exchange.begin(*self, req);
+        (exchange, step)
+    }
+}
+
+impl Exchange {
+    fn begin(&mut self, gate: Gate<'_>, req: &Inbound<'_>) -> Step {
+        let Some(url) = RequestUrl::parse(req.url) else {
+            return self.reject(reply::bad_request("bad_url"), "bad_url");
+        };
+        let path = match routes::normalise(url.path) {
+            Ok(path) => path,
+            Err(e) => return self.reject(reply::bad_request(e.as_str()), e.as_str()),
+        };
+        match routes::classify(&path, &gate.config.public_paths) {
+            Route::Reserved(endpoint) => self.endpoint(gate, endpoint, req, &url),
+            Route::Public => self.forward_public(gate, req, &path, url.query),
+            Route::Protected => self.forward_protected(gate, req, &path, &url),
+        }
+    }
+
+    /// Hands the exchange the results of its last step; returns the next.
+    pub fn resume(&mut self, gate: Gate<'_>, input: Input) -> Step {
+        match (mem::replace(&mut self.state, State::Done), input) {
+            (State::Record(pending), Input::Store(outcomes)) => {
+                self.on_record(gate, pending, outcomes)
+            }
+            (State::Health, Input::Store(outcomes)) => self.on_health(outcomes),
+            (State::Listing(mut listing, then), Input::Store(outcomes)) => {
+                match listing.resume(outcomes) {
+                    Ok(Some(next)) => self.wait(State::Listing(listing, then), vec![next]),
+                    Ok(None) => self.listed(gate, listing, then),
+                    Err(e) => self.unavailable(e),
+                }
+            }
+            (State::Ending(mut ending, then), Input::Store(outcomes)) => {
+                match ending.resume(outcomes) {
+                    Ok(Progress::More(ops)) => self.wait(State::Ending(ending, then), ops),
+                    Ok(Progress::Ended(count)) => self.ended(gate, then, Ok(count)),
+                    Err(e) => self.ended(gate, then, Err(e)),
+                }
+            }
+            (State::Origin(after), Input::Origin(head)) => self.on_origin(gate, after, head),
+            (State::Login(login), Input::Store(outcomes)) => self.on_login(gate, login, outcomes),
+            (state, input) => {
+                self.log.decision = "error";
+                self.log.reason = Some("internal");
+                self.log.detail = Some(format!(
+                    "driver sent {input:?} while the exchange waited for {}",
+                    state.waits_for()
+                ));
+                self.finish(Reply::internal())
+            }
+        }
+    }
+
+    /// Ends the exchange with a reply the driver could not get from it: the
+    /// driver failed (an exception of the platform's) and says why.
+    pub fn abandon(&mut self, detail: String) -> Step {
+        self.state = State::Done;
+        self.log.decision = "error";
+        self.log.reason = Some("internal");
+        self.log.detail = Some(detail);
+        self.finish(Reply::internal())
+    }
+
+    /// Whether the exchange has finished.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    fn wait(&mut self, state: State, ops: Vec<Op>) -> Step {
+        self.state = state;
+        Step::Store(ops)
+    }
+
+    fn finish(&mut self, reply: Reply) -> Step {
+        self.state = State::Done;
+        self.log.status = reply.status;
+        Step::Finish(Answer::Reply(reply), mem::take(&mut self.log))
+    }
+
+    fn reject(&mut self, reply: Reply, reason: &'static str) -> Step {
+        self.log = Log::new("reject", Some(reason));
+        self.finish(reply)
+    }
+
+    /// KV failed: 503, never forwarded (DESIGN §9).
+    fn unavailable(&mut self, e: StoreError) -> Step {
+        self.log.decision = "error";
+        self.log.reason = Some("store_unavailable");
+        self.log.detail = Some(e.to_string());
+        self.finish(Reply::error(503, "session_store_unavailable"))
+    }
+
+    fn end_sessions(&mut self, (ending, ops): (Ending, Vec<Op>), then: AfterEnding) -> Step {
+        self.wait(State::Ending(ending, then), ops)
+    }
+
+    fn ended(
+        &mut self,
+        gate: Gate<'_>,
+        then: AfterEnding,
+        result: Result<usize, StoreError>,
+    ) -> Step {
+        match (then, result) {
+            // Janitorial: the record is dead whether or not its delete
+            // landed, and its TTL removes it anyway.
+            (AfterEnding::Expired(purpose, denial), _) => self.refuse(
+                gate,
+                purpose,
+                &denial,
+                authenticate::Denied::reject(crate::gate::authenticate::Reason::Expired),
+            ),
+            (AfterEnding::Reply(reply), Ok(_)) => self.finish(reply),
+            (AfterEnding::Revoked { uid }, Ok(revoked)) => {
+                self.log.event = Some("revoke_all");
+                let body = serde_json::json!({ "uid": uid, "revoked": revoked });
+                self.finish(Reply::json(200, body))
+            }
+            (AfterEnding::Directive(after), Ok(_)) => self.after_logout_directive(gate, after),
+            (AfterEnding::Login(login), Ok(_)) => self.write_session(gate, login),
+            (AfterEnding::Directive(_) | AfterEnding::Login(_), Err(e)) => {
+                self.store_failed(gate, e)
+            }
+            (AfterEnding::Reply(_) | AfterEnding::Revoked { .. }, Err(e)) => self.unavailable(e),
+        }
+    }
+}
+
+impl State {
+    fn waits_for(&self) -> &'static str {
+        match self {
+            Self::Done => "nothing (it had finished)",
+            Self::Origin(_) => "the origin",
+            _ => "store outcomes",
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! DESIGN §6: the origin's answer. Its `Sessiongate-Logout` directive ends
+//! the current session (or all of the user's); its `Sessiongate-Login`
+//! handoff ends the session the request came with and starts a new one.
+//! Either way the directive headers never reach the client.
+
+use super::reply::{Edits, Reply};
+use super::sessions::{self, Ending};
+use super::{AfterEnding, Answer, Exchange, Gate, Op, OriginHead, Outcome, State, Step};
+use crate::handoff::{self, Handoff};
+use crate::session::{self, Record};
+use crate::store::StoreError;
+use crate::token::{IdHash, SessionId};
+
+/// What the response step needs to remember of the request.
+#[derive(Debug, Default)]
+pub(super) struct After {
+    /// The authenticated session: its hash and user.
+    pub session: Option<(IdHash, String)>,
+    /// A session cookie seen on a public path, ended if a login follows.
+    pub presented: Option<String>,
+    /// A re-stamped session cookie for the response.
+    pub restamp: Option<String>,
+    /// The origin's handoff, applied once any logout is done.
+    pub login: Option<String>,
+    /// What the response will carry so far.
+    pub edits: Edits,
+}
+
+/// Starting a session from a verified handoff.
+#[derive(Debug)]
+pub(super) struct Login {
+    handoff: Handoff,
+    phase: Phase,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Reading the record of the session presented on a public path.
+    Presented(IdHash),
+    /// Deleting that record, which could not be read.
+    DroppingUnreadable,
+    /// Ending any previous session; then the writes.
+    Ending,
+    /// Writing the new session's record.
+    Record { id: SessionId, record: Record },
+    /// Writing its index entry.
+    Index { id: SessionId, record: Record },
+    /// The index write failed: deleting the record again, so that no
+    /// session exists that "log out everywhere" would miss.
+    RollingBack(StoreError),
+}
+
+impl Exchange {
+    pub(super) fn on_origin(
+        &mut self,
+        gate: Gate<'_>,
+        mut after: After,
+        head: Result<OriginHead, String>,
+    ) -> Step {
+        let head = match head {
+            Ok(head) => head,
+            Err(e) => {
+                self.log.decision = "error";
+                self.log.reason = Some("origin_unreachable");
+                self.log.detail = Some(e);
+                return self.finish(Reply::error(502, "origin_unreachable"));
+            }
+        };
+        self.log.status = head.status;
+        if let Some(cookie) = after.restamp.take() {
+            after.edits = Edits::session_cookie(cookie, false);
+        }
+        after.edits.directives = head.login.is_some() || head.logout.is_some();
+        after.login = head.login;
+        let Some(scope) = head.logout else {
+            return self.after_logout_directive(gate, after);
+        };
+        // Anything but `all` ends the current session: a mistyped
+        // directive should err towards logging out.
+        let all = scope.trim().eq_ignore_ascii_case("all");
+        self.log.event = Some(if all { "logout_all" } else { "logout" });
+        after.edits = Edits {
+            directives: true,
+            ..Edits::session_cookie(gate.config.cookie.clear(), true)
+        };
+        match after.session.take() {
+            Some((hash, uid)) => {
+                let ending = if all {
+                    Ending::all(&uid)
+                } else {
+                    Ending::one(&hash, &uid)
+                };
+                self.end_sessions(ending, AfterEnding::Directive(after))
+            }
+            None => self.after_logout_directive(gate, after),
+        }
+    }
+
+    /// Any logout is done: apply the handoff, if there is one.
+    pub(super) fn after_logout_directive(&mut self, gate: Gate<'_>, mut after: After) -> Step {
+        let Some(token) = after.login.take() else {
+            return self.pass(after.edits);
+        };
+        let handoff = match handoff::verify(&gate.config.handoff_key, &token, self.now) {
+            Ok(handoff) => handoff,
+            Err(e) => {
+                self.log.event = Some("login_rejected");
+                self.log.detail = Some(e.as_str().to_owned());
+                return self.pass(after.edits);
+            }
+        };
+        let login = Login {
+            handoff,
+            phase: Phase::Ending,
+        };
+        // No fixation: the session the request came with ends first.
+        if let Some((hash, uid)) = after.session {
+            return self.end_sessions(Ending::one(&hash, &uid), AfterEnding::Login(login));
+        }
+        // Only a token with a valid tag names a session worth a read.
+        let presented = after
+            .presented
+            .as_deref()
+            .and_then(|raw| gate.config.session_keys.verify(raw, self.now).ok());
+        match presented {
+            Some(token) => {
+                let hash = token.id().hash();
+                let read = Op::get(session::record_key(&hash));
+                let login = Login {
+                    phase: Phase::Presented(hash),
+                    ..login
+                };
+                self.wait(State::Login(login), vec![read])
+            }
+            None => self.write_session(gate, login),
+        }
+    }
+
+    /// Writes the new session's record, then its index entry.
+    pub(super) fn write_session(&mut self, gate: Gate<'_>, login: Login) -> Step {
+        let id = match SessionId::generate() {
+            Ok(id) => id,
+            Err(e) => return self.store_failed(gate, StoreError(format!("no randomness: {e}"))),
+        };
+        let Login { handoff, .. } = login;
+        let policy = &gate.config.policy;
+        let record = policy.start(handoff.uid.clone(), handoff.claims.clone(), self.now);
+        let put = Op::Put {
+            key: session::record_key(&id.hash()),
+            value: record.to_json(),
+            metadata: None,
+            ttl: policy.ttl(&record, self.now),
+        };
+        let login = Login {
+            handoff,
+            phase: Phase::Record { id, record },
+        };
+        self.wait(State::Login(login), vec![put])
+    }
+
+    pub(super) fn on_login(
+        &mut self,
+        gate: Gate<'_>,
+        login: Login,
+        outcomes: Vec<Outcome>,
+    ) -> Step {
+        let Login { handoff, phase } = login;
+        let outcome = outcomes.into_iter().next();
+        let failed = outcome.clone().and_then(sessions::failure);
+        let next = |phase| Login {
+            handoff: handoff.clone(),
+            phase,
+        };
+        match (phase, failed) {
+            (Phase::RollingBack(e), _) => self.store_failed(gate, e),
+            (Phase::Index { id, .. }, Some(e)) => {
+                let rollback = Op::delete(session::record_key(&id.hash()));
+                self.wait(State::Login(next(Phase::RollingBack(e))), vec![rollback])
+            }
+            (_, Some(e)) => self.store_failed(gate, e),
+            (Phase::Presented(hash), None) => match outcome {
+                Some(Outcome::Value(Some(stored))) => match Record::from_json(&stored) {
+                    Ok(old) => self.end_sessions(
+                        Ending::one(&hash, &old.uid),
+                        AfterEnding::Login(next(Phase::Ending)),
+                    ),
+                    Err(_) => {
+                        let drop = Op::delete(session::record_key(&hash));
+                        self.wait(State::Login(next(Phase::DroppingUnreadable)), vec![drop])
+                    }
+                },
+                _ => self.write_session(gate, next(Phase::Ending)),
+            },
+            (Phase::DroppingUnreadable | Phase::Ending, None) => {
+                self.write_session(gate, next(Phase::Ending))
+            }
+            (Phase::Record { id, record }, None) => {
+                let put = Op::Put {
+                    key: session::index_key(&record.uid, &id.hash()),
+                    value: String::new(),
+                    metadata: Some(record.index_metadata()),
+                    ttl: gate.config.policy.ttl(&record, self.now),
+                };
+                self.wait(State::Login(next(Phase::Index { id, record })), vec![put])
+            }
+            (Phase::Index { id, record }, None) => {
+                let token = gate.config.session_keys.mint(&id, self.now);
+                let cookie = gate.config.cookie.set(&token, record.abs_exp - self.now);
+                self.log.event = Some("login");
+                self.log.sid = Some(id.hash().sid());
+                self.pass(Edits {
+                    directives: true,
+                    ..Edits::session_cookie(cookie, false)
+                })
+            }
+        }
+    }
+
+    fn pass(&mut self, edits: Edits) -> Step {
+        self.state = State::Done;
+        Step::Finish(Answer::Pass(edits), std::mem::take(&mut self.log))
+    }
+
+    /// A directive could not be carried out: 503 instead of the origin's
+    /// response, and the cookie cleared.
+    pub(super) fn store_failed(&mut self, gate: Gate<'_>, e: StoreError) -> Step {
+        self.log.decision = "error";
+        self.log.reason = Some("store_unavailable");
+        self.log.detail = Some(e.to_string());
+        let reply = Reply::error(503, "session_store_unavailable")
+            .with("set-cookie", gate.config.cookie.clear());
+        self.finish(reply)
+    }
+}

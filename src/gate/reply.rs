@@ -1,0 +1,151 @@
+//! Responses made at the edge, edits to the origin's response, and the one
+//! log line of each request (DESIGN §4.7, §9).
+
+use serde_json::json;
+
+/// A response made at the edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// In order; `set-cookie` may repeat.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub(super) fn json(status: u16, body: serde_json::Value) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("content-type", "application/json".to_owned()),
+                ("cache-control", "no-store".to_owned()),
+            ],
+            body: body.to_string(),
+        }
+    }
+
+    pub(super) fn empty(status: u16) -> Self {
+        Self {
+            status,
+            headers: vec![("cache-control", "no-store".to_owned())],
+            body: String::new(),
+        }
+    }
+
+    pub(super) fn error(status: u16, error: &str) -> Self {
+        Self::json(status, json!({ "error": error }))
+    }
+
+    pub(super) fn with(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The answer to every request while the configuration is invalid.
+    pub fn misconfigured() -> Self {
+        Self::error(500, "misconfigured")
+    }
+
+    pub fn internal() -> Self {
+        Self::error(500, "internal")
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub(super) fn bad_request(reason: &str) -> Reply {
+    Reply::json(400, json!({ "error": "bad_request", "reason": reason }))
+}
+
+pub(super) fn forbidden(reason: &str) -> Reply {
+    Reply::json(403, json!({ "error": "forbidden", "reason": reason }))
+}
+
+pub(super) fn method_not_allowed(allow: &str) -> Reply {
+    Reply::error(405, "method_not_allowed").with("allow", allow.to_owned())
+}
+
+/// `Clear-Site-Data` on logout: the cache only, since `cookies` and
+/// `storage` would reach every app on the registrable domain.
+pub(super) const CLEAR_CACHE: &str = "\"cache\"";
+
+/// Changes to the origin's response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Edits {
+    /// Appended after the origin's own `Set-Cookie` headers.
+    pub set_cookies: Vec<String>,
+    /// Set, replacing the origin's value if it has one.
+    pub headers: Vec<(&'static str, String)>,
+    /// The origin sent a directive, whose header must not reach the client.
+    pub directives: bool,
+}
+
+impl Edits {
+    /// A response that sets or clears the session cookie must not be
+    /// stored by any cache; one that ends a session also clears the
+    /// browser's cache of the user's pages.
+    pub(super) fn session_cookie(cookie: String, ends_session: bool) -> Self {
+        let mut headers = vec![("cache-control", "no-store".to_owned())];
+        if ends_session {
+            headers.push(("clear-site-data", CLEAR_CACHE.to_owned()));
+        }
+        Self {
+            set_cookies: vec![cookie],
+            headers,
+            directives: false,
+        }
+    }
+
+    /// Whether the origin's response passes untouched, as in the steady state.
+    pub fn is_empty(&self) -> bool {
+        self.set_cookies.is_empty() && self.headers.is_empty() && !self.directives
+    }
+}
+
+/// What the edge logs of a request: never a token, key or assertion.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Log {
+    /// `forward`, `reject`, `endpoint` or `error`.
+    pub decision: &'static str,
+    /// The status the client got.
+    pub status: u16,
+    pub reason: Option<&'static str>,
+    /// The public short id of the session concerned.
+    pub sid: Option<String>,
+    /// A login or logout applied from the origin's response.
+    pub event: Option<&'static str>,
+    /// Why something failed, for the operator.
+    pub detail: Option<String>,
+}
+
+impl Log {
+    pub(super) fn new(decision: &'static str, reason: Option<&'static str>) -> Self {
+        Self {
+            decision,
+            reason,
+            ..Self::default()
+        }
+    }
+
+    /// The request's one JSON log line; `ms` is the time it took at the edge.
+    pub fn line(&self, ms: u64) -> String {
+        let mut line = json!({ "decision": self.decision, "status": self.status, "ms": ms });
+        let fields = [
+            ("reason", self.reason.map(str::to_owned)),
+            ("sid", self.sid.clone()),
+            ("event", self.event.map(str::to_owned)),
+            ("detail", self.detail.clone()),
+        ];
+        for (name, value) in fields {
+            if let Some(value) = value {
+                line[name] = value.into();
+            }
+        }
+        line.to_string()
+    }
+}

@@ -1,0 +1,127 @@
+//! What the gate reads of a request (DESIGN §4.1–§4.4): its description,
+//! its URL, which inbound headers are stripped, and the checks that need
+//! nothing but the request itself.
+
+/// What the gate needs to know of a request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inbound<'a> {
+    pub method: &'a str,
+    /// The absolute URL, as the platform parsed it.
+    pub url: &'a str,
+    pub cookie: Option<&'a str>,
+    pub accept: Option<&'a str>,
+    pub sec_fetch_site: Option<&'a str>,
+    pub origin: Option<&'a str>,
+    pub authorization: Option<&'a str>,
+    /// `CF-Connecting-IP`: whom bad tokens are counted against.
+    pub client: Option<&'a str>,
+    /// The name of every request header, for stripping.
+    pub header_names: &'a [&'a str],
+}
+
+/// Inbound headers removed from every request before anything else sees
+/// them: ours, which only the edge may set, and method overrides, which
+/// would let an origin act on a method the edge did not check.
+pub fn is_stripped_inbound(name: &str) -> bool {
+    let has_prefix = |prefix: &str| {
+        name.len() >= prefix.len()
+            && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    has_prefix("sessiongate-")
+        || has_prefix("x-sessiongate-")
+        || [
+            "x-http-method-override",
+            "x-http-method",
+            "x-method-override",
+        ]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+impl Inbound<'_> {
+    /// The names of the inbound headers to strip before forwarding.
+    pub(super) fn stripped(&self) -> Vec<String> {
+        self.header_names
+            .iter()
+            .filter(|name| is_stripped_inbound(name))
+            .map(|name| (*name).to_owned())
+            .collect()
+    }
+
+    /// A browser loading a page, which is better sent to the login page
+    /// than shown a 401.
+    pub(super) fn is_navigation(&self) -> bool {
+        matches!(self.method, "GET" | "HEAD") && self.wants_html()
+    }
+
+    pub(super) fn wants_html(&self) -> bool {
+        self.accept
+            .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"))
+    }
+
+    pub(super) fn is_safe_method(&self) -> bool {
+        matches!(self.method, "GET" | "HEAD" | "OPTIONS")
+    }
+
+    /// DESIGN §4.4: `Sec-Fetch-Site`, when sent, must be `same-origin` or
+    /// `none`; else `Origin`, when sent, must be the request's own.
+    pub(super) fn is_cross_site(&self, own_origin: &str) -> bool {
+        if let Some(site) = self.sec_fetch_site {
+            let site = site.trim();
+            return !(site.eq_ignore_ascii_case("same-origin")
+                || site.eq_ignore_ascii_case("none"));
+        }
+        self.origin
+            .is_some_and(|origin| !origin.trim().eq_ignore_ascii_case(own_origin))
+    }
+
+    /// The bearer token of `Authorization`, if that is its scheme.
+    pub(super) fn bearer(&self) -> Option<&str> {
+        let (scheme, token) = self.authorization?.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    }
+}
+
+/// The parts of the request URL the gate uses.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RequestUrl<'a> {
+    /// `scheme://host[:port]`
+    pub origin: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+}
+
+impl<'a> RequestUrl<'a> {
+    pub fn parse(url: &'a str) -> Option<Self> {
+        let host_start = url.find("://")? + 3;
+        let path_start = url[host_start..]
+            .find('/')
+            .map_or(url.len(), |i| host_start + i);
+        let rest = &url[path_start..];
+        let rest = rest.split('#').next().unwrap_or_default();
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        Some(Self {
+            origin: &url[..path_start],
+            path: if path.is_empty() { "/" } else { path },
+            query,
+        })
+    }
+
+    pub fn query_param(&self, name: &str) -> Option<&'a str> {
+        self.query?.split('&').find_map(|pair| {
+            pair.split_once('=')
+                .filter(|(n, _)| *n == name)
+                .map(|(_, v)| v)
+        })
+    }
+}
+
+pub(super) fn path_and_query(path: &str, query: Option<&str>) -> String {
+    match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    }
+}

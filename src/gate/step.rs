@@ -1,0 +1,319 @@
+//! The step protocol between the gate and whatever drives it (DESIGN §10).
+//!
+//! The gate never performs I/O. Each call returns a [`Step`]: perform these
+//! store operations, forward the request to the origin, or finish. The
+//! driver does what the step says and hands the results back as an
+//! [`Input`]. On Workers the driver is `src/edge/driver.js`, and steps and
+//! inputs cross between JS and wasm as JSON, one string each way
+//! ([`Step::to_json`], [`Input::from_json`]); natively, tests drive the
+//! same steps against an in-memory store (`crate::store::perform`).
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::reply::{Edits, Log, Reply};
+
+/// A store operation. The operations of one step are independent of each
+/// other, so the driver may perform them concurrently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Get {
+        key: String,
+    },
+    /// Stores `value`, with `metadata` that `List` returns, for `ttl` seconds.
+    Put {
+        key: String,
+        value: String,
+        metadata: Option<String>,
+        ttl: u64,
+    },
+    Delete {
+        key: String,
+    },
+    /// One page of the keys starting with `prefix`, from `cursor` on.
+    List {
+        prefix: String,
+        cursor: Option<String>,
+    },
+}
+
+impl Op {
+    pub fn get(key: String) -> Self {
+        Self::Get { key }
+    }
+
+    pub fn delete(key: String) -> Self {
+        Self::Delete { key }
+    }
+}
+
+/// A key returned by [`Op::List`], with the metadata it was put with.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Listed {
+    pub name: String,
+    #[serde(default)]
+    pub metadata: Option<String>,
+}
+
+/// What became of one [`Op`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A `Get`'s value, `None` when the key is absent.
+    Value(Option<String>),
+    /// A `Put` or `Delete` that succeeded.
+    Done,
+    /// A page of a `List`; `cursor` is `None` on the last page.
+    Page {
+        keys: Vec<Listed>,
+        cursor: Option<String>,
+    },
+    /// The operation failed or timed out; the text is for the log.
+    Failed(String),
+}
+
+/// What the gate needs of the origin's response: its status and the two
+/// directive headers (DESIGN §6).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginHead {
+    pub status: u16,
+    pub login: Option<String>,
+    pub logout: Option<String>,
+}
+
+/// The results of the last step, handed back to the gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The outcomes of a [`Step::Store`], in the order of its operations.
+    Store(Vec<Outcome>),
+    /// The origin's response head, or why it could not be had.
+    Origin(Result<OriginHead, String>),
+}
+
+/// What becomes of the forwarded request's `Cookie` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CookieHeader {
+    Unchanged,
+    Replace(String),
+    Remove,
+}
+
+/// Send the request on to the origin: same method and body (streamed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// `ORIGIN_URL` plus the normalised path and the query.
+    pub url: String,
+    /// Inbound headers removed before anything is set.
+    pub remove: Vec<String>,
+    /// Set on the forwarded request.
+    pub headers: Vec<(&'static str, String)>,
+    pub cookie: CookieHeader,
+}
+
+/// The response that ends an exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// A response made at the edge.
+    Reply(Reply),
+    /// The origin's response, with these edits.
+    Pass(Edits),
+}
+
+/// What the driver does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Perform these operations, then resume with [`Input::Store`].
+    Store(Vec<Op>),
+    /// Forward the request, then resume with [`Input::Origin`].
+    Forward(Forward),
+    /// Answer, log this one line, and stop.
+    Finish(Answer, Log),
+}
+
+/// Response headers the driver reads for [`OriginHead`], in its order.
+pub const DIRECTIVE_HEADERS: [&str; 2] = [crate::handoff::HEADER, super::LOGOUT_HEADER];
+
+impl Step {
+    /// The wire form the JS driver reads: `{"kv":[…]}`, `{"forward":{…}}`,
+    /// `{"reply":{…},"log":…}` or `{"pass":{…}|null,"log":…}`. `ms` is the
+    /// time the exchange took, for the log line; `id` names the exchange
+    /// for a step that expects an answer.
+    pub fn to_json(&self, id: u32, ms: u64) -> String {
+        match self {
+            Self::Store(ops) => json!({ "id": id, "kv": ops.iter().map(op_json).collect::<Vec<_>>() }),
+            Self::Forward(forward) => {
+                let mut remove = forward.remove.clone();
+                let mut set: Vec<(&str, &str)> =
+                    forward.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                match &forward.cookie {
+                    CookieHeader::Unchanged => {}
+                    CookieHeader::Replace(value) => set.push(("cookie", value)),
+                    CookieHeader::Remove => remove.push("cookie".to_owned()),
+                }
+                json!({
+                    "id": id,
+                    "forward": {
+                        "url": forward.url,
+                        "remove": remove,
+                        "set": set,
+                        "read": DIRECTIVE_HEADERS,
+                    }
+                })
+            }
+            Self::Finish(Answer::Reply(reply), log) => json!({
+                "reply": { "status": reply.status, "headers": reply.headers, "body": reply.body },
+                "log": log.line(ms),
+            }),
+            Self::Finish(Answer::Pass(edits), log) => {
+                let pass = (!edits.is_empty()).then(|| {
+                    json!({
+                        "remove": DIRECTIVE_HEADERS,
+                        "append": edits.set_cookies.iter().map(|c| ("set-cookie", c)).collect::<Vec<_>>(),
+                        "set": edits.headers,
+                    })
+                });
+                json!({ "pass": pass, "log": log.line(ms) })
+            }
+        }
+        .to_string()
+    }
+}
+
+fn op_json(op: &Op) -> serde_json::Value {
+    match op {
+        Op::Get { key } => json!({ "op": "get", "key": key }),
+        Op::Put {
+            key,
+            value,
+            metadata,
+            ttl,
+        } => json!({ "op": "put", "key": key, "value": value, "metadata": metadata, "ttl": ttl }),
+        Op::Delete { key } => json!({ "op": "delete", "key": key }),
+        Op::List { prefix, cursor } => json!({ "op": "list", "prefix": prefix, "cursor": cursor }),
+    }
+}
+
+/// An outcome as the driver writes it: `{"value":…}`, `{}`,
+/// `{"keys":[…],"cursor":…}` or `{"error":…}`.
+#[derive(Deserialize)]
+struct WireOutcome {
+    error: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    value: Option<Option<String>>,
+    keys: Option<Vec<Listed>>,
+    cursor: Option<String>,
+}
+
+/// Tells `{"value":null}` (absent key) from no `value` at all.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// The origin's answer as the driver writes it.
+#[derive(Deserialize)]
+struct WireOrigin {
+    error: Option<String>,
+    #[serde(default)]
+    status: u16,
+    login: Option<String>,
+    logout: Option<String>,
+}
+
+impl Input {
+    /// Reads the driver's JSON: an array of outcomes for a store step, an
+    /// object for the origin's answer.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let malformed = |e: serde_json::Error| format!("malformed input from the driver: {e}");
+        if text.trim_start().starts_with('[') {
+            let outcomes: Vec<WireOutcome> = serde_json::from_str(text).map_err(malformed)?;
+            return Ok(Self::Store(
+                outcomes
+                    .into_iter()
+                    .map(|o| match o {
+                        WireOutcome { error: Some(e), .. } => Outcome::Failed(e),
+                        WireOutcome { value: Some(v), .. } => Outcome::Value(v),
+                        WireOutcome {
+                            keys: Some(keys),
+                            cursor,
+                            ..
+                        } => Outcome::Page { keys, cursor },
+                        _ => Outcome::Done,
+                    })
+                    .collect(),
+            ));
+        }
+        let origin: WireOrigin = serde_json::from_str(text).map_err(malformed)?;
+        Ok(Self::Origin(match origin.error {
+            Some(e) => Err(e),
+            None => Ok(OriginHead {
+                status: origin.status,
+                login: origin.login,
+                logout: origin.logout,
+            }),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_are_read_by_shape() {
+        let input = Input::from_json(
+            r#"[{"value":"x"},{"value":null},{},{"keys":[{"name":"u:a:h","metadata":"m"}],"cursor":null},{"error":"timed out"}]"#,
+        );
+        assert_eq!(
+            input,
+            Ok(Input::Store(vec![
+                Outcome::Value(Some("x".into())),
+                Outcome::Value(None),
+                Outcome::Done,
+                Outcome::Page {
+                    keys: vec![Listed {
+                        name: "u:a:h".into(),
+                        metadata: Some("m".into())
+                    }],
+                    cursor: None
+                },
+                Outcome::Failed("timed out".into()),
+            ]))
+        );
+    }
+
+    #[test]
+    fn the_origins_answer_is_its_head_or_its_failure() {
+        assert_eq!(
+            Input::from_json(r#"{"status":200,"login":null,"logout":"all"}"#),
+            Ok(Input::Origin(Ok(OriginHead {
+                status: 200,
+                login: None,
+                logout: Some("all".into())
+            })))
+        );
+        assert_eq!(
+            Input::from_json(r#"{"error":"connection refused"}"#),
+            Ok(Input::Origin(Err("connection refused".into())))
+        );
+        assert!(Input::from_json("nonsense").is_err());
+    }
+
+    #[test]
+    fn a_forward_says_what_to_remove_set_and_read() {
+        let step = Step::Forward(Forward {
+            url: "https://o/a".into(),
+            remove: vec!["x-sessiongate-user".into()],
+            headers: vec![("sessiongate-assertion", "jwt".into())],
+            cookie: CookieHeader::Remove,
+        });
+        let wire: serde_json::Value = serde_json::from_str(&step.to_json(7, 0)).unwrap();
+        assert_eq!(
+            wire,
+            json!({"id": 7, "forward": {
+                "url": "https://o/a",
+                "remove": ["x-sessiongate-user", "cookie"],
+                "set": [["sessiongate-assertion", "jwt"]],
+                "read": ["sessiongate-login", "sessiongate-logout"],
+            }})
+        );
+    }
+}
