@@ -62,7 +62,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Every problem found, in the order of DESIGN §8.
+/// Every problem found, variable by variable (DESIGN §8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 

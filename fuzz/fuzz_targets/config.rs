@@ -1,7 +1,7 @@
 //! `config::Config::from_lookup` with every variable carved out of the input.
 //!
-//! Input: up to 13 values separated by NUL, in the order of `VARS` (the 12
-//! of DESIGN §8, then `BAD_TOKEN_LIMIT`); a value past the last
+//! Input: up to 13 values separated by NUL, in the order of `VARS` (the
+//! variables of DESIGN §8); a value past the last
 //! NUL-separated piece is unset (lookup returns `None`), as is any variable
 //! not in `VARS`. Bytes are read lossily as UTF-8.
 //!

@@ -1,4 +1,4 @@
-//! DESIGN §4.4: from the session cookie to an authenticated session. One
+//! DESIGN §4.5, §4.6: from the session cookie to an authenticated session. One
 //! cookie, its token (no I/O), one read of the record, its deadline; then
 //! on to whatever the request came for. Re-stamps when due.
 
@@ -253,7 +253,7 @@ impl Exchange {
         }
     }
 
-    /// DESIGN §4.7: 303 to the login page for a browser navigating, else
+    /// DESIGN §4.9: 303 to the login page for a browser navigating, else
     /// 401 with the reason; a cookie that failed is cleared.
     pub(super) fn deny(&mut self, gate: Gate<'_>, denial: &Denial, denied: Denied) -> Step {
         match denied {

@@ -1,4 +1,4 @@
-//! DESIGN §4.5, §5: forwarding to the origin. A public path goes as it is
+//! DESIGN §4.7, §5: forwarding to the origin. A public path goes as it is
 //! (without the session cookie); a protected one once its session checks
 //! out, with the assertion and the user header.
 

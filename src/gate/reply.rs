@@ -1,5 +1,5 @@
 //! Responses made at the edge, edits to the origin's response, and the one
-//! log line of each request (DESIGN §4.7, §9).
+//! log line of each request (DESIGN §4.9, §9).
 
 use serde_json::json;
 
