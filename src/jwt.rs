@@ -67,7 +67,11 @@ struct Header {
 
 /// Signs `claims` as an HS256 JWT.
 pub fn sign<T: Serialize>(key: &HmacKey, claims: &T) -> String {
-    let payload = serde_json::to_vec(claims).unwrap_or_default();
+    // Sized for a typical assertion, so the payload is written without regrowing.
+    let mut payload = Vec::with_capacity(512);
+    if serde_json::to_writer(&mut payload, claims).is_err() {
+        payload.clear();
+    }
     let mut token =
         String::with_capacity(HEADER.len() + payload.len() * 4 / 3 + SIGNATURE_B64_LEN + 4);
     token.push_str(HEADER);

@@ -104,7 +104,10 @@ pub fn check_claims(claims: &Claims) -> Result<(), &'static str> {
 
 /// KV key of a session record.
 pub fn record_key(hash: &IdHash) -> String {
-    format!("s:{hash}")
+    let mut key = String::with_capacity(2 + IdHash::ENCODED_LEN);
+    key.push_str("s:");
+    hash.encode_into(&mut key);
+    key
 }
 
 /// KV key prefix of a user's index entries.

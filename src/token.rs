@@ -168,9 +168,19 @@ impl IdHash {
     /// The short public name of a session: the first 16 characters of the
     /// hash, as in the assertion's `sid` and the logs.
     pub fn sid(&self) -> String {
-        let mut full = self.to_string();
-        full.truncate(16);
-        full
+        // 12 bytes are exactly 16 base64 characters: the encoding's prefix.
+        let mut buf = [0; 16];
+        match URL_SAFE_NO_PAD.encode_slice(&self.0[..12], &mut buf) {
+            Ok(16) => buf.iter().map(|&b| char::from(b)).collect(),
+            _ => String::new(),
+        }
+    }
+}
+
+impl IdHash {
+    /// Appends the base64url form to `out`, as `Display` writes it.
+    pub fn encode_into(&self, out: &mut String) {
+        URL_SAFE_NO_PAD.encode_string(self.0, out);
     }
 }
 

@@ -39,11 +39,11 @@ impl Exchange {
             _ => None,
         };
         let forward = Forward {
-            url: format!(
-                "{}{}",
-                config.origin_url,
-                path_and_query(path, query.as_deref())
-            ),
+            url: [
+                config.origin_url.as_str(),
+                &path_and_query(path, query.as_deref()),
+            ]
+            .concat(),
             remove: req.stripped(),
             headers: Vec::new(),
             cookie: cookie_without_session(gate, req.cookie),
@@ -71,7 +71,7 @@ impl Exchange {
         let path_and_query = path_and_query(path, url.query);
         let pending = Pending {
             forward: Forward {
-                url: format!("{}{}", gate.config.origin_url, path_and_query),
+                url: [gate.config.origin_url.as_str(), &path_and_query].concat(),
                 remove: req.stripped(),
                 headers: Vec::new(),
                 cookie: cookie_without_session(gate, req.cookie),
@@ -100,7 +100,7 @@ impl Exchange {
             iss: assertion::ISSUER.to_owned(),
             aud: gate.config.audience.clone(),
             sub: record.uid.clone(),
-            sid: auth.hash.sid(),
+            sid: self.log.sid.clone().unwrap_or_default(),
             iat: now,
             exp: now + assertion::LIFETIME,
             auth_time: record.iat,

@@ -121,7 +121,7 @@ impl<'a> RequestUrl<'a> {
 
 pub(super) fn path_and_query(path: &str, query: Option<&str>) -> String {
     match query {
-        Some(q) => format!("{path}?{q}"),
+        Some(q) => [path, "?", q].concat(),
         None => path.to_owned(),
     }
 }
