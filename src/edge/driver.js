@@ -21,7 +21,7 @@ instance.exports.__wbindgen_start?.();
 /** Longest a step's KV operations may take: past it they fail, and the gate fails closed (503). */
 const KV_TIMEOUT_MS = 3000;
 
-/** What the gate needs wired: `kv` (the binding's name) and `read` (request headers it reads). */
+/** What the gate needs wired: `kv`, the KV binding's name. */
 let wiring;
 
 export default {
@@ -30,7 +30,7 @@ export default {
     let response;
     try {
       wiring ??= JSON.parse(gate.configure(env));
-      step = JSON.parse(gate.start(describe(request, wiring.read), Date.now()));
+      step = JSON.parse(gate.start(describe(request), Date.now()));
       while (step.kv || step.forward) {
         let result;
         if (step.kv) {
@@ -62,12 +62,10 @@ export default {
   },
 };
 
-/** Method, URL, the values of `read` (each or "\0"), then every header name, one per line. */
-function describe(request, read) {
-  const headers = request.headers;
+/** Method, URL, then each header's name and value, one per line (no header can hold a newline). */
+function describe(request) {
   const fields = [request.method, request.url];
-  for (const name of read) fields.push(headers.get(name) ?? "\0");
-  for (const name of headers.keys()) fields.push(name);
+  for (const [name, value] of request.headers) fields.push(name, value);
   return fields.join("\n");
 }
 
@@ -75,14 +73,20 @@ function describe(request, read) {
 async function perform(kv, ops) {
   let timer;
   const timeout = new Promise((resolve) => {
-    timer = setTimeout(() => resolve(ops.map(() => ({ error: `timed out after ${KV_TIMEOUT_MS} ms` }))), KV_TIMEOUT_MS);
+    timer = setTimeout(resolve, KV_TIMEOUT_MS, TIMED_OUT);
   });
-  const outcomes = Promise.all(ops.map((op) => operate(kv, op).catch((e) => ({ error: message(e) }))));
   try {
-    return await Promise.race([outcomes, timeout]);
+    const outcomes = await Promise.race([Promise.all(ops.map((op) => operate(kv, op).catch(failed))), timeout]);
+    return outcomes === TIMED_OUT ? ops.map(() => ({ error: `timed out after ${KV_TIMEOUT_MS} ms` })) : outcomes;
   } finally {
     clearTimeout(timer);
   }
+}
+
+const TIMED_OUT = Symbol("timed out");
+
+function failed(e) {
+  return { error: message(e) };
 }
 
 async function operate(kv, op) {

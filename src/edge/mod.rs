@@ -14,19 +14,6 @@ use crate::throttle::Throttle;
 
 /// The KV namespace binding.
 const SESSIONS_BINDING: &str = "SESSIONS";
-/// The request headers the gate reads, in the order of [`describe`]'s fields.
-const READ: [&str; 6] = [
-    "cookie",
-    "accept",
-    "sec-fetch-site",
-    "origin",
-    "authorization",
-    "cf-connecting-ip",
-];
-/// How the driver marks a header that is not there: no header value can
-/// hold a NUL.
-const ABSENT: &str = "\0";
-
 /// This isolate's configuration: its environment never changes.
 struct Isolate {
     config: Result<Config, String>,
@@ -70,7 +57,7 @@ impl Slab {
 }
 
 /// Reads the configuration from `env` once per isolate. Returns what the
-/// driver needs to know: the KV binding's name and the headers to read.
+/// driver needs to know: the KV binding's name.
 #[wasm_bindgen]
 pub fn configure(env: &worker::Env) -> String {
     console_error_panic_hook::set_once();
@@ -94,32 +81,35 @@ pub fn configure(env: &worker::Env) -> String {
             Isolate { config, throttle }
         });
     });
-    serde_json::json!({ "kv": SESSIONS_BINDING, "read": READ }).to_string()
+    serde_json::json!({ "kv": SESSIONS_BINDING }).to_string()
 }
 
 /// Starts an exchange for a request the driver describes: method, URL,
-/// the values of the [`READ`] headers (each or NUL), then every header
-/// name, one per line. Returns its first step.
+/// then each header's name (lower case) and value, one per line. Returns
+/// its first step.
 #[wasm_bindgen]
 pub fn start(description: &str, now_ms: f64) -> String {
     let mut fields = description.split('\n');
-    let method = fields.next().unwrap_or_default();
-    let url = fields.next().unwrap_or_default();
-    let mut header = || fields.next().filter(|v| *v != ABSENT);
-    let (cookie, accept, sec_fetch_site, origin, authorization, client) =
-        (header(), header(), header(), header(), header(), header());
-    let names: Vec<&str> = fields.filter(|name| !name.is_empty()).collect();
-    let inbound = Inbound {
-        method,
-        url,
-        cookie,
-        accept,
-        sec_fetch_site,
-        origin,
-        authorization,
-        client,
-        header_names: &names,
+    let mut inbound = Inbound {
+        method: fields.next().unwrap_or_default(),
+        url: fields.next().unwrap_or_default(),
+        ..Inbound::default()
     };
+    let mut names = Vec::new();
+    while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+        names.push(name);
+        let read = match name {
+            "cookie" => &mut inbound.cookie,
+            "accept" => &mut inbound.accept,
+            "sec-fetch-site" => &mut inbound.sec_fetch_site,
+            "origin" => &mut inbound.origin,
+            "authorization" => &mut inbound.authorization,
+            "cf-connecting-ip" => &mut inbound.client,
+            _ => continue,
+        };
+        *read = Some(value);
+    }
+    inbound.header_names = &names;
     with_gate(|gate| match gate {
         Ok(gate) => {
             let (exchange, step) = gate.start(&inbound, (now_ms / 1000.0) as u64);

@@ -1,10 +1,11 @@
 //! Responses made at the edge, edits to the origin's response, and the one
 //! log line of each request (DESIGN §4.9, §9).
 
+use serde::Serialize;
 use serde_json::json;
 
 /// A response made at the edge.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reply {
     pub status: u16,
     /// In order; `set-cookie` may repeat.
@@ -132,20 +133,32 @@ impl Log {
         }
     }
 
-    /// The request's one JSON log line; `ms` is the time it took at the edge.
+    /// The request's one JSON log line, its keys sorted; `ms` is the time
+    /// it took at the edge.
     pub fn line(&self, ms: u64) -> String {
-        let mut line = json!({ "decision": self.decision, "status": self.status, "ms": ms });
-        let fields = [
-            ("reason", self.reason.map(str::to_owned)),
-            ("sid", self.sid.clone()),
-            ("event", self.event.map(str::to_owned)),
-            ("detail", self.detail.clone()),
-        ];
-        for (name, value) in fields {
-            if let Some(value) = value {
-                line[name] = value.into();
-            }
+        #[derive(Serialize)]
+        struct Line<'a> {
+            decision: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            detail: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            event: Option<&'a str>,
+            ms: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            reason: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            sid: Option<&'a str>,
+            status: u16,
         }
-        line.to_string()
+        let line = Line {
+            decision: self.decision,
+            detail: self.detail.as_deref(),
+            event: self.event,
+            ms,
+            reason: self.reason,
+            sid: self.sid.as_deref(),
+            status: self.status,
+        };
+        serde_json::to_string(&line).unwrap_or_default()
     }
 }

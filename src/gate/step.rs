@@ -8,14 +8,15 @@
 //! ([`Step::to_json`], [`Input::from_json`]); natively, tests drive the
 //! same steps against an in-memory store (`crate::store::perform`).
 
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::reply::{Edits, Log, Reply};
 
 /// A store operation. The operations of one step are independent of each
-/// other, so the driver may perform them concurrently.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// other, so the driver may perform them concurrently. On the wire:
+/// `{"op":"get","key":…}` and so on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
 pub enum Op {
     Get {
         key: String,
@@ -136,60 +137,87 @@ impl Step {
     /// The wire form the JS driver reads: `{"kv":[…]}`, `{"forward":{…}}`,
     /// `{"reply":{…},"log":…}` or `{"pass":{…}|null,"log":…}`. `ms` is the
     /// time the exchange took, for the log line; `id` names the exchange
-    /// for a step that expects an answer.
+    /// for a step that expects an answer. Serialised straight from
+    /// borrowed structs: building a `serde_json::Value` first cost as much
+    /// as the gate's own decision.
     pub fn to_json(&self, id: u32, ms: u64) -> String {
-        match self {
-            Self::Store(ops) => json!({ "id": id, "kv": ops.iter().map(op_json).collect::<Vec<_>>() }),
+        let wire = match self {
+            Self::Store(kv) => Wire::Store { id, kv },
             Self::Forward(forward) => {
-                let mut remove = forward.remove.clone();
-                let mut set: Vec<(&str, &str)> =
-                    forward.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                let mut remove: Vec<&str> = forward.remove.iter().map(String::as_str).collect();
+                let mut set: Vec<(&str, &str)> = forward
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (*n, v.as_str()))
+                    .collect();
                 match &forward.cookie {
                     CookieHeader::Unchanged => {}
                     CookieHeader::Replace(value) => set.push(("cookie", value)),
-                    CookieHeader::Remove => remove.push("cookie".to_owned()),
+                    CookieHeader::Remove => remove.push("cookie"),
                 }
-                json!({
-                    "id": id,
-                    "forward": {
-                        "url": forward.url,
-                        "remove": remove,
-                        "set": set,
-                        "read": DIRECTIVE_HEADERS,
-                    }
-                })
+                let forward = WireForward {
+                    url: &forward.url,
+                    remove,
+                    set,
+                    read: DIRECTIVE_HEADERS,
+                };
+                Wire::Forward { id, forward }
             }
-            Self::Finish(Answer::Reply(reply), log) => json!({
-                "reply": { "status": reply.status, "headers": reply.headers, "body": reply.body },
-                "log": log.line(ms),
-            }),
-            Self::Finish(Answer::Pass(edits), log) => {
-                let pass = (!edits.is_empty()).then(|| {
-                    json!({
-                        "remove": DIRECTIVE_HEADERS,
-                        "append": edits.set_cookies.iter().map(|c| ("set-cookie", c)).collect::<Vec<_>>(),
-                        "set": edits.headers,
-                    })
-                });
-                json!({ "pass": pass, "log": log.line(ms) })
-            }
-        }
-        .to_string()
+            Self::Finish(Answer::Reply(reply), log) => Wire::Reply {
+                reply,
+                log: log.line(ms),
+            },
+            Self::Finish(Answer::Pass(edits), log) => Wire::Pass {
+                pass: (!edits.is_empty()).then(|| WirePass {
+                    remove: DIRECTIVE_HEADERS,
+                    append: edits
+                        .set_cookies
+                        .iter()
+                        .map(|c| ("set-cookie", c.as_str()))
+                        .collect(),
+                    set: &edits.headers,
+                }),
+                log: log.line(ms),
+            },
+        };
+        serde_json::to_string(&wire).unwrap_or_default()
     }
 }
 
-fn op_json(op: &Op) -> serde_json::Value {
-    match op {
-        Op::Get { key } => json!({ "op": "get", "key": key }),
-        Op::Put {
-            key,
-            value,
-            metadata,
-            ttl,
-        } => json!({ "op": "put", "key": key, "value": value, "metadata": metadata, "ttl": ttl }),
-        Op::Delete { key } => json!({ "op": "delete", "key": key }),
-        Op::List { prefix, cursor } => json!({ "op": "list", "prefix": prefix, "cursor": cursor }),
-    }
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Wire<'a> {
+    Store {
+        id: u32,
+        kv: &'a [Op],
+    },
+    Forward {
+        id: u32,
+        forward: WireForward<'a>,
+    },
+    Reply {
+        reply: &'a Reply,
+        log: String,
+    },
+    Pass {
+        pass: Option<WirePass<'a>>,
+        log: String,
+    },
+}
+
+#[derive(Serialize)]
+struct WireForward<'a> {
+    url: &'a str,
+    remove: Vec<&'a str>,
+    set: Vec<(&'a str, &'a str)>,
+    read: [&'static str; 2],
+}
+
+#[derive(Serialize)]
+struct WirePass<'a> {
+    remove: [&'static str; 2],
+    append: Vec<(&'static str, &'a str)>,
+    set: &'a [(&'static str, String)],
 }
 
 /// An outcome as the driver writes it: `{"value":…}`, `{}`,
@@ -256,6 +284,7 @@ impl Input {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn outcomes_are_read_by_shape() {
