@@ -12,6 +12,8 @@
 // workerd process's utime+stime over a round, divided by its requests, is
 // the CPU per request. KV operations are counted separately, by copies of
 // the three workers whose SESSIONS goes through a counting proxy worker.
+// sessiongate also gets rounds of forged tokens (401, no KV, no origin),
+// and bench/cold.mjs times each worker's first response in a fresh isolate.
 
 import { execFileSync, fork, spawnSync } from "node:child_process";
 import { createCipheriv, hkdfSync, randomBytes } from "node:crypto";
@@ -23,7 +25,6 @@ import { gzipSync } from "node:zlib";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(benchDir, "..");
-const buildDir = path.join(root, "build");
 const outDir = path.join(benchDir, "build");
 const WORKERS = ["floor", "sessiongate", "peer"];
 const COMPATIBILITY_DATE = "2026-04-26";
@@ -39,7 +40,10 @@ const { values: opts } = parseArgs({
     warmup: { type: "string", default: "1000" },
     "time-cap": { type: "string", default: "60" },
     "kv-requests": { type: "string", default: "20" },
+    "cold-samples": { type: "string", default: "15" },
     "port-base": { type: "string", default: "9100" },
+    build: { type: "string", default: path.join(root, "build") },
+    decision: { type: "string", default: path.join(benchDir, "decision.json") },
     out: { type: "string", default: path.join(benchDir, "results.json") },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -52,7 +56,10 @@ if (opts.help) {
   --warmup N        unrecorded requests per worker before the rounds (1000)
   --time-cap S      a round stops after S seconds whatever its count (60)
   --kv-requests N   requests per KV-count case (20)
+  --cold-samples N  fresh isolates per worker for the cold start; 0 skips it (15)
   --port-base P     ports P..P+12 on 127.0.0.1 (9100)
+  --build DIR       sessiongate's build to measure (build/), e.g. an older commit's
+  --decision FILE   the decision figures for the summary line (bench/decision.json)
   --out FILE        results JSON (bench/results.json)`);
   process.exit(0);
 }
@@ -70,7 +77,9 @@ const CONNECTIONS = int("connections", 1, 1024);
 const WARMUP = int("warmup", 0, 10_000_000);
 const TIME_CAP = int("time-cap", 1, 3600);
 const KV_REQUESTS = int("kv-requests", 1, 1000);
+const COLD_SAMPLES = int("cold-samples", 0, 1000);
 const PORT_BASE = int("port-base", 1024, 65500);
+const buildDir = path.resolve(opts.build);
 if ([8787, 8788].some((p) => p >= PORT_BASE && p <= PORT_BASE + 12)) {
   console.error("bench: ports 8787/8788 are taken by `npm start`; pick another --port-base");
   process.exit(2);
@@ -85,6 +94,7 @@ const PORTS = {
   "floor-kv": PORT_BASE + 5,
   "sessiongate-kv": PORT_BASE + 6,
   "peer-kv": PORT_BASE + 7,
+  cold: PORT_BASE + 8,
   origin: PORT_BASE + 10,
 };
 const ORIGIN = `http://127.0.0.1:${PORTS.origin}`;
@@ -92,6 +102,7 @@ const ORIGIN = `http://127.0.0.1:${PORTS.origin}`;
 // ---------------------------------------------------------------- lifecycle
 
 let mf;
+let coldMf;
 let origin;
 let workerdPids = [];
 let cleaning;
@@ -104,11 +115,11 @@ function fail(message) {
 
 async function cleanup() {
   cleaning ??= (async () => {
-    if (mf) {
-      await Promise.race([mf.dispose().catch(() => {}), sleep(10_000)]);
+    for (const instance of [mf, coldMf]) {
+      if (instance) await Promise.race([instance.dispose().catch(() => {}), sleep(10_000)]);
     }
     // Whatever Miniflare left behind, by the ids we saw.
-    for (const pid of workerdPids) {
+    for (const pid of new Set([...workerdPids, ...findWorkerd()])) {
       if (commOf(pid) === "workerd") {
         try {
           process.kill(pid, "SIGKILL");
@@ -196,8 +207,21 @@ const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }
 
 // ---------------------------------------------------------------- setup
 
+/**
+ * The built wasm: build/worker/index.wasm (worker-build's custom shim,
+ * imported by the shim next to it) if there is one, else build/index_bg.wasm
+ * (the default shim's layout, with build/index.js beside it). Used for the
+ * size, checkBuild() and the cold start.
+ */
+function builtWasm() {
+  const custom = path.join(buildDir, "worker/index.wasm");
+  return existsSync(custom) ? custom : path.join(buildDir, "index_bg.wasm");
+}
+
 function checkBuild() {
-  const needed = ["worker/shim.mjs", "index.js", "index_bg.wasm"].map((f) => path.join(buildDir, f));
+  const wasm = builtWasm();
+  const needed = [path.join(buildDir, "worker/shim.mjs"), wasm];
+  if (wasm === path.join(buildDir, "index_bg.wasm")) needed.push(path.join(buildDir, "index.js"));
   const missing = needed.filter((f) => !existsSync(f));
   if (missing.length) {
     fail(`the worker is not built (missing ${missing.map((f) => path.relative(root, f)).join(", ")}): run \`npm run build\` first`);
@@ -284,10 +308,24 @@ function originServed() {
 
 let runtimeTail = "";
 
-function miniflareOptions(Log, LogLevel, gateVars, peerScript) {
-  const socket = (name) => [{ host: "127.0.0.1", port: PORTS[name] }];
-  const kv = { kvNamespaces: { SESSIONS: "bench-sessions" } };
-  const counted = { serviceBindings: { SESSIONS: { name: "kvcount", entrypoint: "Kv" } } };
+function handleRuntimeStdio(stdout, stderr) {
+  for (const stream of [stdout, stderr]) {
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk) => {
+      runtimeTail = (runtimeTail + chunk).slice(-8192);
+    });
+  }
+}
+
+const KV = { kvNamespaces: { SESSIONS: "bench-sessions" } };
+
+/**
+ * Each benchmarked worker's Miniflare options, without SESSIONS: the timed
+ * workers, their KV-counted copies and the cold start all start from these.
+ * sessiongate's work for either build layout: Miniflare follows the shim's
+ * imports (./index.wasm, or ../index.js and its index_bg.wasm) by the rules.
+ */
+function workerOptions(gateVars, peerScript) {
   const floor = {
     modules: true,
     scriptPath: path.join(benchDir, "workers/floor.mjs"),
@@ -311,19 +349,20 @@ function miniflareOptions(Log, LogLevel, gateVars, peerScript) {
     compatibilityDate: COMPATIBILITY_DATE,
     bindings: { ORIGIN_URL: ORIGIN, AUTH_SECRET: PEER_SECRET },
   };
+  return { floor, sessiongate: gate, peer };
+}
+
+function miniflareOptions(Log, LogLevel, workers) {
+  const socket = (name) => [{ host: "127.0.0.1", port: PORTS[name] }];
+  const kv = KV;
+  const counted = { serviceBindings: { SESSIONS: { name: "kvcount", entrypoint: "Kv" } } };
+  const { floor, sessiongate: gate, peer } = workers;
   return {
     cf: false,
     host: "127.0.0.1",
     port: PORTS.entry,
     log: new Log(LogLevel.WARN),
-    handleRuntimeStdio(stdout, stderr) {
-      for (const stream of [stdout, stderr]) {
-        stream.setEncoding("utf8");
-        stream.on("data", (chunk) => {
-          runtimeTail = (runtimeTail + chunk).slice(-8192);
-        });
-      }
-    },
+    handleRuntimeStdio,
     workers: [
       { name: "floor", ...floor, ...kv, unsafeDirectSockets: socket("floor") },
       { name: "sessiongate", ...gate, ...kv, unsafeDirectSockets: socket("sessiongate") },
@@ -394,8 +433,12 @@ function makeCookies(h, session) {
 
 const PATH = "/app/data?x=1";
 
-/** One bounded run of autocannon against a worker; fails on any non-200. */
-async function drive(autocannon, worker, cookie, requests, label) {
+/**
+ * One bounded run of autocannon against a worker. It fails on any status
+ * other than `expect.status` (200), and on an origin count other than
+ * the responses if `expect.forwarded` (true), else other than zero.
+ */
+async function drive(autocannon, worker, cookie, requests, label, expect = { status: 200, forwarded: true }) {
   const latencies = new Float64Array(requests);
   const statuses = {};
   let n = 0;
@@ -433,8 +476,9 @@ async function drive(autocannon, worker, cookie, requests, label) {
   await sleep(50); // let trailing work (logs, waitUntil) land in this round
   const ticks = workerdTicks() - ticks0;
   const served = (await originServed()) - served0;
-  const bad = Object.entries(statuses).filter(([s]) => s !== "200");
-  if (bad.length || result.errors || result.timeouts || served !== n || (!capped && n !== requests)) {
+  const bad = Object.entries(statuses).filter(([s]) => s !== String(expect.status));
+  const servedOk = served === (expect.forwarded ? n : 0);
+  if (bad.length || result.errors || result.timeouts || !servedOk || (!capped && n !== requests)) {
     fail(
       `${label}: ${worker} round is invalid: ${n}/${requests} responses, statuses ${JSON.stringify(statuses)}, ` +
         `${result.errors} errors, ${result.timeouts} timeouts, origin served ${served}`,
@@ -514,7 +558,7 @@ function pad(s, n, left = false) {
 }
 
 function readDecision() {
-  const file = path.join(benchDir, "decision.json");
+  const file = path.resolve(opts.decision);
   if (!existsSync(file)) return { wasm_us: null, native_us: null };
   try {
     const d = JSON.parse(readFileSync(file, "utf8"));
@@ -546,26 +590,31 @@ async function main() {
   const h = await import(pathToFileURL(path.join(root, "tests/e2e/harness.mjs")).href);
 
   // Whatever the sizes, the whole run is bounded.
-  const budget = (ROUNDS * 3 + 3) * (TIME_CAP + 5) * 1000 + 180_000;
+  const budget = (ROUNDS * 4 + 4) * (TIME_CAP + 5) * 1000 + COLD_SAMPLES * 5 * 2_000 + 240_000;
   setTimeout(() => abort(new Error(`the run took longer than its budget of ${Math.round(budget / 1000)} s`)), budget).unref();
 
   const peerScript = await bundlePeer(esbuild);
   await startOrigin();
 
-  const gateVars = { ...h.VARS, ORIGIN_URL: ORIGIN };
-  mf = new Miniflare(miniflareOptions(Log, LogLevel, gateVars, peerScript));
+  // BAD_TOKEN_LIMIT=off: the forged-token rounds send thousands of bad
+  // tokens from one client; throttled, they would time the 429 path.
+  const gateVars = { ...h.VARS, ORIGIN_URL: ORIGIN, BAD_TOKEN_LIMIT: "off" };
+  const options = workerOptions(gateVars, peerScript);
+  mf = new Miniflare(miniflareOptions(Log, LogLevel, options));
   await mf.ready;
   workerdPids = findWorkerd();
   if (!workerdPids.length) fail("found no workerd process under this one");
 
   // One session, one record, read by all three: s:<hash of id>, as putSession writes it.
-  const kv = await mf.getKVNamespace("SESSIONS", "floor");
   const session = { id: h.newId() };
   session.hash = h.idHash(session.id);
   const iat = h.now();
   const absExp = iat + 12 * 3600;
-  await kv.put(`s:${session.hash}`, JSON.stringify({ v: 1, uid: "alice", iat, abs_exp: absExp, claims: {} }));
-  await kv.put(`u:alice:${session.hash}`, "", { metadata: JSON.stringify({ iat, abs_exp: absExp }) });
+  const putSession = async (kv) => {
+    await kv.put(`s:${session.hash}`, JSON.stringify({ v: 1, uid: "alice", iat, abs_exp: absExp, claims: {} }));
+    await kv.put(`u:alice:${session.hash}`, "", { metadata: JSON.stringify({ iat, abs_exp: absExp }) });
+  };
+  await putSession(await mf.getKVNamespace("SESSIONS", "floor"));
   const cookies = makeCookies(h, session);
 
   // Each worker once, through to the origin.
@@ -579,33 +628,54 @@ async function main() {
       fail(`${worker} did not forward a valid session: ${response.status} ${body.slice(0, 200)}`);
     }
   }
+  // And a forged token: 401 invalid, nothing forwarded.
+  {
+    const served = await originServed();
+    const response = await fetch(`http://127.0.0.1:${PORTS.sessiongate}${PATH}`, {
+      headers: { cookie: cookies.sessiongate.forged(), accept: "application/json" },
+    });
+    const body = await response.text();
+    let reason;
+    try {
+      reason = JSON.parse(body).reason;
+    } catch {}
+    if (response.status !== 401 || reason !== "invalid" || (await originServed()) !== served) {
+      fail(`sessiongate did not refuse a forged token as invalid: ${response.status} ${body.slice(0, 200)}`);
+    }
+  }
 
+  // Each round: the three workers with a live session, then sessiongate
+  // with a forged one (401, no KV, no origin).
+  const FORGED = { status: 401, forwarded: false };
+  const cases = [
+    ...WORKERS.map((worker) => ({ worker, label: worker, cookie: () => cookies[worker].authenticated() })),
+    { worker: "sessiongate", label: "sg forged", cookie: () => cookies.sessiongate.forged(), expect: FORGED },
+  ];
   console.log(
-    `bench: ${ROUNDS} rounds × ${REQUESTS} requests × ${WORKERS.length} workers, ${CONNECTIONS} connections, ` +
+    `bench: ${ROUNDS} rounds × ${REQUESTS} requests × ${cases.length} cases, ${CONNECTIONS} connections, ` +
       `warm-up ${WARMUP}; workerd pid ${workerdPids.join(",")}, CLK_TCK ${CLK_TCK}`,
   );
   if (WARMUP > 0) {
-    for (const worker of WORKERS) await drive(autocannon, worker, cookies[worker].authenticated(), WARMUP, "warm-up");
+    for (const c of cases) await drive(autocannon, c.worker, c.cookie(), WARMUP, "warm-up", c.expect);
   }
 
   const rounds = Object.fromEntries(WORKERS.map((w) => [w, []]));
+  const forgedRounds = [];
   for (let r = 1; r <= ROUNDS; r++) {
-    for (const worker of WORKERS) {
-      const result = await drive(autocannon, worker, cookies[worker].authenticated(), REQUESTS, `round ${r}`);
-      rounds[worker].push(result);
+    for (const c of cases) {
+      const result = await drive(autocannon, c.worker, c.cookie(), REQUESTS, `round ${r}`, c.expect);
+      (c.expect === FORGED ? forgedRounds : rounds[c.worker]).push(result);
       console.log(
-        `  round ${r} ${pad(worker, 11)} ${pad(result.cpu_us_per_req.toFixed(1), 7, true)} µs/req  ` +
+        `  round ${r} ${pad(c.label, 11)} ${pad(result.cpu_us_per_req.toFixed(1), 7, true)} µs/req  ` +
           `${pad(result.rps, 6, true)} req/s  p50 ${result.p50_ms.toFixed(2)} ms  p99 ${result.p99_ms.toFixed(2)} ms` +
           (result.capped ? "  (time cap)" : ""),
       );
     }
   }
 
-  const summary = {};
-  for (const worker of WORKERS) {
-    const rs = rounds[worker];
+  const summarise = (rs) => {
     const cpu = rs.map((r) => r.cpu_us_per_req);
-    summary[worker] = {
+    return {
       cpu_us_per_req: round(median(cpu), 1),
       cpu_us_min: Math.min(...cpu),
       cpu_us_max: Math.max(...cpu),
@@ -613,11 +683,15 @@ async function main() {
       p50_ms: round(median(rs.map((r) => r.p50_ms)), 3),
       p99_ms: round(median(rs.map((r) => r.p99_ms)), 3),
     };
-  }
+  };
+  const summary = Object.fromEntries(WORKERS.map((worker) => [worker, summarise(rounds[worker])]));
+  const forged = summarise(forgedRounds);
   const ratios = {
     sessiongate_over_floor: round(summary.sessiongate.cpu_us_per_req / summary.floor.cpu_us_per_req, 2),
     sessiongate_over_peer: round(summary.sessiongate.cpu_us_per_req / summary.peer.cpu_us_per_req, 2),
     sessiongate_minus_floor_us: round(summary.sessiongate.cpu_us_per_req - summary.floor.cpu_us_per_req, 1),
+    // sessiongate refusing a forged token against the floor serving a live session.
+    forged_cpu_ratio: round(forged.cpu_us_per_req / summary.floor.cpu_us_per_req, 2),
   };
 
   // KV operations per request.
@@ -632,7 +706,50 @@ async function main() {
     };
   }
 
-  const wasm = readFileSync(path.join(buildDir, "index_bg.wasm"));
+  // Cold start: each worker's first response in a fresh isolate.
+  let cold = null;
+  if (COLD_SAMPLES > 0) {
+    const { collectModules, measureCold } = await import(pathToFileURL(path.join(benchDir, "cold.mjs")).href);
+    const coldWorkers = Object.fromEntries(
+      WORKERS.map((worker) => [
+        worker,
+        {
+          options: { ...options[worker], ...KV },
+          request: () => ({ path: PATH, headers: { cookie: cookies[worker].authenticated(), accept: "application/json" } }),
+          status: 200,
+        },
+      ]),
+    );
+    // The cold start must load the very wasm the size is measured on.
+    const gateModules = collectModules(coldWorkers.sessiongate.options).modules.map((m) => m.path);
+    if (!gateModules.includes(builtWasm())) {
+      fail(`cold start: sessiongate's modules (${gateModules.map((f) => path.relative(root, f)).join(", ")}) do not include ${path.relative(root, builtWasm())}`);
+    }
+    console.log(`bench: cold start, ${COLD_SAMPLES} fresh isolates per worker (Worker Loader)`);
+    const served0 = await originServed();
+    cold = await measureCold({
+      Miniflare,
+      log: new Log(LogLevel.WARN),
+      workers: coldWorkers,
+      samples: COLD_SAMPLES,
+      port: PORTS.cold,
+      compatibilityDate: COMPATIBILITY_DATE,
+      prepare: async (kv) => putSession(await kv("bench-sessions")),
+      started: (instance) => {
+        coldMf = instance;
+      },
+      handleRuntimeStdio,
+    });
+    coldMf = null;
+    const forwards = (await originServed()) - served0;
+    const expected = (cold.samples + cold.warmup) * WORKERS.length;
+    if (forwards !== expected) fail(`cold start: the origin served ${forwards} requests, expected ${expected}`);
+    // A floor at or below the empty worker (noise) leaves no ratio.
+    const floorNet = cold.workers.floor.net_ms;
+    cold.ratio = floorNet > 0 ? round(cold.workers.sessiongate.net_ms / floorNet, 2) : null;
+  }
+
+  const wasm = readFileSync(builtWasm());
   const size = {
     wasm_kib: round(wasm.length / 1024, 1),
     wasm_gzip9_kib: round(gzipSync(wasm, { level: 9 }).length / 1024, 1),
@@ -652,9 +769,14 @@ async function main() {
     );
   }
   lines.push(
+    `${pad("sg forged", 12)}${pad(forged.cpu_us_per_req.toFixed(1), 12, true)}${pad(`(${forged.cpu_us_min.toFixed(1)}–${forged.cpu_us_max.toFixed(1)})`, 18, true)}` +
+      `${pad(forged.rps, 9, true)}${pad(forged.p50_ms.toFixed(2), 9, true)}${pad(forged.p99_ms.toFixed(2), 9, true)}`,
+  );
+  lines.push(
     `sessiongate/floor ${ratios.sessiongate_over_floor.toFixed(2)}×, sessiongate/peer ${ratios.sessiongate_over_peer.toFixed(2)}×, ` +
       `sessiongate − floor ${ratios.sessiongate_minus_floor_us >= 0 ? "+" : ""}${ratios.sessiongate_minus_floor_us.toFixed(1)} µs/req`,
   );
+  lines.push(`sg forged: sessiongate refusing a forged token (401 invalid, no KV, no origin); /floor ${ratios.forged_cpu_ratio.toFixed(2)}×`);
   lines.push("");
   lines.push(`KV operations per request (reads r, writes w, deletes+lists o; ${KV_REQUESTS} requests per case)`);
   lines.push(`${pad("worker", 12)}${pad("authenticated", 16)}${pad("forged", 16)}${pad("idle-expired", 16)}`);
@@ -664,14 +786,33 @@ async function main() {
   }
   lines.push("(floor: forged and idle-expired are an unknown session id; all non-authenticated cases answered 401)");
   lines.push("");
+  const fmt1 = (x) => (x === null || x === undefined || !Number.isFinite(x) ? "nan" : x.toFixed(1));
+  const fmt2 = (x) => (x === null || x === undefined || !Number.isFinite(x) ? "nan" : x.toFixed(2));
+  if (cold) {
+    const e = cold.empty;
+    lines.push(`Cold start: first response of a fresh isolate (Worker Loader), ms, median of ${cold.samples} (min–max)`);
+    lines.push(`${pad("worker", 12)}${pad("first resp.", 12, true)}${pad("(min–max)", 16, true)}${pad("− empty", 10, true)}`);
+    for (const worker of WORKERS) {
+      const c = cold.workers[worker];
+      lines.push(
+        `${pad(worker, 12)}${pad(c.median_ms.toFixed(1), 12, true)}${pad(`(${c.min_ms.toFixed(1)}–${c.max_ms.toFixed(1)})`, 16, true)}` +
+          `${pad(c.net_ms.toFixed(1), 10, true)}`,
+      );
+    }
+    lines.push(`${pad("(empty)", 12)}${pad(e.median_ms.toFixed(1), 12, true)}${pad(`(${e.min_ms.toFixed(1)}–${e.max_ms.toFixed(1)})`, 16, true)}`);
+    lines.push(`(empty: a worker that answers 204 at once, loaded the same way; − empty: median over passes of a worker's time minus the empty one's)`);
+    lines.push(`sessiongate/floor ${fmt2(cold.ratio)}× (− empty)`);
+    lines.push("");
+  }
   lines.push(`wasm: ${size.wasm_kib.toFixed(1)} KiB raw, ${size.wasm_gzip9_kib.toFixed(1)} KiB gzip -9`);
-  const fmt1 = (x) => (x === null ? "nan" : x.toFixed(1));
   const g = kvOps.sessiongate;
   const forgedOps = g.forged.reads + g.forged.writes + g.forged.other;
   const finalLine =
     `bench: floor_cpu_ratio=${ratios.sessiongate_over_floor.toFixed(2)} peer_cpu_ratio=${ratios.sessiongate_over_peer.toFixed(2)} ` +
     `wasm_us=${fmt1(decision.wasm_us)} native_us=${fmt1(decision.native_us)} gzip_kib=${Math.round(size.wasm_gzip9_kib)} ` +
-    `kv_auth=${num(g.authenticated.reads)}r${num(g.authenticated.writes)}w kv_forged=${num(forgedOps)}`;
+    `kv_auth=${num(g.authenticated.reads)}r${num(g.authenticated.writes)}w kv_forged=${num(forgedOps)} ` +
+    `cold_ms=${fmt1(cold ? cold.workers.sessiongate.net_ms : null)} cold_ratio=${fmt2(cold?.ratio)} ` +
+    `forged_cpu_ratio=${fmt2(ratios.forged_cpu_ratio)}`;
 
   const results = {
     date: new Date().toISOString(),
@@ -682,7 +823,9 @@ async function main() {
       warmup: WARMUP,
       time_cap_s: TIME_CAP,
       kv_requests: KV_REQUESTS,
+      cold_samples: COLD_SAMPLES,
       path: PATH,
+      sessiongate_wasm: path.relative(root, builtWasm()),
     },
     environment: {
       node: process.version,
@@ -696,9 +839,12 @@ async function main() {
       clk_tck: CLK_TCK,
     },
     summary,
+    forged: { sessiongate: forged },
     ratios,
     rounds,
+    forged_rounds: { sessiongate: forgedRounds },
     kv_ops_per_request: kvOps,
+    cold_start: cold,
     size,
     decision,
     final_line: finalLine,
