@@ -66,7 +66,7 @@ pub use step::{
 };
 
 use authenticate::{Denial, Pending};
-use origin::{After, Login};
+use origin::{After, Login, Presented};
 use request::RequestUrl;
 use sessions::{Ending, Listing, Progress};
 
@@ -111,6 +111,9 @@ enum State {
     Ending(Ending, AfterEnding),
     /// The origin's response.
     Origin(After),
+    /// The record of a session presented on a public path, which the
+    /// origin's directive ends.
+    Presented(Presented),
     /// The writes that start a session after a login handoff.
     Login(Login),
 }
@@ -196,6 +199,9 @@ impl Exchange {
                 }
             }
             (State::Origin(after), Input::Origin(head)) => self.on_origin(gate, after, head),
+            (State::Presented(presented), Input::Store(outcomes)) => {
+                self.on_presented(gate, presented, outcomes)
+            }
             (State::Login(login), Input::Store(outcomes)) => self.on_login(gate, login, outcomes),
             (state, input) => {
                 self.log.decision = "error";

@@ -16,7 +16,7 @@ use crate::token::{IdHash, SessionId};
 pub(super) struct After {
     /// The authenticated session: its hash and user.
     pub session: Option<(IdHash, String)>,
-    /// A session cookie seen on a public path, ended if a login follows.
+    /// A session cookie seen on a public path, ended if a directive follows.
     pub presented: Option<String>,
     /// A re-stamped session cookie for the response.
     pub restamp: Option<String>,
@@ -33,14 +33,24 @@ pub(super) struct Login {
     phase: Phase,
 }
 
+/// The session presented on a public path, whose record is read so that
+/// the directive can end it.
+#[derive(Debug)]
+pub(super) struct Presented {
+    hash: IdHash,
+    directive: Directive,
+}
+
+#[derive(Debug)]
+enum Directive {
+    Logout { all: bool, after: After },
+    Login(Login),
+}
+
 #[derive(Debug)]
 enum Phase {
-    /// Reading the record of the session presented on a public path.
-    Presented(IdHash),
-    /// Deleting that record, which could not be read.
-    DroppingUnreadable,
-    /// Ending any previous session; then the writes.
-    Ending,
+    /// Nothing written yet: the session it replaces is ending first.
+    Pending,
     /// Writing the new session's record.
     Record { id: SessionId, record: Record },
     /// Writing its index entry.
@@ -83,14 +93,20 @@ impl Exchange {
             directives: true,
             ..Edits::session_cookie(gate.config.cookie.clear(), true)
         };
-        match after.session.take() {
-            Some((hash, uid)) => {
-                let ending = if all {
-                    Ending::all(&uid)
-                } else {
-                    Ending::one(&hash, &uid)
-                };
-                self.end_sessions(ending, AfterEnding::Directive(after))
+        if let Some((hash, uid)) = after.session.take() {
+            let ending = if all {
+                Ending::all(&uid)
+            } else {
+                Ending::one(&hash, &uid)
+            };
+            return self.end_sessions(ending, AfterEnding::Directive(after));
+        }
+        // A public path read no session, but a logout must end the one
+        // its cookie names, not just clear the cookie.
+        match presented_record(gate, &mut after, self.now) {
+            Some((hash, read)) => {
+                let directive = Directive::Logout { all, after };
+                self.wait(State::Presented(Presented { hash, directive }), vec![read])
             }
             None => self.after_logout_directive(gate, after),
         }
@@ -111,28 +127,53 @@ impl Exchange {
         };
         let login = Login {
             handoff,
-            phase: Phase::Ending,
+            phase: Phase::Pending,
         };
         // No fixation: the session the request came with ends first.
         if let Some((hash, uid)) = after.session {
             return self.end_sessions(Ending::one(&hash, &uid), AfterEnding::Login(login));
         }
-        // Only a token with a valid tag names a session worth a read.
-        let presented = after
-            .presented
-            .as_deref()
-            .and_then(|raw| gate.config.session_keys.verify(raw, self.now).ok());
-        match presented {
-            Some(token) => {
-                let hash = token.id().hash();
-                let read = Op::get(session::record_key(&hash));
-                let login = Login {
-                    phase: Phase::Presented(hash),
-                    ..login
-                };
-                self.wait(State::Login(login), vec![read])
+        match presented_record(gate, &mut after, self.now) {
+            Some((hash, read)) => {
+                let directive = Directive::Login(login);
+                self.wait(State::Presented(Presented { hash, directive }), vec![read])
             }
             None => self.write_session(gate, login),
+        }
+    }
+
+    /// The presented session's record is in: end that session (all of its
+    /// user's for `logout: all`), then carry on with the directive.
+    pub(super) fn on_presented(
+        &mut self,
+        gate: Gate<'_>,
+        presented: Presented,
+        outcomes: Vec<Outcome>,
+    ) -> Step {
+        let Presented { hash, directive } = presented;
+        let stored = match outcomes.into_iter().next() {
+            Some(Outcome::Value(stored)) => stored,
+            Some(Outcome::Failed(e)) => return self.store_failed(gate, StoreError(e)),
+            other => return self.abandon(format!("driver answered a read with {other:?}")),
+        };
+        let ending = match stored.as_deref().map(Record::from_json) {
+            None => None,
+            Some(Ok(old)) => Some(match &directive {
+                Directive::Logout { all: true, .. } => Ending::all(&old.uid),
+                _ => Ending::one(&hash, &old.uid),
+            }),
+            // Unreadable: its user is unknown, but the record itself goes.
+            Some(Err(_)) => Some(Ending::record(&hash)),
+        };
+        match (directive, ending) {
+            (Directive::Logout { after, .. }, Some(ending)) => {
+                self.end_sessions(ending, AfterEnding::Directive(after))
+            }
+            (Directive::Logout { after, .. }, None) => self.after_logout_directive(gate, after),
+            (Directive::Login(login), Some(ending)) => {
+                self.end_sessions(ending, AfterEnding::Login(login))
+            }
+            (Directive::Login(login), None) => self.write_session(gate, login),
         }
     }
 
@@ -178,22 +219,7 @@ impl Exchange {
                 self.wait(State::Login(next(Phase::RollingBack(e))), vec![rollback])
             }
             (_, Some(e)) => self.store_failed(gate, e),
-            (Phase::Presented(hash), None) => match outcome {
-                Some(Outcome::Value(Some(stored))) => match Record::from_json(&stored) {
-                    Ok(old) => self.end_sessions(
-                        Ending::one(&hash, &old.uid),
-                        AfterEnding::Login(next(Phase::Ending)),
-                    ),
-                    Err(_) => {
-                        let drop = Op::delete(session::record_key(&hash));
-                        self.wait(State::Login(next(Phase::DroppingUnreadable)), vec![drop])
-                    }
-                },
-                _ => self.write_session(gate, next(Phase::Ending)),
-            },
-            (Phase::DroppingUnreadable | Phase::Ending, None) => {
-                self.write_session(gate, next(Phase::Ending))
-            }
+            (Phase::Pending, None) => self.write_session(gate, next(Phase::Pending)),
             (Phase::Record { id, record }, None) => {
                 let put = Op::Put {
                     key: session::index_key(&record.uid, &id.hash()),
@@ -231,4 +257,14 @@ impl Exchange {
             .with("set-cookie", gate.config.cookie.clear());
         self.finish(reply)
     }
+}
+
+/// The read of the record a cookie on a public path names, taking the
+/// cookie: only a token with a valid tag names a session worth a read.
+fn presented_record(gate: Gate<'_>, after: &mut After, now: u64) -> Option<(IdHash, Op)> {
+    let raw = after.presented.take()?;
+    let token = gate.config.session_keys.verify(&raw, now).ok()?;
+    let hash = token.id().hash();
+    let read = Op::get(session::record_key(&hash));
+    Some((hash, read))
 }

@@ -103,6 +103,15 @@ impl Ending {
         (Self::Deleting(1), deletes(uid, [hash]))
     }
 
+    /// Deletes a record whose user is unknown (it could not be read); its
+    /// index entry expires with its TTL.
+    pub fn record(hash: &IdHash) -> (Self, Vec<Op>) {
+        (
+            Self::Deleting(1),
+            vec![Op::delete(session::record_key(hash))],
+        )
+    }
+
     /// Lists the user's sessions, then deletes every one.
     pub fn all(uid: &str) -> (Self, Vec<Op>) {
         let (listing, first) = Listing::start(uid);

@@ -195,6 +195,22 @@ describe("logout", () => {
     assert.equal(await status(a2), 401);
     assert.equal(await status(a3), 401);
   });
+
+  test("the directive on a public page ends the session its cookie names, not just the cookie", async () => {
+    const [d1, d2, e] = [await login(gate, "dora"), await login(gate, "dora"), await login(gate, "erin")];
+    gate.origin = () => new Response("bye", { headers: { "sessiongate-logout": "current" } });
+    let response = await gate.fetch("/login", { headers: withSession(d1) });
+    assert.match(sessionCookies(response)[0], /Max-Age=0/);
+    gate.origin = () => Response.json({});
+    assert.equal(await status(d1), 401, "a copy of the cookie is no use afterwards");
+    assert.equal(await status(d2), 200);
+
+    gate.origin = () => new Response("bye", { headers: { "sessiongate-logout": "all" } });
+    response = await gate.fetch("/static/logout.html", { headers: withSession(d2) });
+    gate.origin = () => Response.json({});
+    assert.equal(await status(d2), 401);
+    assert.equal(await status(e), 200, "another user's session stays");
+  });
 });
 
 test("a password change can end every other session and start a fresh one in one response", async () => {
