@@ -176,15 +176,12 @@ impl Exchange {
             purpose,
             denial,
         } = pending;
-        let stored = match outcomes.into_iter().next() {
-            Some(Outcome::Value(Some(stored))) => stored,
-            Some(Outcome::Value(None)) => {
+        let stored = match Outcome::read(outcomes) {
+            Ok(Some(stored)) => stored,
+            Ok(None) => {
                 return self.refuse(gate, purpose, &denial, Denied::reject(Reason::Revoked))
             }
-            Some(Outcome::Failed(e)) => {
-                return self.refuse(gate, purpose, &denial, Denied::Unavailable(StoreError(e)))
-            }
-            other => return self.abandon(format!("driver answered a read with {other:?}")),
+            Err(e) => return self.refuse(gate, purpose, &denial, Denied::Unavailable(e)),
         };
         let record = match Record::from_json(&stored) {
             Ok(record) => record,

@@ -95,10 +95,9 @@ impl Exchange {
     }
 
     pub(super) fn on_health(&mut self, outcomes: Vec<Outcome>) -> Step {
-        match outcomes.into_iter().next() {
-            Some(Outcome::Value(_)) => self.finish(Reply::json(200, json!({ "status": "ok" }))),
-            Some(Outcome::Failed(e)) => self.unavailable(crate::store::StoreError(e)),
-            other => self.abandon(format!("driver answered a read with {other:?}")),
+        match Outcome::read(outcomes) {
+            Ok(_) => self.finish(Reply::json(200, json!({ "status": "ok" }))),
+            Err(e) => self.unavailable(e),
         }
     }
 

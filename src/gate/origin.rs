@@ -151,10 +151,9 @@ impl Exchange {
         outcomes: Vec<Outcome>,
     ) -> Step {
         let Presented { hash, directive } = presented;
-        let stored = match outcomes.into_iter().next() {
-            Some(Outcome::Value(stored)) => stored,
-            Some(Outcome::Failed(e)) => return self.store_failed(gate, StoreError(e)),
-            other => return self.abandon(format!("driver answered a read with {other:?}")),
+        let stored = match Outcome::read(outcomes) {
+            Ok(stored) => stored,
+            Err(e) => return self.store_failed(gate, e),
         };
         let ending = match stored.as_deref().map(Record::from_json) {
             None => None,

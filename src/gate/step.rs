@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::reply::{Edits, Log, Reply};
+use crate::store::StoreError;
 
 /// A store operation. The operations of one step are independent of each
 /// other, so the driver may perform them concurrently. On the wire:
@@ -70,6 +71,18 @@ pub enum Outcome {
     },
     /// The operation failed or timed out; the text is for the log.
     Failed(String),
+}
+
+impl Outcome {
+    /// The value of a step's one `Get`: `None` when the key is absent; a
+    /// failure, or an answer of another kind, is an error.
+    pub fn read(outcomes: Vec<Outcome>) -> Result<Option<String>, StoreError> {
+        match outcomes.into_iter().next() {
+            Some(Self::Value(value)) => Ok(value),
+            Some(Self::Failed(e)) => Err(StoreError(e)),
+            other => Err(StoreError(format!("a read was answered with {other:?}"))),
+        }
+    }
 }
 
 /// What the gate needs of the origin's response: its status and the two
