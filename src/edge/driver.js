@@ -46,8 +46,9 @@ export default {
         }
         step = JSON.parse(gate.resume(step.id, JSON.stringify(result), Date.now()));
       }
+      const answer = step.reply ? reply(step.reply) : pass(response, step.pass);
       console.log(step.log);
-      return step.reply ? reply(step.reply) : pass(response, step.pass);
+      return answer;
     } catch (e) {
       // The platform threw (a Response that could not be built, say): the
       // gate decides how to answer, unless it is the gate that failed.

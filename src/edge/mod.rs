@@ -26,7 +26,8 @@ thread_local! {
     static EXCHANGES: RefCell<Slab> = RefCell::default();
 }
 
-/// Exchanges waiting for the driver, with the time each began (ms).
+/// Exchanges waiting for the driver, with the time each began (ms). Ids
+/// start at 1: a final step carries none, and 0 names no exchange.
 #[derive(Default)]
 struct Slab {
     slots: Vec<Option<(Exchange, f64)>>,
@@ -35,22 +36,22 @@ struct Slab {
 
 impl Slab {
     fn insert(&mut self, exchange: Exchange, started_ms: f64) -> u32 {
-        match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Some((exchange, started_ms));
-                id
-            }
+        let index = match self.free.pop() {
+            Some(index) => index,
             None => {
-                self.slots.push(Some((exchange, started_ms)));
+                self.slots.push(None);
                 (self.slots.len() - 1) as u32
             }
-        }
+        };
+        self.slots[index as usize] = Some((exchange, started_ms));
+        index + 1
     }
 
     fn take(&mut self, id: u32) -> Option<(Exchange, f64)> {
-        let taken = self.slots.get_mut(id as usize)?.take();
+        let index = id.checked_sub(1)?;
+        let taken = self.slots.get_mut(index as usize)?.take();
         if taken.is_some() {
-            self.free.push(id);
+            self.free.push(index);
         }
         taken
     }
@@ -136,7 +137,9 @@ pub fn resume(id: u32, input: &str, now_ms: f64) -> String {
     answer(exchange, step, started_ms, now_ms)
 }
 
-/// Ends exchange `id` because the driver failed (`detail` says how).
+/// Ends exchange `id` because the driver failed (`detail` says how); with
+/// no exchange waiting (0: the failure came after the final step), the
+/// answer is the same 500.
 #[wasm_bindgen]
 pub fn abandon(id: u32, detail: &str, now_ms: f64) -> String {
     match EXCHANGES.with(|s| s.borrow_mut().take(id)) {
@@ -144,7 +147,7 @@ pub fn abandon(id: u32, detail: &str, now_ms: f64) -> String {
             let step = exchange.abandon(detail.to_owned());
             answer(exchange, step, started_ms, now_ms)
         }
-        None => lost(id),
+        None => failed(Reply::internal(), "internal", detail.to_owned()),
     }
 }
 
@@ -169,7 +172,7 @@ fn with_gate<T>(f: impl FnOnce(Result<Gate<'_>, &str>) -> T) -> T {
 fn answer(exchange: Exchange, step: Step, started_ms: f64, now_ms: f64) -> String {
     let ms = (now_ms - started_ms).max(0.0) as u64;
     let id = if exchange.is_done() {
-        0
+        0 // unused: a final step names no exchange
     } else {
         EXCHANGES.with(|s| s.borrow_mut().insert(exchange, started_ms))
     };
