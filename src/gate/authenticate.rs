@@ -257,8 +257,16 @@ impl Exchange {
             Denied::Reject { reason, clear } => {
                 let config = gate.config;
                 let mut reply = if denial.navigation {
-                    let return_to = routes::percent_encode(&denial.return_to);
-                    Reply::empty(303).with("location", config.login_url.with_return_to(&return_to))
+                    // `//evil.example/x` is a path here but a host to a
+                    // login page that redirects to it: such a return_to
+                    // is left out, never sent.
+                    let location = if routes::is_safe_return_to(&denial.return_to) {
+                        let return_to = routes::percent_encode(&denial.return_to);
+                        config.login_url.with_return_to(&return_to)
+                    } else {
+                        config.login_url.as_str().to_owned()
+                    };
+                    Reply::empty(303).with("location", location)
                 } else {
                     Reply::json(
                         401,

@@ -254,6 +254,20 @@ describe("open redirect through return_to", () => {
     const response = await gate.fetch("/orders?page=2", { headers: html });
     assert.equal(response.headers.get("location"), "/login?return_to=/orders%3Fpage%3D2");
   });
+
+  for (const path of ["//evil.example/x", "///evil.example/x", "//evil.example", "/%2F/evil.example"]) {
+    test(`the edge never sends a browser at ${path} to log in with that return_to`, async () => {
+      const response = await gate.fetch(path, { headers: html });
+      const location = response.headers.get("location") ?? "";
+      if (response.status === 303) {
+        assert.equal(location, "/login", "no return_to: the request's path is not a local one");
+      } else {
+        assert.equal(response.status, 400, "or the path is refused outright");
+      }
+      assert.ok(!/evil/.test(location), location);
+      assert.equal(gate.received.length, 0);
+    });
+  }
 });
 
 describe("login handoff forgery", () => {
