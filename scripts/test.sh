@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm test: every test. Native Rust tests, the release build (and its size
-# budget), then one node --test run of the Miniflare end-to-end suite, the
-# PyJWT/jose interop tests and the browser test.
+# budget), the deploy check (wrangler deploy --dry-run), then one node --test
+# run of the Miniflare end-to-end suite, the PyJWT/jose interop tests and
+# the browser test.
 source "$(dirname "$0")/setup.sh"
 setup
 
@@ -16,6 +17,9 @@ if [ "$gzip_bytes" -gt $((250 * 1024)) ]; then
   echo "error: the gzipped wasm exceeds 250 KiB" >&2
   exit 1
 fi
+
+step "deploy check: wrangler deploy --dry-run, within the Free plan's size limit"
+node scripts/deploy-check.mjs
 
 step "building the demo origin"
 cargo build -p sessiongate-demo
