@@ -28,6 +28,9 @@ pub enum PathError {
     DoubleEncoding,
     /// A `.`, `..` (or all-dots) segment, plain, encoded or before `;`.
     DotSegment,
+    /// A character whose compatibility form holds `.`, `/` or `\`
+    /// (fullwidth `．`, one-dot leader `․`, fullwidth solidus `／`, …).
+    UnicodeLookalike,
 }
 
 impl PathError {
@@ -40,6 +43,7 @@ impl PathError {
             Self::BadEscape => "bad_escape",
             Self::DoubleEncoding => "double_encoding",
             Self::DotSegment => "dot_segment",
+            Self::UnicodeLookalike => "unicode_lookalike",
         }
     }
 }
@@ -115,7 +119,53 @@ pub fn normalise(raw: &str) -> Result<Cow<'_, str>, PathError> {
     if path.split('/').any(dots_only) {
         return Err(PathError::DotSegment);
     }
+    // An origin that applies NFKC (or Windows' best-fit mapping) to the
+    // decoded path reads `/static/%EF%BC%8E%EF%BC%8E/admin` as
+    // `/static/../admin`: refuse what such a reading could turn into a
+    // separator or a dot.
+    if !path.is_ascii() || path.contains('%') {
+        let decoded = percent_decode(&path);
+        if decoded.is_some_and(|d| d.chars().any(is_separator_lookalike)) {
+            return Err(PathError::UnicodeLookalike);
+        }
+    }
     Ok(path)
+}
+
+/// The characters whose compatibility decomposition (NFKC) holds `.`,
+/// `/` or `\`, besides those three, as inclusive ranges. Derived from
+/// Unicode's data, not picked by eye: the test
+/// `separator_lookalikes_are_exactly_what_nfkc_maps_to_separators`
+/// recomputes the set over every code point with a reference NFKC.
+pub const SEPARATOR_LOOKALIKES: [(char, char); 14] = [
+    ('\u{2024}', '\u{2026}'),   // ․ ‥ … one-dot leader, two-dot leader, ellipsis
+    ('\u{2100}', '\u{2101}'),   // ℀ ℁ a/c, a/s
+    ('\u{2105}', '\u{2106}'),   // ℅ ℆ c/o, c/u
+    ('\u{2488}', '\u{249B}'),   // ⒈ … ⒛ digit full stops
+    ('\u{33C2}', '\u{33C2}'),   // ㏂ a.m.
+    ('\u{33C7}', '\u{33C7}'),   // ㏇ Co.
+    ('\u{33D8}', '\u{33D8}'),   // ㏘ p.m.
+    ('\u{FE19}', '\u{FE19}'),   // ︙ vertical ellipsis
+    ('\u{FE30}', '\u{FE30}'),   // ︰ vertical two-dot leader
+    ('\u{FE52}', '\u{FE52}'),   // ﹒ small full stop
+    ('\u{FE68}', '\u{FE68}'),   // ﹨ small reverse solidus
+    ('\u{FF0E}', '\u{FF0F}'),   // ． ／ fullwidth full stop, solidus
+    ('\u{FF3C}', '\u{FF3C}'),   // ＼ fullwidth reverse solidus
+    ('\u{1F100}', '\u{1F100}'), // 🄀 digit zero full stop
+];
+
+pub fn is_separator_lookalike(c: char) -> bool {
+    SEPARATOR_LOOKALIKES
+        .binary_search_by(|&(start, end)| {
+            if end < c {
+                std::cmp::Ordering::Less
+            } else if start > c {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
 }
 
 /// Whether `path` holds `%25` followed by two hex digits.
@@ -405,6 +455,44 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(normalise(path), Err(expected), "{path}");
         }
+    }
+
+    #[test]
+    fn compatibility_lookalikes_of_dots_and_slashes_are_refused() {
+        for path in [
+            "/static/%EF%BC%8E%EF%BC%8E/admin",
+            "/static/%E2%80%A4%E2%80%A4/admin",
+            "/static/%EF%BC%8F..%EF%BC%8Fadmin",
+            "/static/%ef%bc%bcadmin",
+            "/static/\u{FF0E}\u{FF0E}/admin",
+            "/a/%E2%92%88",
+        ] {
+            assert_eq!(normalise(path), Err(PathError::UnicodeLookalike), "{path}");
+        }
+        for fine in ["/caf%C3%A9", "/%E2%82%AC/price", "/%E2%81%84"] {
+            assert!(normalise(fine).is_ok(), "{fine}");
+        }
+    }
+
+    /// Every code point, through a reference NFKC (the unicode-normalization
+    /// crate): the table is exactly the set that folds into `.`, `/` or `\`.
+    #[test]
+    fn separator_lookalikes_are_exactly_what_nfkc_maps_to_separators() {
+        use unicode_normalization::UnicodeNormalization;
+        let folds = |c: char| {
+            !matches!(c, '.' | '/' | '\\')
+                && c.to_string().nfkc().any(|n| matches!(n, '.' | '/' | '\\'))
+        };
+        let mut mismatches = Vec::new();
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            if folds(c) != is_separator_lookalike(c) {
+                mismatches.push(format!("U+{:04X}", c as u32));
+            }
+        }
+        assert!(
+            mismatches.is_empty(),
+            "table and NFKC disagree on {mismatches:?}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use sessiongate::config::Config;
 use sessiongate::key::HmacKey;
 use sessiongate::token::{KeyRing, Kid, SessionId};
 use sessiongate::{cookie, jwt, routes};
+use unicode_normalization::UnicodeNormalization;
 
 const NOW: u64 = 1_700_000_000;
 
@@ -117,6 +118,26 @@ proptest! {
         ]), 0..16)
     ) {
         check_normalised(&format!("/{}", pieces.concat()))?;
+    }
+
+    /// What an origin that applies NFKC to the decoded path reads holds no
+    /// `.`, `/` or `\` that the edge did not see: the path it classified.
+    #[test]
+    fn no_accepted_path_gains_a_separator_under_nfkc(
+        chars in prop::collection::vec(prop_oneof![
+            4 => prop::char::range('a', 'z'),
+            1 => prop::sample::select(vec!['.', '/', '\u{FF0E}', '\u{FF0F}', '\u{FF3C}', '\u{2024}', '\u{2025}', '\u{FE52}', '\u{FE68}', '\u{2488}', '\u{2044}', '\u{2215}']),
+            1 => any::<char>(),
+        ], 0..24)
+    ) {
+        let raw: String = chars.into_iter().collect();
+        let path = format!("/{}", routes::percent_encode(&raw));
+        if let Ok(normal) = routes::normalise(&path) {
+            let decoded = routes::percent_decode(&normal).unwrap_or_default();
+            let separators = |s: &str| s.chars().filter(|c| matches!(c, '.' | '/' | '\\')).count();
+            let folded: String = decoded.nfkc().collect();
+            prop_assert_eq!(separators(&folded), separators(&decoded), "{} folds to {}", path, folded);
+        }
     }
 
     #[test]

@@ -166,6 +166,11 @@ describe("path tricks against PUBLIC_PATHS (/login, /static/*)", () => {
     ["/login.", 401, "trailing dot is another path"],
     ["/static", 401, "the prefix itself is not under it"],
     ["/static/.../admin", 400, "all-dots segment"],
+    ["/static/%EF%BC%8E%EF%BC%8E/admin", 400, "fullwidth full stops, .. under NFKC"],
+    ["/static/%E2%80%A4%E2%80%A4/admin", 400, "one-dot leaders, .. under NFKC"],
+    ["/static/%EF%BC%8F..%EF%BC%8Fadmin", 400, "fullwidth solidus, / under NFKC"],
+    ["/static/%E2%80%A5/admin", 400, "two-dot leader, .. under NFKC"],
+    ["/static/..%EF%BC%BCadmin", 400, "fullwidth reverse solidus, \\ under NFKC"],
   ];
   for (const [path, status, why] of cases) {
     test(`${path} → ${status} (${why})`, async () => {
@@ -185,6 +190,12 @@ describe("path tricks against PUBLIC_PATHS (/login, /static/*)", () => {
       assert.equal(gate.received.length, 0);
     });
   }
+
+  test("a look-alike is refused with its reason, a mere non-ASCII name is not", async () => {
+    const response = await gate.fetch("/static/%EF%BC%8E%EF%BC%8E/admin", { headers: json });
+    assert.deepEqual(await response.json(), { error: "bad_request", reason: "unicode_lookalike" });
+    assert.equal((await gate.fetch("/static/caf%C3%A9.css")).status, 200);
+  });
 
   test("the origin receives exactly the normalised path it was classified by", async () => {
     const response = await gate.fetch("/static/%61pp.css?v=%2F");
