@@ -29,6 +29,7 @@ pub const DEFAULT_ABSOLUTE_TIMEOUT: &str = "12h";
 pub const DEFAULT_COOKIE_NAME: &str = "__Host-sg";
 pub const DEFAULT_COOKIE_SAMESITE: &str = "Lax";
 pub const DEFAULT_BAD_TOKEN_LIMIT: &str = "30/1m";
+pub const DEFAULT_MODE: &str = "enforce";
 
 /// Everything the gate needs, checked.
 #[derive(Debug, Clone)]
@@ -47,6 +48,25 @@ pub struct Config {
     pub admin_token: Option<AdminToken>,
     /// Bad tokens a client may present per window; `None` is `off`.
     pub bad_token_limit: Option<Limit>,
+    pub mode: Mode,
+}
+
+/// `MODE`: whether the gate refuses what fails its checks, or only reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Enforce,
+    /// Forward what enforce mode would refuse, with its verdict (for rollout).
+    Report,
+}
+
+impl Mode {
+    pub fn parse(v: &str) -> Result<Self, String> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "enforce" => Ok(Self::Enforce),
+            "report" => Ok(Self::Report),
+            _ => Err(format!("{v:?} is not enforce or report")),
+        }
+    }
 }
 
 /// One variable and what is wrong with it.
@@ -178,6 +198,8 @@ impl Config {
             Limit::parse(&or_default("BAD_TOKEN_LIMIT", DEFAULT_BAD_TOKEN_LIMIT)),
         );
 
+        let mode = errors.check("MODE", Mode::parse(&or_default("MODE", DEFAULT_MODE)));
+
         match (
             origin_url,
             audience,
@@ -191,6 +213,7 @@ impl Config {
             handoff_key,
             admin_token,
             bad_token_limit,
+            mode,
         ) {
             (
                 Some(origin_url),
@@ -205,6 +228,7 @@ impl Config {
                 Some(handoff_key),
                 Some(admin_token),
                 Some(bad_token_limit),
+                Some(mode),
             ) if errors.0.is_empty() => {
                 // The login page must be reachable without a session.
                 if let Some(path) = login_url.same_origin_path() {
@@ -222,6 +246,7 @@ impl Config {
                     handoff_key,
                     admin_token,
                     bad_token_limit,
+                    mode,
                 })
             }
             _ => Err(errors),
@@ -490,6 +515,12 @@ mod tests {
             problems(&[("BAD_TOKEN_LIMIT", "lots")]),
             "BAD_TOKEN_LIMIT: \"lots\" is not N/duration, such as 30/1m, or off"
         );
+        assert_eq!(
+            problems(&[("MODE", "lenient")]),
+            "MODE: \"lenient\" is not enforce or report"
+        );
+        assert_eq!(parse(&[("MODE", "Report")]).unwrap().mode, Mode::Report);
+        assert_eq!(parse(&[]).unwrap().mode, Mode::Enforce);
     }
 
     #[test]

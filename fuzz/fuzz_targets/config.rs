@@ -1,6 +1,6 @@
 //! `config::Config::from_lookup` with every variable carved out of the input.
 //!
-//! Input: up to 13 values separated by NUL, in the order of `VARS` (the
+//! Input: up to 14 values separated by NUL, in the order of `VARS` (the
 //! variables of DESIGN §8); a value past the last
 //! NUL-separated piece is unset (lookup returns `None`), as is any variable
 //! not in `VARS`. Bytes are read lossily as UTF-8.
@@ -27,7 +27,7 @@
 use libfuzzer_sys::fuzz_target;
 use sessiongate::config::{Config, ConfigErrors, MAX_ABSOLUTE, MIN_IDLE};
 
-const VARS: [&str; 13] = [
+const VARS: [&str; 14] = [
     "ORIGIN_URL",
     "AUDIENCE",
     "LOGIN_URL",
@@ -41,6 +41,7 @@ const VARS: [&str; 13] = [
     "HANDOFF_KEY",
     "ADMIN_TOKEN",
     "BAD_TOKEN_LIMIT",
+    "MODE",
 ];
 const SESSION_KEYS: usize = 8;
 /// `SESSION_KEYS` up to `ADMIN_TOKEN` are secret.

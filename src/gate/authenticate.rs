@@ -7,6 +7,7 @@ use serde_json::json;
 use super::reply::{Log, Reply};
 use super::request::Inbound;
 use super::{forward, AfterEnding, AfterListing, Exchange, Gate, Op, Outcome, State, Step};
+use crate::config::Mode;
 use crate::cookie::{self, Presented};
 use crate::routes;
 use crate::session::{self, Record, RecordError};
@@ -245,6 +246,23 @@ impl Exchange {
             (Purpose::Logout { reply, .. }, Denied::Reject { reason, .. }) => {
                 self.log.reason = Some(reason.as_str());
                 self.finish(reply)
+            }
+            // Report mode relaxes the gate on protected paths only; the
+            // edge's own endpoints answer as ever.
+            (Purpose::Forward(pending), denied) if gate.config.mode == Mode::Report => {
+                let reason = match denied {
+                    Denied::Reject { reason, .. } => reason.as_str(),
+                    Denied::Throttled(_) => "throttled",
+                    Denied::Unavailable(e) => {
+                        self.log.detail = Some(e.to_string());
+                        "store_unavailable"
+                    }
+                    Denied::Unreadable(e) => {
+                        self.log.detail = Some(e.to_string());
+                        "record_unreadable"
+                    }
+                };
+                self.forward_denied(pending, reason)
             }
             (_, denied) => self.deny(gate, denial, denied),
         }

@@ -6,8 +6,9 @@ use super::authenticate::{Authenticated, Denial, Purpose};
 use super::origin::After;
 use super::reply::{self, Log};
 use super::request::{path_and_query, Inbound, RequestUrl};
-use super::{CookieHeader, Exchange, Forward, Gate, State, Step, USER_HEADER};
+use super::{CookieHeader, Exchange, Forward, Gate, State, Step, USER_HEADER, VERDICT_HEADER};
 use crate::assertion::{self, AssertionClaims};
+use crate::config::Mode;
 use crate::cookie::{self, Presented};
 use crate::routes;
 
@@ -65,7 +66,8 @@ impl Exchange {
         path: &str,
         url: &RequestUrl<'_>,
     ) -> Step {
-        if !req.is_safe_method() && req.is_cross_site(url.origin) {
+        let cross_site = !req.is_safe_method() && req.is_cross_site(url.origin);
+        if cross_site && gate.config.mode == Mode::Enforce {
             return self.reject(reply::forbidden("cross_site"), "cross_site");
         }
         let path_and_query = path_and_query(path, url.query);
@@ -79,8 +81,23 @@ impl Exchange {
             method: req.method.to_owned(),
             path_and_query: path_and_query.clone(),
         };
+        if cross_site {
+            return self.forward_denied(pending, "cross_site");
+        }
         let denial = Denial::new(req, path_and_query);
         self.authenticate(gate, req, Purpose::Forward(pending), denial)
+    }
+
+    /// `MODE=report`: what enforce mode would refuse goes on to the origin,
+    /// as it is, with the verdict and without any identity.
+    pub(super) fn forward_denied(&mut self, pending: Pending, reason: &'static str) -> Step {
+        let mut forward = pending.forward;
+        forward.headers = vec![(VERDICT_HEADER, format!("deny; reason={reason}"))];
+        self.log.decision = "reject";
+        self.log.reason = Some(reason);
+        self.log.mode = Some("report");
+        self.state = State::Origin(After::default());
+        Step::Forward(forward)
     }
 
     pub(super) fn forward_authenticated(
@@ -115,6 +132,10 @@ impl Exchange {
             ),
             (USER_HEADER, record.uid.clone()),
         ];
+        if gate.config.mode == Mode::Report {
+            forward.headers.push((VERDICT_HEADER, "allow".to_owned()));
+            self.log.mode = Some("report");
+        }
         self.log.decision = "forward";
         self.state = State::Origin(After {
             session: Some((auth.hash, record.uid)),

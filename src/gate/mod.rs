@@ -72,6 +72,9 @@ use sessions::{Ending, Listing, Progress};
 
 /// Request header naming the user to the origin.
 pub const USER_HEADER: &str = "x-sessiongate-user";
+/// Request header telling the origin, in `MODE=report`, what enforce mode
+/// would have done: `allow`, or `deny; reason=<reason>`.
+pub const VERDICT_HEADER: &str = "sessiongate-verdict";
 /// Response header the origin logs a user out with: `current` or `all`.
 pub const LOGOUT_HEADER: &str = "sessiongate-logout";
 /// KV key the health check reads: any answer, even none, shows KV is usable.

@@ -122,6 +122,8 @@ pub struct Log {
     pub event: Option<&'static str>,
     /// Why something failed, for the operator.
     pub detail: Option<String>,
+    /// `report` when `MODE` is report: a `reject` was forwarded anyway.
+    pub mode: Option<&'static str>,
 }
 
 impl Log {
@@ -143,6 +145,8 @@ impl Log {
             detail: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
             event: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            mode: Option<&'a str>,
             ms: u64,
             #[serde(skip_serializing_if = "Option::is_none")]
             reason: Option<&'a str>,
@@ -154,6 +158,7 @@ impl Log {
             decision: self.decision,
             detail: self.detail.as_deref(),
             event: self.event,
+            mode: self.mode,
             ms,
             reason: self.reason,
             sid: self.sid.as_deref(),
