@@ -1590,7 +1590,7 @@ mod steps {
     #[test]
     fn steps_cross_to_the_driver_as_json_it_can_act_on() {
         let get = Step::Store(vec![Op::Get { key: "s:h".into() }]);
-        let wire: serde_json::Value = serde_json::from_str(&get.to_json(4, 0)).unwrap();
+        let wire: serde_json::Value = serde_json::from_str(&get.to_json(4, 0, false)).unwrap();
         assert_eq!(
             wire,
             serde_json::json!({"id": 4, "kv": [{"op": "get", "key": "s:h"}]})
@@ -1601,12 +1601,51 @@ mod steps {
             ..Log::default()
         };
         let pass = Step::Finish(Answer::Pass(Edits::default()), log);
-        let wire: serde_json::Value = serde_json::from_str(&pass.to_json(0, 12)).unwrap();
+        let wire: serde_json::Value = serde_json::from_str(&pass.to_json(0, 12, false)).unwrap();
         assert_eq!(wire["pass"], serde_json::Value::Null, "untouched");
         let line: serde_json::Value = serde_json::from_str(wire["log"].as_str().unwrap()).unwrap();
         assert_eq!(
             line,
             serde_json::json!({"decision": "forward", "status": 200, "ms": 12})
+        );
+        assert!(
+            wire.get("metric").is_none(),
+            "no data point without METRICS"
+        );
+    }
+
+    #[test]
+    fn a_metered_final_step_carries_a_data_point_that_names_no_one() {
+        let world = World::new();
+        let (token, id) = world.session("alice", 60);
+        let (c, u) = (cookie(&token), url("/dashboard"));
+        let fwd = forward(world.handle(get(&u, Some(&c))));
+        let mut exchange = fwd.exchange.borrow_mut().take().unwrap();
+        let head = OriginHead {
+            status: 200,
+            ..OriginHead::default()
+        };
+        let step = exchange.resume(world.gate(), Input::Origin(Ok(head)));
+        let wire: serde_json::Value = serde_json::from_str(&step.to_json(0, 7, true)).unwrap();
+        assert_eq!(
+            wire["metric"],
+            serde_json::json!({
+                "blobs": ["forward", "", "protected", "enforce"],
+                "doubles": [200.0, 7.0],
+                "indexes": ["protected"],
+            })
+        );
+        let text = wire["metric"].to_string();
+        assert!(!text.contains("alice") && !text.contains(&id.hash().sid()));
+        let u = url("/static/x%zz");
+        let Action::Reply(_) = world.handle(get(&u, None)).action else {
+            panic!()
+        };
+        let (_, step) = world.gate().start(&get(&u, None), NOW);
+        let wire: serde_json::Value = serde_json::from_str(&step.to_json(0, 0, true)).unwrap();
+        assert_eq!(
+            wire["metric"]["blobs"],
+            serde_json::json!(["reject", "bad_escape", "invalid", "enforce"])
         );
     }
 }

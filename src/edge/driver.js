@@ -21,7 +21,7 @@ instance.exports.__wbindgen_start?.();
 /** Longest a step's KV operations may take: past it they fail, and the gate fails closed (503). */
 const KV_TIMEOUT_MS = 3000;
 
-/** What the gate needs wired: `kv`, the KV binding's name. */
+/** What the gate needs wired: `kv`, the KV binding's name, and `metrics`, the Analytics Engine one's (or null). */
 let wiring;
 
 export default {
@@ -48,6 +48,7 @@ export default {
       }
       const answer = step.reply ? reply(step.reply) : pass(response, step.pass);
       console.log(step.log);
+      if (step.metric) record(env[wiring.metrics], step.metric);
       return answer;
     } catch (e) {
       // The platform threw (a Response that could not be built, say): the
@@ -144,6 +145,15 @@ function pass(response, edits) {
   for (const [name, value] of edits.append) headers.append(name, value);
   for (const [name, value] of edits.set) headers.set(name, value);
   return copy;
+}
+
+/** Writes the request's data point; a metrics failure never fails the request. */
+function record(metrics, point) {
+  try {
+    metrics.writeDataPoint(point);
+  } catch (e) {
+    console.error(`metrics: ${message(e)}`);
+  }
 }
 
 /** The answer when the gate itself failed (a trap in the wasm): fail closed. */

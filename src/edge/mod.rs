@@ -14,11 +14,15 @@ use crate::throttle::Throttle;
 
 /// The KV namespace binding.
 const SESSIONS_BINDING: &str = "SESSIONS";
+/// The optional Workers Analytics Engine binding: one data point a request.
+const METRICS_BINDING: &str = "METRICS";
 /// This isolate's configuration: its environment never changes.
 struct Isolate {
     config: Result<Config, String>,
     /// Bad-token counts of this isolate (best effort, see `throttle`).
     throttle: Option<Throttle>,
+    /// Whether `METRICS` is bound: final steps then carry a data point.
+    metered: bool,
 }
 
 thread_local! {
@@ -79,10 +83,20 @@ pub fn configure(env: &worker::Env) -> String {
                 .ok()
                 .and_then(|c| c.bad_token_limit)
                 .map(Throttle::new);
-            Isolate { config, throttle }
+            let metered = js_sys::Reflect::get(env, &JsValue::from_str(METRICS_BINDING))
+                .is_ok_and(|binding| binding.is_object());
+            Isolate {
+                config,
+                throttle,
+                metered,
+            }
         });
     });
-    serde_json::json!({ "kv": SESSIONS_BINDING }).to_string()
+    serde_json::json!({
+        "kv": SESSIONS_BINDING,
+        "metrics": metered().then_some(METRICS_BINDING),
+    })
+    .to_string()
 }
 
 /// Starts an exchange for a request the driver describes: method, URL,
@@ -156,6 +170,7 @@ fn with_gate<T>(f: impl FnOnce(Result<Gate<'_>, &str>) -> T) -> T {
         Some(Isolate {
             config: Ok(config),
             throttle,
+            ..
         }) => f(Ok(Gate {
             config,
             throttle: throttle.as_ref(),
@@ -176,7 +191,7 @@ fn answer(exchange: Exchange, step: Step, started_ms: f64, now_ms: f64) -> Strin
     } else {
         EXCHANGES.with(|s| s.borrow_mut().insert(exchange, started_ms))
     };
-    step.to_json(id, ms)
+    step.to_json(id, ms, metered())
 }
 
 fn lost(id: u32) -> String {
@@ -196,5 +211,9 @@ fn failed(reply: Reply, reason: &'static str, detail: String) -> String {
         detail: Some(detail),
         ..Log::default()
     };
-    Step::Finish(Answer::Reply(reply), log).to_json(0, 0)
+    Step::Finish(Answer::Reply(reply), log).to_json(0, 0, metered())
+}
+
+fn metered() -> bool {
+    ISOLATE.with(|isolate| isolate.get().is_some_and(|i| i.metered))
 }

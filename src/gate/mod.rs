@@ -96,6 +96,8 @@ pub struct Exchange {
     /// request on Workers, and so it does here.
     now: u64,
     log: Log,
+    /// The route class, for the metrics (see `Log::route`).
+    route: &'static str,
     state: State,
 }
 
@@ -157,6 +159,7 @@ impl Gate<'_> {
         let mut exchange = Exchange {
             now,
             log: Log::default(),
+            route: "invalid",
             state: State::Done,
         };
         let step = exchange.begin(*self, req);
@@ -174,9 +177,18 @@ impl Exchange {
             Err(e) => return self.reject(reply::bad_request(e.as_str()), e.as_str()),
         };
         match routes::classify(&path, &gate.config.public_paths) {
-            Route::Reserved(endpoint) => self.endpoint(gate, endpoint, req, &url),
-            Route::Public => self.forward_public(gate, req, &path, url.query),
-            Route::Protected => self.forward_protected(gate, req, &path, &url),
+            Route::Reserved(endpoint) => {
+                self.route = "edge";
+                self.endpoint(gate, endpoint, req, &url)
+            }
+            Route::Public => {
+                self.route = "public";
+                self.forward_public(gate, req, &path, url.query)
+            }
+            Route::Protected => {
+                self.route = "protected";
+                self.forward_protected(gate, req, &path, &url)
+            }
         }
     }
 
@@ -239,9 +251,15 @@ impl Exchange {
     }
 
     fn finish(&mut self, reply: Reply) -> Step {
-        self.state = State::Done;
         self.log.status = reply.status;
-        Step::Finish(Answer::Reply(reply), mem::take(&mut self.log))
+        self.end(Answer::Reply(reply))
+    }
+
+    /// The final step: the answer and the request's log.
+    fn end(&mut self, answer: Answer) -> Step {
+        self.state = State::Done;
+        self.log.route = self.route;
+        Step::Finish(answer, mem::take(&mut self.log))
     }
 
     fn reject(&mut self, reply: Reply, reason: &'static str) -> Step {

@@ -242,8 +242,7 @@ impl Exchange {
     }
 
     fn pass(&mut self, edits: Edits) -> Step {
-        self.state = State::Done;
-        Step::Finish(Answer::Pass(edits), std::mem::take(&mut self.log))
+        self.end(Answer::Pass(edits))
     }
 
     /// A directive could not be carried out: 503 instead of the origin's

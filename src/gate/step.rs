@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::reply::{Edits, Log, Reply};
+use super::reply::{DataPoint, Edits, Log, Reply};
 use crate::store::StoreError;
 
 /// A store operation. The operations of one step are independent of each
@@ -153,7 +153,12 @@ impl Step {
     /// for a step that expects an answer. Serialised straight from
     /// borrowed structs: building a `serde_json::Value` first cost as much
     /// as the gate's own decision.
-    pub fn to_json(&self, id: u32, ms: u64) -> String {
+    /// With `metered`, a final step also carries the request's Analytics
+    /// Engine data point (`"metric"`), for the driver to write.
+    pub fn to_json(&self, id: u32, ms: u64, metered: bool) -> String {
+        fn metric(log: &Log, ms: u64, metered: bool) -> Option<DataPoint<'_>> {
+            metered.then(|| log.data_point(ms))
+        }
         let wire = match self {
             Self::Store(kv) => Wire::Store { id, kv },
             Self::Forward(forward) => {
@@ -179,6 +184,7 @@ impl Step {
             Self::Finish(Answer::Reply(reply), log) => Wire::Reply {
                 reply,
                 log: log.line(ms),
+                metric: metric(log, ms, metered),
             },
             Self::Finish(Answer::Pass(edits), log) => Wire::Pass {
                 pass: (!edits.is_empty()).then(|| WirePass {
@@ -191,6 +197,7 @@ impl Step {
                     set: &edits.headers,
                 }),
                 log: log.line(ms),
+                metric: metric(log, ms, metered),
             },
         };
         serde_json::to_string(&wire).unwrap_or_default()
@@ -211,10 +218,14 @@ enum Wire<'a> {
     Reply {
         reply: &'a Reply,
         log: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        metric: Option<DataPoint<'a>>,
     },
     Pass {
         pass: Option<WirePass<'a>>,
         log: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        metric: Option<DataPoint<'a>>,
     },
 }
 
@@ -347,7 +358,7 @@ mod tests {
             headers: vec![("sessiongate-assertion", "jwt".into())],
             cookie: CookieHeader::Remove,
         });
-        let wire: serde_json::Value = serde_json::from_str(&step.to_json(7, 0)).unwrap();
+        let wire: serde_json::Value = serde_json::from_str(&step.to_json(7, 0, false)).unwrap();
         assert_eq!(
             wire,
             json!({"id": 7, "forward": {
