@@ -30,6 +30,9 @@ pub const DEFAULT_COOKIE_NAME: &str = "__Host-sg";
 pub const DEFAULT_COOKIE_SAMESITE: &str = "Lax";
 pub const DEFAULT_BAD_TOKEN_LIMIT: &str = "30/1m";
 pub const DEFAULT_MODE: &str = "enforce";
+pub const DEFAULT_REAUTH_AFTER: &str = "15m";
+/// Most sessions `MAX_SESSIONS_PER_USER` may allow: one list page of index keys.
+pub const MAX_SESSION_LIMIT: u32 = 1000;
 
 /// Everything the gate needs, checked.
 #[derive(Debug, Clone)]
@@ -49,6 +52,12 @@ pub struct Config {
     /// Bad tokens a client may present per window; `None` is `off`.
     pub bad_token_limit: Option<Limit>,
     pub mode: Mode,
+    /// Sessions a user may have at once; at the limit, a login ends the
+    /// oldest. `None` is unlimited.
+    pub max_sessions_per_user: Option<u32>,
+    /// How recent a login must be to end the user's other sessions;
+    /// `None` is `off`.
+    pub reauth_after: Option<u64>,
 }
 
 /// `MODE`: whether the gate refuses what fails its checks, or only reports it.
@@ -199,6 +208,17 @@ impl Config {
         );
 
         let mode = errors.check("MODE", Mode::parse(&or_default("MODE", DEFAULT_MODE)));
+        let max_sessions_per_user = errors.check(
+            "MAX_SESSIONS_PER_USER",
+            get("MAX_SESSIONS_PER_USER").map_or(Ok(None), |v| session_limit(&v)),
+        );
+        let reauth_after = errors.check(
+            "REAUTH_AFTER",
+            match or_default("REAUTH_AFTER", DEFAULT_REAUTH_AFTER).trim() {
+                off if off.eq_ignore_ascii_case("off") => Ok(None),
+                v => duration(v).map(Some),
+            },
+        );
 
         match (
             origin_url,
@@ -214,6 +234,8 @@ impl Config {
             admin_token,
             bad_token_limit,
             mode,
+            max_sessions_per_user,
+            reauth_after,
         ) {
             (
                 Some(origin_url),
@@ -229,6 +251,8 @@ impl Config {
                 Some(admin_token),
                 Some(bad_token_limit),
                 Some(mode),
+                Some(max_sessions_per_user),
+                Some(reauth_after),
             ) if errors.0.is_empty() => {
                 // The login page must be reachable without a session.
                 if let Some(path) = login_url.same_origin_path() {
@@ -247,6 +271,8 @@ impl Config {
                     admin_token,
                     bad_token_limit,
                     mode,
+                    max_sessions_per_user,
+                    reauth_after,
                 })
             }
             _ => Err(errors),
@@ -345,6 +371,20 @@ pub fn duration(v: &str) -> Result<u64, String> {
         return Err("must be more than zero".to_owned());
     }
     Ok(n * scale)
+}
+
+/// `MAX_SESSIONS_PER_USER`: 1 to 1000, or `unlimited`.
+fn session_limit(v: &str) -> Result<Option<u32>, String> {
+    let v = v.trim();
+    if v.eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    match v.parse::<u32>() {
+        Ok(n) if (1..=MAX_SESSION_LIMIT).contains(&n) => Ok(Some(n)),
+        _ => Err(format!(
+            "{v:?} is not a number from 1 to {MAX_SESSION_LIMIT}, or unlimited"
+        )),
+    }
 }
 
 fn origin_url(v: &str) -> Result<String, String> {
@@ -520,6 +560,26 @@ mod tests {
             "MODE: \"lenient\" is not enforce or report"
         );
         assert_eq!(parse(&[("MODE", "Report")]).unwrap().mode, Mode::Report);
+        assert_eq!(
+            problems(&[("MAX_SESSIONS_PER_USER", "0")]),
+            "MAX_SESSIONS_PER_USER: \"0\" is not a number from 1 to 1000, or unlimited"
+        );
+        assert_eq!(
+            parse(&[("MAX_SESSIONS_PER_USER", "3")])
+                .unwrap()
+                .max_sessions_per_user,
+            Some(3)
+        );
+        assert!(problems(&[("REAUTH_AFTER", "soon")]).starts_with("REAUTH_AFTER: "));
+        assert_eq!(
+            parse(&[("REAUTH_AFTER", "off")]).unwrap().reauth_after,
+            None
+        );
+        let defaults = parse(&[]).unwrap();
+        assert_eq!(
+            (defaults.max_sessions_per_user, defaults.reauth_after),
+            (None, Some(900))
+        );
         assert_eq!(parse(&[]).unwrap().mode, Mode::Enforce);
     }
 

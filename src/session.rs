@@ -68,17 +68,21 @@ impl Record {
     }
 
     /// What the `u:` index entry carries, so that listing a user's sessions
-    /// needs no read per session.
-    pub fn index_metadata(&self) -> String {
-        serde_json::json!({ "iat": self.iat, "abs_exp": self.abs_exp }).to_string()
+    /// needs no read per session: its times and the device it began on.
+    pub fn index_metadata(&self, device: Option<&str>) -> String {
+        serde_json::json!({ "iat": self.iat, "abs_exp": self.abs_exp, "device": device })
+            .to_string()
     }
 }
 
-/// `iat` and `abs_exp` of a listed session, from its index metadata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A listed session, from its index metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct IndexMetadata {
     pub iat: u64,
     pub abs_exp: u64,
+    /// "Firefox on Linux" (`crate::device`); absent in entries from before.
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 /// Checks a user id: 1 to 256 bytes, no control characters.

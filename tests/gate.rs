@@ -209,7 +209,7 @@ impl World {
             .put(
                 &session::index_key(uid, &hash),
                 "",
-                Some(&record.index_metadata()),
+                Some(&record.index_metadata(None)),
                 ttl,
             )
             .unwrap();
@@ -1868,5 +1868,267 @@ mod report_mode {
         let r = reply(world.handle(get(&u, None)));
         assert_eq!(r.status, 401);
         assert!(r.header(VERDICT_HEADER).is_none());
+    }
+}
+
+mod session_limit {
+    use super::*;
+
+    fn login_alice(world: &World) -> (Completion, Log) {
+        let u = url("/login");
+        let req = Inbound {
+            method: "POST",
+            ..get(&u, None)
+        };
+        let fwd = forward(world.handle(req));
+        let handoff = jwt::sign(
+            &HmacKey::new(HANDOFF_KEY.as_bytes()),
+            &serde_json::json!({"sub": "alice", "exp": NOW + 60}),
+        );
+        world.after(
+            &fwd,
+            Directives {
+                login: Some(&handoff),
+                logout: None,
+            },
+        )
+    }
+
+    fn alices(world: &World) -> Vec<String> {
+        world
+            .memory()
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with("u:alice:"))
+            .collect()
+    }
+
+    #[test]
+    fn logging_in_past_the_limit_ends_the_oldest_session() {
+        let world = World::with(config_with(&[("MAX_SESSIONS_PER_USER", "2")]));
+        let (_, oldest) = world.session("alice", 300);
+        let (_, newer) = world.session("alice", 60);
+        world.session("bob", 600);
+        world.store.reset();
+        let (completion, log) = login_alice(&world);
+        assert!(matches!(completion, Completion::Pass(_)));
+        assert_eq!(log.event, Some("login"));
+        let left = alices(&world);
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(!left.iter().any(|k| k.ends_with(&oldest.hash().to_string())));
+        assert!(left.iter().any(|k| k.ends_with(&newer.hash().to_string())));
+        assert!(world
+            .memory()
+            .value(&session::record_key(&oldest.hash()))
+            .is_none());
+        assert_eq!(
+            world.counts(),
+            Counts {
+                lists: 1,
+                deletes: 2,
+                writes: 2,
+                ..Counts::default()
+            }
+        );
+        assert!(world
+            .memory()
+            .keys()
+            .iter()
+            .any(|k| k.starts_with("u:bob:")));
+    }
+
+    #[test]
+    fn within_the_limit_or_unlimited_nothing_ends() {
+        let world = World::with(config_with(&[("MAX_SESSIONS_PER_USER", "3")]));
+        world.session("alice", 300);
+        world.session("alice", 60);
+        login_alice(&world);
+        assert_eq!(alices(&world).len(), 3);
+
+        let world = World::new();
+        for age in [300, 200, 100] {
+            world.session("alice", age);
+        }
+        world.store.reset();
+        login_alice(&world);
+        assert_eq!(alices(&world).len(), 4);
+        assert_eq!(world.counts().lists, 0, "no listing without a limit");
+    }
+}
+
+mod sessions_page {
+    use super::*;
+
+    fn page<'a>(u: &'a str, c: &'a str) -> Inbound<'a> {
+        Inbound {
+            accept: Some("text/html,application/xhtml+xml"),
+            ..get(u, Some(c))
+        }
+    }
+
+    #[test]
+    fn lists_sessions_with_their_devices_and_forms() {
+        let world = World::new();
+        let (mine, mine_id) = world.session("alice", 60);
+        let (_, other_id) = world.session("alice", 3600);
+        let c = cookie(&mine);
+        let u = url("/.sessiongate/sessions");
+        let r = reply(world.handle(page(&u, &c)));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+        assert!(r
+            .header("content-security-policy")
+            .is_some_and(|csp| csp.contains("frame-ancestors 'none'")));
+        let html = &r.body;
+        assert!(html.contains("(this device)"));
+        assert!(html.contains(&format!(
+            "action=\"/.sessiongate/sessions/{}\"",
+            other_id.hash().sid()
+        )));
+        assert!(
+            !html.contains(&format!("/.sessiongate/sessions/{}", mine_id.hash().sid())),
+            "no End button for this device"
+        );
+        assert!(html.contains("action=\"/.sessiongate/logout?scope=all\""));
+        let json = reply(world.handle(get(&u, Some(&c))));
+        assert_eq!(json.header("content-type"), Some("application/json"));
+    }
+
+    #[test]
+    fn a_form_post_ends_another_session_and_comes_back_to_the_page() {
+        let world = World::new();
+        let (mine, _) = world.session("alice", 60);
+        let (_, other_id) = world.session("alice", 600);
+        let c = cookie(&mine);
+        let u = url(&format!("/.sessiongate/sessions/{}", other_id.hash().sid()));
+        let form = Inbound {
+            method: "POST",
+            origin: Some(SITE),
+            accept: Some("text/html"),
+            ..get(&u, Some(&c))
+        };
+        let r = reply(world.handle(form));
+        assert_eq!(
+            (r.status, r.header("location")),
+            (303, Some("/.sessiongate/sessions"))
+        );
+        assert!(world
+            .memory()
+            .value(&session::record_key(&other_id.hash()))
+            .is_none());
+        let cross = Inbound {
+            method: "POST",
+            origin: Some("https://evil.example"),
+            ..get(&u, Some(&c))
+        };
+        assert_eq!(reply(world.handle(cross)).status, 403);
+    }
+
+    #[test]
+    fn the_device_a_login_came_from_is_kept_in_the_index_not_the_agent() {
+        let world = World::new();
+        let u = url("/login");
+        let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+        let req = Inbound {
+            method: "POST",
+            user_agent: Some(ua),
+            ..get(&u, None)
+        };
+        let fwd = forward(world.handle(req));
+        let handoff = jwt::sign(
+            &HmacKey::new(HANDOFF_KEY.as_bytes()),
+            &serde_json::json!({"sub": "alice", "exp": NOW + 60}),
+        );
+        world.after(
+            &fwd,
+            Directives {
+                login: Some(&handoff),
+                logout: None,
+            },
+        );
+        let (_, listed) = world
+            .memory()
+            .list("u:alice:", None)
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|l| (l.name, l.metadata.unwrap()))
+            .next()
+            .unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&listed).unwrap();
+        assert_eq!(meta["device"], "Firefox on Linux");
+        assert!(!listed.contains("Gecko"));
+    }
+}
+
+mod reauthentication {
+    use super::*;
+
+    #[test]
+    fn ending_other_sessions_needs_a_recent_login() {
+        let world = World::with(config_with(&[("REAUTH_AFTER", "15m")]));
+        let (old_login, _) = world.session("alice", 16 * 60);
+        let (_, other_id) = world.session("alice", 60);
+        let c = cookie(&old_login);
+        let u = url(&format!("/.sessiongate/sessions/{}", other_id.hash().sid()));
+        let api = Inbound {
+            method: "DELETE",
+            sec_fetch_site: Some("same-origin"),
+            ..get(&u, Some(&c))
+        };
+        let r = reply(world.handle(api));
+        assert_eq!(
+            (r.status, reason(&r).as_str()),
+            (403, "reauthentication_required")
+        );
+        let form = Inbound {
+            method: "POST",
+            sec_fetch_site: Some("same-origin"),
+            accept: Some("text/html"),
+            ..get(&u, Some(&c))
+        };
+        let r = reply(world.handle(form));
+        assert_eq!(
+            (r.status, r.header("location")),
+            (303, Some("/login?return_to=/.sessiongate/sessions"))
+        );
+        let all = url("/.sessiongate/logout?scope=all");
+        let r = reply(world.handle(Inbound {
+            method: "POST",
+            sec_fetch_site: Some("same-origin"),
+            ..get(&all, Some(&c))
+        }));
+        assert_eq!(
+            r.status, 403,
+            "logging out everywhere ends other sessions too"
+        );
+        assert!(world
+            .memory()
+            .value(&session::record_key(&other_id.hash()))
+            .is_some());
+        let own = url("/.sessiongate/logout");
+        let r = reply(world.handle(Inbound {
+            method: "POST",
+            sec_fetch_site: Some("same-origin"),
+            ..get(&own, Some(&c))
+        }));
+        assert_eq!(r.status, 204, "ending one's own session never needs it");
+    }
+
+    #[test]
+    fn a_recent_login_or_off_ends_them_at_once() {
+        for (vars, age) in [(vec![], 60), (vec![("REAUTH_AFTER", "off")], 11 * 3600)] {
+            let world = World::with(config_with(&vars));
+            let (mine, _) = world.session("alice", age);
+            let (_, other_id) = world.session("alice", 60);
+            let c = cookie(&mine);
+            let u = url(&format!("/.sessiongate/sessions/{}", other_id.hash().sid()));
+            let r = reply(world.handle(Inbound {
+                method: "DELETE",
+                sec_fetch_site: Some("same-origin"),
+                ..get(&u, Some(&c))
+            }));
+            assert_eq!(r.status, 204);
+        }
     }
 }

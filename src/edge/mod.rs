@@ -120,6 +120,7 @@ pub fn start(description: &str, now_ms: f64) -> String {
             "origin" => &mut inbound.origin,
             "authorization" => &mut inbound.authorization,
             "cf-connecting-ip" => &mut inbound.client,
+            "user-agent" => &mut inbound.user_agent,
             _ => continue,
         };
         *read = Some(value);

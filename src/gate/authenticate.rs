@@ -85,9 +85,13 @@ pub(super) enum Purpose {
     Session,
     /// `POST /.sessiongate/logout`: end the session (or all of the user's),
     /// then answer `reply`, which is also the answer without a session.
-    Logout { all: bool, reply: Reply },
-    /// `/.sessiongate/sessions[/<sid>]`.
-    OwnSessions { sid: Option<String> },
+    Logout {
+        all: bool,
+        reply: Reply,
+        browser: bool,
+    },
+    /// `/.sessiongate/sessions[/<sid>]`: a page (or form) for a browser.
+    OwnSessions { sid: Option<String>, browser: bool },
 }
 
 /// A token that checked out, waiting for its record.
@@ -212,7 +216,14 @@ impl Exchange {
         match purpose {
             Purpose::Forward(pending) => self.forward_authenticated(gate, pending, auth),
             Purpose::Session => self.describe_session(gate, auth),
-            Purpose::Logout { all, reply } => {
+            Purpose::Logout {
+                all,
+                reply,
+                browser,
+            } => {
+                if all && self.needs_reauthentication(gate, auth.record.iat) {
+                    return self.reauthenticate(gate, browser);
+                }
                 let uid = &auth.record.uid;
                 let ending = if all {
                     Ending::all(uid)
@@ -221,12 +232,14 @@ impl Exchange {
                 };
                 self.end_sessions(ending, AfterEnding::Reply(reply))
             }
-            Purpose::OwnSessions { sid } => {
+            Purpose::OwnSessions { sid, browser } => {
                 let (listing, read) = Listing::start(&auth.record.uid);
                 let then = AfterListing::Own {
                     current: auth.hash,
                     uid: auth.record.uid,
                     sid,
+                    auth_time: auth.record.iat,
+                    browser,
                 };
                 self.wait(State::Listing(listing, then), vec![read])
             }

@@ -7,7 +7,9 @@ use super::authenticate::{Authenticated, Denial, Denied, Purpose};
 use super::reply::{self, Log, Reply, CLEAR_CACHE};
 use super::request::{path_and_query, Inbound, RequestUrl};
 use super::sessions::{Ending, Listing};
-use super::{AfterEnding, AfterListing, Exchange, Gate, Op, Outcome, State, Step, HEALTH_KEY};
+use super::{
+    page, AfterEnding, AfterListing, Exchange, Gate, Op, Outcome, State, Step, HEALTH_KEY,
+};
 use crate::routes::Endpoint;
 use crate::session::IndexMetadata;
 use crate::token::IdHash;
@@ -34,16 +36,26 @@ impl Exchange {
             }
             Endpoint::OwnSessions if !reads => self.finish(reply::method_not_allowed("GET, HEAD")),
             Endpoint::OwnSessions => {
-                self.authenticate(gate, req, Purpose::OwnSessions { sid: None }, here())
+                // A browser asking for a page gets the page; anything else JSON.
+                let purpose = Purpose::OwnSessions {
+                    sid: None,
+                    browser: req.wants_html(),
+                };
+                self.authenticate(gate, req, purpose, here())
             }
-            Endpoint::OwnSession(_) if req.method != "DELETE" => {
-                self.finish(reply::method_not_allowed("DELETE"))
+            Endpoint::OwnSession(_) if !matches!(req.method, "DELETE" | "POST") => {
+                self.finish(reply::method_not_allowed("DELETE, POST"))
             }
             Endpoint::OwnSession(_) if req.is_cross_site(url.origin) => {
                 self.reject(reply::forbidden("cross_site"), "cross_site")
             }
             Endpoint::OwnSession(sid) => {
-                self.authenticate(gate, req, Purpose::OwnSessions { sid: Some(sid) }, here())
+                // POST is the sessions page's form; DELETE the API's.
+                let purpose = Purpose::OwnSessions {
+                    sid: Some(sid),
+                    browser: req.method == "POST",
+                };
+                self.authenticate(gate, req, purpose, here())
             }
             Endpoint::UserSessions(uid) => self.admin(gate, req, uid),
             Endpoint::NotFound => self.finish(Reply::error(404, "not_found")),
@@ -70,7 +82,12 @@ impl Exchange {
             .with("set-cookie", gate.config.cookie.clear())
             .with("clear-site-data", CLEAR_CACHE.to_owned());
         let denial = Denial::new(req, "/".to_owned());
-        self.authenticate(gate, req, Purpose::Logout { all, reply }, denial)
+        let purpose = Purpose::Logout {
+            all,
+            reply,
+            browser: req.wants_html(),
+        };
+        self.authenticate(gate, req, purpose, denial)
     }
 
     /// `GET /.sessiongate/session`.
@@ -140,37 +157,72 @@ impl Exchange {
 
     /// A user's sessions are listed: answer, or end the one asked for.
     pub(super) fn listed(&mut self, gate: Gate<'_>, listing: Listing, then: AfterListing) -> Step {
-        let sessions = listing.live(self.now);
-        match then {
+        let mut sessions = listing.live(self.now);
+        sessions.sort_by_key(|(_, meta)| std::cmp::Reverse(meta.iat));
+        let (current, uid, sid, auth_time, browser) = match then {
             AfterListing::Admin { uid } => {
                 let body = json!({ "uid": uid, "sessions": sessions_json(&sessions, None) });
-                self.finish(Reply::json(200, body))
+                return self.finish(Reply::json(200, body));
             }
             AfterListing::Own {
                 current,
                 uid,
-                sid: None,
-            } => {
-                let body =
-                    json!({ "uid": uid, "sessions": sessions_json(&sessions, Some(&current)) });
-                self.finish(Reply::json(200, body))
+                sid,
+                auth_time,
+                browser,
+            } => (current, uid, sid, auth_time, browser),
+        };
+        let Some(sid) = sid else {
+            if browser {
+                return self.finish(page::sessions(&sessions, &current));
             }
-            AfterListing::Own {
-                current,
-                uid,
-                sid: Some(sid),
-            } => {
-                let Some((hash, _)) = sessions.iter().find(|(hash, _)| hash.sid() == sid) else {
-                    return self.finish(Reply::error(404, "not_found"));
-                };
-                self.log.event = Some("revoke");
-                let mut reply = Reply::empty(204);
-                if *hash == current {
-                    reply = reply.with("set-cookie", gate.config.cookie.clear());
-                }
-                self.end_sessions(Ending::one(hash, &uid), AfterEnding::Reply(reply))
-            }
+            let body = json!({ "uid": uid, "sessions": sessions_json(&sessions, Some(&current)) });
+            return self.finish(Reply::json(200, body));
+        };
+        let back = || Reply::empty(303).with("location", page::PATH.to_owned());
+        let Some((hash, _)) = sessions.iter().find(|(hash, _)| hash.sid() == sid) else {
+            return self.finish(if browser {
+                back()
+            } else {
+                Reply::error(404, "not_found")
+            });
+        };
+        let ends_current = *hash == current;
+        if !ends_current && self.needs_reauthentication(gate, auth_time) {
+            return self.reauthenticate(gate, browser);
         }
+        self.log.event = Some("revoke");
+        let mut reply = match (browser, ends_current) {
+            (true, true) => Reply::empty(303).with("location", "/".to_owned()),
+            (true, false) => back(),
+            (false, _) => Reply::empty(204),
+        };
+        if ends_current {
+            reply = reply.with("set-cookie", gate.config.cookie.clear());
+        }
+        self.end_sessions(Ending::one(hash, &uid), AfterEnding::Reply(reply))
+    }
+
+    /// DESIGN §6: ending the user's other sessions follows a recent login
+    /// (`REAUTH_AFTER`), so a stolen session cannot shut its owner out.
+    pub(super) fn needs_reauthentication(&self, gate: Gate<'_>, auth_time: u64) -> bool {
+        gate.config
+            .reauth_after
+            .is_some_and(|max| self.now.saturating_sub(auth_time) >= max)
+    }
+
+    /// Sends a browser to log in again (and back to its sessions), or
+    /// refuses an API client.
+    pub(super) fn reauthenticate(&mut self, gate: Gate<'_>, browser: bool) -> Step {
+        self.log.decision = "reject";
+        self.log.reason = Some("reauthentication_required");
+        let reply = if browser {
+            let location = gate.config.login_url.with_return_to(page::PATH);
+            Reply::empty(303).with("location", location)
+        } else {
+            reply::forbidden("reauthentication_required")
+        };
+        self.finish(reply)
     }
 }
 
@@ -183,8 +235,12 @@ fn sessions_json(
     sessions
         .iter()
         .map(|(hash, meta)| {
-            let mut session =
-                json!({ "sid": hash.sid(), "iat": meta.iat, "abs_exp": meta.abs_exp });
+            let mut session = json!({
+                "sid": hash.sid(),
+                "iat": meta.iat,
+                "abs_exp": meta.abs_exp,
+                "device": meta.device,
+            });
             if let Some(current) = current {
                 session["current"] = (hash == current).into();
             }

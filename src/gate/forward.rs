@@ -19,6 +19,8 @@ pub(super) struct Pending {
     method: String,
     /// The path and query as forwarded: the assertion's `htu`.
     path_and_query: String,
+    /// For a session a login handoff in the response starts.
+    user_agent: Option<String>,
 }
 
 impl Exchange {
@@ -52,6 +54,7 @@ impl Exchange {
         self.log = Log::new("forward", Some("public"));
         self.state = State::Origin(After {
             presented,
+            user_agent: req.user_agent.map(str::to_owned),
             ..After::default()
         });
         Step::Forward(forward)
@@ -80,6 +83,7 @@ impl Exchange {
             },
             method: req.method.to_owned(),
             path_and_query: path_and_query.clone(),
+            user_agent: req.user_agent.map(str::to_owned),
         };
         if cross_site {
             return self.forward_denied(pending, "cross_site");
@@ -91,12 +95,19 @@ impl Exchange {
     /// `MODE=report`: what enforce mode would refuse goes on to the origin,
     /// as it is, with the verdict and without any identity.
     pub(super) fn forward_denied(&mut self, pending: Pending, reason: &'static str) -> Step {
-        let mut forward = pending.forward;
+        let Pending {
+            mut forward,
+            user_agent,
+            ..
+        } = pending;
         forward.headers = vec![(VERDICT_HEADER, format!("deny; reason={reason}"))];
         self.log.decision = "reject";
         self.log.reason = Some(reason);
         self.log.mode = Some("report");
-        self.state = State::Origin(After::default());
+        self.state = State::Origin(After {
+            user_agent,
+            ..After::default()
+        });
         Step::Forward(forward)
     }
 
@@ -110,6 +121,7 @@ impl Exchange {
             mut forward,
             method,
             path_and_query,
+            user_agent,
         } = pending;
         let now = self.now;
         let record = auth.record;
@@ -140,6 +152,7 @@ impl Exchange {
         self.state = State::Origin(After {
             session: Some((auth.hash, record.uid)),
             restamp: auth.restamp,
+            user_agent,
             ..After::default()
         });
         Step::Forward(forward)

@@ -47,6 +47,7 @@ mod authenticate;
 mod endpoints;
 mod forward;
 mod origin;
+mod page;
 pub mod reply;
 pub mod request;
 mod sessions;
@@ -131,6 +132,10 @@ enum AfterListing {
         current: crate::token::IdHash,
         uid: String,
         sid: Option<String>,
+        /// When the session's user logged in (its record's `iat`).
+        auth_time: u64,
+        /// A browser: the page, and redirects, rather than JSON.
+        browser: bool,
     },
     /// The admin API's listing of `uid`'s sessions.
     Admin { uid: String },

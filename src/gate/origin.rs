@@ -4,8 +4,9 @@
 //! Either way the directive headers never reach the client.
 
 use super::reply::{Edits, Reply};
-use super::sessions::{self, Ending};
+use super::sessions::{self, Ending, Listing};
 use super::{AfterEnding, Answer, Exchange, Gate, Op, OriginHead, Outcome, State, Step};
+use crate::device;
 use crate::handoff::{self, Handoff};
 use crate::session::{self, Record};
 use crate::store::StoreError;
@@ -22,6 +23,8 @@ pub(super) struct After {
     pub restamp: Option<String>,
     /// The origin's handoff, applied once any logout is done.
     pub login: Option<String>,
+    /// The request's `User-Agent`, described for a session a login starts.
+    pub user_agent: Option<String>,
     /// What the response will carry so far.
     pub edits: Edits,
 }
@@ -30,7 +33,16 @@ pub(super) struct After {
 #[derive(Debug)]
 pub(super) struct Login {
     handoff: Handoff,
+    /// "Firefox on Linux", for the user's list of sessions.
+    device: String,
     phase: Phase,
+}
+
+impl Login {
+    fn at(mut self, phase: Phase) -> Self {
+        self.phase = phase;
+        self
+    }
 }
 
 /// The session presented on a public path, whose record is read so that
@@ -51,6 +63,10 @@ enum Directive {
 enum Phase {
     /// Nothing written yet: the session it replaces is ending first.
     Pending,
+    /// Counting the user's sessions against `MAX_SESSIONS_PER_USER`.
+    Counting(Listing),
+    /// Within the limit (the oldest sessions ended if need be): write.
+    Counted,
     /// Writing the new session's record.
     Record { id: SessionId, record: Record },
     /// Writing its index entry.
@@ -127,6 +143,7 @@ impl Exchange {
         };
         let login = Login {
             handoff,
+            device: device::describe(after.user_agent.as_deref()),
             phase: Phase::Pending,
         };
         // No fixation: the session the request came with ends first.
@@ -178,12 +195,16 @@ impl Exchange {
 
     /// Writes the new session's record, then its index entry.
     pub(super) fn write_session(&mut self, gate: Gate<'_>, login: Login) -> Step {
+        if let (Some(_), Phase::Pending) = (gate.config.max_sessions_per_user, &login.phase) {
+            let (listing, read) = Listing::start(&login.handoff.uid);
+            return self.wait(State::Login(login.at(Phase::Counting(listing))), vec![read]);
+        }
         let id = match SessionId::generate() {
             Ok(id) => id,
             Err(e) => return self.store_failed(gate, StoreError(format!("no randomness: {e}"))),
         };
-        let Login { handoff, .. } = login;
         let policy = &gate.config.policy;
+        let handoff = &login.handoff;
         let record = policy.start(handoff.uid.clone(), handoff.claims.clone(), self.now);
         let put = Op::Put {
             key: session::record_key(&id.hash()),
@@ -191,42 +212,52 @@ impl Exchange {
             metadata: None,
             ttl: policy.ttl(&record, self.now),
         };
-        let login = Login {
-            handoff,
-            phase: Phase::Record { id, record },
-        };
-        self.wait(State::Login(login), vec![put])
+        self.wait(
+            State::Login(login.at(Phase::Record { id, record })),
+            vec![put],
+        )
     }
 
     pub(super) fn on_login(
         &mut self,
         gate: Gate<'_>,
-        login: Login,
+        mut login: Login,
         outcomes: Vec<Outcome>,
     ) -> Step {
-        let Login { handoff, phase } = login;
+        let phase = std::mem::replace(&mut login.phase, Phase::Pending);
+        if let Phase::Counting(mut listing) = phase {
+            return match listing.resume(outcomes) {
+                Ok(Some(next)) => {
+                    self.wait(State::Login(login.at(Phase::Counting(listing))), vec![next])
+                }
+                Ok(None) => self.make_room(gate, login.at(Phase::Counted), &listing),
+                Err(e) => self.store_failed(gate, e),
+            };
+        }
         let outcome = outcomes.into_iter().next();
-        let failed = outcome.clone().and_then(sessions::failure);
-        let next = |phase| Login {
-            handoff: handoff.clone(),
-            phase,
-        };
-        match (phase, failed) {
+        match (phase, outcome.and_then(sessions::failure)) {
             (Phase::RollingBack(e), _) => self.store_failed(gate, e),
             (Phase::Index { id, .. }, Some(e)) => {
                 let rollback = Op::delete(session::record_key(&id.hash()));
-                self.wait(State::Login(next(Phase::RollingBack(e))), vec![rollback])
+                self.wait(
+                    State::Login(login.at(Phase::RollingBack(e))),
+                    vec![rollback],
+                )
             }
             (_, Some(e)) => self.store_failed(gate, e),
-            (Phase::Pending, None) => self.write_session(gate, next(Phase::Pending)),
+            (Phase::Pending | Phase::Counting(_), None) => self.write_session(gate, login),
+            (Phase::Counted, None) => self.write_session(gate, login.at(Phase::Counted)),
             (Phase::Record { id, record }, None) => {
                 let put = Op::Put {
                     key: session::index_key(&record.uid, &id.hash()),
                     value: String::new(),
-                    metadata: Some(record.index_metadata()),
+                    metadata: Some(record.index_metadata(Some(&login.device))),
                     ttl: gate.config.policy.ttl(&record, self.now),
                 };
-                self.wait(State::Login(next(Phase::Index { id, record })), vec![put])
+                self.wait(
+                    State::Login(login.at(Phase::Index { id, record })),
+                    vec![put],
+                )
             }
             (Phase::Index { id, record }, None) => {
                 let token = gate.config.session_keys.mint(&id, self.now);
@@ -239,6 +270,23 @@ impl Exchange {
                 })
             }
         }
+    }
+
+    /// At `MAX_SESSIONS_PER_USER`, the oldest sessions end so that the new
+    /// one fits; then the writes.
+    fn make_room(&mut self, gate: Gate<'_>, login: Login, listing: &Listing) -> Step {
+        let max = gate.config.max_sessions_per_user.unwrap_or(u32::MAX) as usize;
+        let mut live = listing.live(self.now);
+        if live.len() < max {
+            return self.write_session(gate, login);
+        }
+        live.sort_by_key(|(_, meta)| meta.iat);
+        let oldest: Vec<IdHash> = live[..=live.len() - max]
+            .iter()
+            .map(|(h, _)| *h)
+            .collect();
+        let ending = Ending::many(listing.uid(), &oldest);
+        self.end_sessions(ending, AfterEnding::Login(login))
     }
 
     fn pass(&mut self, edits: Edits) -> Step {

@@ -15,6 +15,8 @@ pub struct Inbound<'a> {
     pub authorization: Option<&'a str>,
     /// `CF-Connecting-IP`: whom bad tokens are counted against.
     pub client: Option<&'a str>,
+    /// Described (never kept) for the session a login starts (`crate::device`).
+    pub user_agent: Option<&'a str>,
     /// The name of every request header, for stripping.
     pub header_names: &'a [&'a str],
 }

@@ -103,6 +103,11 @@ impl Ending {
         (Self::Deleting(1), deletes(uid, [hash]))
     }
 
+    /// Deletes these sessions of one user.
+    pub fn many(uid: &str, hashes: &[IdHash]) -> (Self, Vec<Op>) {
+        (Self::Deleting(hashes.len()), deletes(uid, hashes))
+    }
+
     /// Deletes a record whose user is unknown (it could not be read); its
     /// index entry expires with its TTL.
     pub fn record(hash: &IdHash) -> (Self, Vec<Op>) {

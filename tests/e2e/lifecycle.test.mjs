@@ -256,3 +256,71 @@ test("a user sees their sessions and can end one of the others", async () => {
   assert.equal(await status(there), 401);
   assert.equal(await status(here), 200);
 });
+
+describe("the user's own sessions", () => {
+  test("past MAX_SESSIONS_PER_USER a login ends the user's oldest session", async () => {
+    const limited = await startGate({ vars: { MAX_SESSIONS_PER_USER: "2" } });
+    try {
+      const oldest = await login(limited, "ida");
+      const older = await login(limited, "ida");
+      const newest = await login(limited, "ida");
+      const status = async (token) => (await limited.fetch("/dashboard", { headers: withSession(token) })).status;
+      assert.equal(await status(oldest), 401, "the oldest made room");
+      assert.equal(await status(older), 200);
+      assert.equal(await status(newest), 200);
+      const listed = await (await limited.fetch("/.sessiongate/sessions", { headers: withSession(newest) })).json();
+      assert.equal(listed.sessions.length, 2);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  test("ending another session after REAUTH_AFTER sends the user to log in again", async () => {
+    const { token: stale } = await putSession(gate, { uid: "jan", iat: now() - 16 * 60 });
+    const fresh = await login(gate, "jan");
+    const listed = await (await gate.fetch("/.sessiongate/sessions", { headers: withSession(stale) })).json();
+    const other = listed.sessions.find((s) => !s.current).sid;
+    const same = { origin: "https://app.example.com" };
+    let response = await gate.fetch(`/.sessiongate/sessions/${other}`, { method: "DELETE", headers: withSession(stale, same) });
+    assert.equal(response.status, 403);
+    assert.equal((await response.json()).reason, "reauthentication_required");
+    response = await gate.fetch(`/.sessiongate/sessions/${other}`, { method: "POST", headers: withSession(stale, { ...same, accept: "text/html" }) });
+    assert.equal(response.status, 303);
+    assert.equal(response.headers.get("location"), "/login?return_to=/.sessiongate/sessions");
+    assert.equal(await status(fresh), 200, "nothing ended");
+    // After logging in again, the same request ends the other session.
+    const again = await login(gate, "jan");
+    const mine = await (await gate.fetch("/.sessiongate/sessions", { headers: withSession(again) })).json();
+    const target = mine.sessions.find((s) => !s.current && s.iat < now() - 60).sid;
+    response = await gate.fetch(`/.sessiongate/sessions/${target}`, { method: "DELETE", headers: withSession(again, same) });
+    assert.equal(response.status, 204);
+    assert.equal(await status(stale), 401);
+  });
+
+  test("a browser gets a page: each session's device and start, this device, and forms", async () => {
+    const ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36";
+    gate.origin = () => new Response("welcome", { headers: { "sessiongate-login": handoff("kim") } });
+    const response = await gate.fetch("/login", { method: "POST", headers: { "user-agent": ua } });
+    const token = cookieValue(sessionCookies(response)[0]);
+    gate.origin = () => Response.json({});
+    const other = await login(gate, "kim");
+    const page = await gate.fetch("/.sessiongate/sessions", { headers: withSession(other, { accept: "text/html" }) });
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type"), /^text\/html/);
+    assert.match(page.headers.get("content-security-policy"), /frame-ancestors 'none'/);
+    const html = await page.text();
+    assert.match(html, /Chrome on Windows/);
+    assert.match(html, /\(this device\)/);
+    assert.ok(!html.includes(ua), "the raw User-Agent is never shown");
+    assert.match(html, /action="\/\.sessiongate\/logout\?scope=all"/);
+    const sid = html.match(/action="\/\.sessiongate\/sessions\/([A-Za-z0-9_-]{16})"/)[1];
+    const end = await gate.fetch(`/.sessiongate/sessions/${sid}`, {
+      method: "POST",
+      headers: withSession(other, { origin: "https://app.example.com", accept: "text/html" }),
+    });
+    assert.equal(end.status, 303);
+    assert.equal(end.headers.get("location"), "/.sessiongate/sessions");
+    assert.equal(await status(token), 401);
+    assert.ok(!gate.output.includes(ua), "nor logged");
+  });
+});
