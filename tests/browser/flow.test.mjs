@@ -12,14 +12,17 @@ import { startServers } from "../../scripts/servers.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const screenshot = path.join(root, "target/dashboard.png");
+const sessionsScreenshot = path.join(root, "target/sessions.png");
 
-let servers, context, page, profile;
+let servers, context, page;
 let log = "";
+const profiles = [];
 
-before(async () => {
-  servers = await startServers({ edgePort: 8797, originPort: 8798, output: (chunk) => (log += chunk) });
-  profile = mkdtempSync(path.join(os.tmpdir(), "sessiongate-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
+/** A browser of its own: a fresh profile, so a fresh cookie jar. */
+async function launch() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "sessiongate-chromium-"));
+  profiles.push(dir);
+  return chromium.launchPersistentContext(dir, {
     executablePath: process.env.CHROMIUM_BIN ?? "/usr/bin/chromium",
     headless: true,
     args: [
@@ -27,13 +30,27 @@ before(async () => {
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
     ],
   });
+}
+
+/** Logs `page` in as alice through the demo's login form. */
+async function signIn(page) {
+  await page.goto(`${servers.edge}/dashboard`);
+  await page.fill("#username", "alice");
+  await page.fill("#password", "wonderland");
+  await page.click("#submit");
+  await page.waitForURL(`${servers.edge}/dashboard`);
+}
+
+before(async () => {
+  servers = await startServers({ edgePort: 8797, originPort: 8798, output: (chunk) => (log += chunk) });
+  context = await launch();
   page = context.pages()[0] ?? (await context.newPage());
 });
 
 after(async () => {
   await context?.close();
   await servers?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
 });
 
 const sessionCookie = async () => (await context.cookies(servers.edge)).find((c) => c.name === "__Host-sg");
@@ -82,4 +99,32 @@ test("logging out returns to the login page, and the old cookie no longer works"
   const withOldCookie = await fetch(`${servers.edge}/api/me`, { headers: { cookie: `__Host-sg=${oldToken}` } });
   assert.equal(withOldCookie.status, 401);
   assert.equal((await withOldCookie.json()).reason, "revoked");
+});
+
+test("ending a session from another browser's sessions page refuses it", async () => {
+  const laptop = await launch();
+  const phone = await launch();
+  try {
+    const [mine, theirs] = [laptop.pages()[0] ?? (await laptop.newPage()), phone.pages()[0] ?? (await phone.newPage())];
+    await signIn(theirs);
+    await signIn(mine);
+    await mine.goto(`${servers.edge}/.sessiongate/sessions`);
+    assert.equal(await mine.title(), "Your sessions");
+    assert.equal(await mine.locator("tbody tr").count(), 2);
+    assert.match(await mine.locator("tbody tr", { hasText: "(this device)" }).textContent(), /Chrome on Linux/);
+    mkdirSync(path.dirname(sessionsScreenshot), { recursive: true });
+    await mine.screenshot({ path: sessionsScreenshot, fullPage: true });
+
+    await mine.getByRole("button", { name: /^End the session on/ }).click();
+    await mine.waitForURL(`${servers.edge}/.sessiongate/sessions`);
+    assert.equal(await mine.locator("tbody tr").count(), 1, "only this device is left");
+
+    await theirs.goto(`${servers.edge}/dashboard`);
+    assert.equal(new URL(theirs.url()).pathname, "/login", "the ended browser is sent to log in");
+    await mine.goto(`${servers.edge}/dashboard`);
+    assert.equal(new URL(mine.url()).pathname, "/dashboard", "the other carries on");
+  } finally {
+    await laptop.close();
+    await phone.close();
+  }
 });
