@@ -119,6 +119,13 @@ impl CookieSpec {
         if !name.bytes().all(is_token_byte) {
             return Err("may contain only letters, digits and !#$%&'*+-.^_`|~");
         }
+        // ASVS 5.0.0 3.3.1, 3.3.3: browsers then refuse the cookie from an
+        // insecure origin or with a Domain, whoever tries to set it.
+        if !name.starts_with("__Host-") {
+            return Err(
+                "must start with __Host- (the session cookie is host-only, Secure and Path=/)",
+            );
+        }
         Ok(Self {
             name: name.to_owned(),
             same_site,
@@ -219,10 +226,26 @@ mod tests {
 
     #[test]
     fn names_must_be_tokens() {
-        for bad in ["", "a b", "a;b", "a=b", "a,b", "ä", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "a b",
+            "a;b",
+            "a=b",
+            "a,b",
+            "ä",
+            &"x".repeat(65),
+            "__Host-a b",
+        ] {
             assert!(CookieSpec::new(bad, SameSite::Lax).is_err(), "{bad:?}");
         }
-        assert!(CookieSpec::new("sid", SameSite::Strict).is_ok());
+        assert!(CookieSpec::new("__Host-sid", SameSite::Strict).is_ok());
+    }
+
+    #[test]
+    fn names_carry_the_host_prefix() {
+        for bad in ["sid", "__Secure-sid", "__host-sid", "Host-sid"] {
+            assert!(CookieSpec::new(bad, SameSite::Lax).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub enum HandoffError {
     MissingExp,
     Expired,
     ExpTooFarAhead,
+    /// `nbf` or `iat` lies ahead: not valid yet.
+    NotYetValid,
     ClaimsTooLarge,
 }
 
@@ -47,6 +49,7 @@ impl HandoffError {
             Self::MissingExp => "missing_exp",
             Self::Expired => "expired",
             Self::ExpTooFarAhead => "exp_too_far_ahead",
+            Self::NotYetValid => "not_yet_valid",
             Self::ClaimsTooLarge => "claims_too_large",
         }
     }
@@ -62,6 +65,8 @@ impl fmt::Display for HandoffError {
 struct HandoffClaims {
     sub: Option<String>,
     exp: Option<u64>,
+    nbf: Option<u64>,
+    iat: Option<u64>,
     claims: Option<Claims>,
 }
 
@@ -76,6 +81,11 @@ pub fn verify(key: &HmacKey, token: &str, now: u64) -> Result<Handoff, HandoffEr
     }
     if exp > now.saturating_add(MAX_AHEAD) {
         return Err(HandoffError::ExpTooFarAhead);
+    }
+    // A validity span starts at `nbf` (ASVS 5.0.0 9.2.1); an `iat` ahead of
+    // the edge's clock is as suspect. No leeway, as for `exp`.
+    if claims.nbf.is_some_and(|nbf| nbf > now) || claims.iat.is_some_and(|iat| iat > now) {
+        return Err(HandoffError::NotYetValid);
     }
     let claims = claims.claims.unwrap_or_default();
     check_claims(&claims).map_err(|_| HandoffError::ClaimsTooLarge)?;
@@ -141,6 +151,21 @@ mod tests {
             check(json!({"sub": "a", "exp": NOW as f64 + 60.5})),
             Err(HandoffError::Jwt(JwtError::BadClaims))
         );
+    }
+
+    #[test]
+    fn a_validity_span_that_has_not_begun_is_refused() {
+        let at = |extra: serde_json::Value| {
+            let mut claims = json!({"sub": "a", "exp": NOW + 60});
+            claims
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            check(claims)
+        };
+        assert_eq!(at(json!({"nbf": NOW + 1})), Err(HandoffError::NotYetValid));
+        assert_eq!(at(json!({"iat": NOW + 1})), Err(HandoffError::NotYetValid));
+        assert!(at(json!({"nbf": NOW, "iat": NOW - 5})).is_ok());
     }
 
     #[test]

@@ -214,6 +214,26 @@ mod tests {
         );
     }
 
+    /// Keys come from configuration only: a token that names its own key
+    /// (`jwk`, `jku`, `kid`) and is signed with it is refused.
+    #[test]
+    fn keys_named_in_the_header_are_never_used() {
+        let attacker = b"attacker-key-attacker-key-attacker";
+        let claims = r#"{"sub":"mallory"}"#;
+        for header in [
+            r#"{"alg":"HS256","jwk":{"kty":"oct","k":"YXR0YWNrZXIta2V5LWF0dGFja2VyLWtleS1hdHRhY2tlcg"}}"#,
+            r#"{"alg":"HS256","jku":"https://evil.example/keys"}"#,
+            r#"{"alg":"HS256","kid":"../../attacker"}"#,
+        ] {
+            let token = with_header(header, claims, &HmacKey::new(attacker));
+            assert_eq!(
+                verify::<serde_json::Value>(&key(), &token),
+                Err(JwtError::BadSignature),
+                "{header}"
+            );
+        }
+    }
+
     #[test]
     fn claims_of_the_wrong_shape_are_refused_after_the_signature() {
         #[derive(Debug, Deserialize)]

@@ -281,10 +281,7 @@ impl Exchange {
             return self.write_session(gate, login);
         }
         live.sort_by_key(|(_, meta)| meta.iat);
-        let oldest: Vec<IdHash> = live[..=live.len() - max]
-            .iter()
-            .map(|(h, _)| *h)
-            .collect();
+        let oldest: Vec<IdHash> = live[..=live.len() - max].iter().map(|(h, _)| *h).collect();
         let ending = Ending::many(listing.uid(), &oldest);
         self.end_sessions(ending, AfterEnding::Login(login))
     }
