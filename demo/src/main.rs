@@ -179,7 +179,7 @@ async fn dashboard(Extension(identity): Extension<Identity>) -> Html<String> {
     <tr><th>session</th><td><code>{sid}</code></td></tr>
     {claims}
   </table>
-  <p><a href="/api/me">This identity as JSON</a></p>
+  <p><a href="/api/me">This identity as JSON</a> · <a href="/.sessiongate/sessions">Your sessions</a></p>
 </section>
 <section class="actions">
   <form method="post" action="/.sessiongate/logout"><button id="logout" type="submit">Sign out</button></form>
