@@ -48,7 +48,7 @@ async function waitFor(url, child, name, timeoutMs) {
  * Starts the demo origin and the edge; resolves once both answer.
  * `output`: "inherit" to show their output, or a function given each chunk.
  */
-export async function startServers({ edgePort = 8787, originPort = 8788, output = "inherit" } = {}) {
+export async function startServers({ edgePort = 8787, originPort = 8788, output = "inherit", persistTo } = {}) {
   const secrets = devVars();
   const children = [];
   let recent = ""; // the end of the servers' output, for error messages
@@ -94,6 +94,8 @@ export async function startServers({ edgePort = 8787, originPort = 8788, output 
       "--inspector-port", String(edgePort + 1000),
       "--var", `ORIGIN_URL:http://127.0.0.1:${originPort}`,
       "--show-interactive-dev-session=false",
+      // Local KV lives here: a test passes a fresh folder, npm start keeps .wrangler/state.
+      ...(persistTo ? ["--persist-to", persistTo] : []),
     ], {
       WRANGLER_SEND_METRICS: "false",
       WRANGLER_HIDE_BANNER: "true",

@@ -16,6 +16,7 @@ const sessionsScreenshot = path.join(root, "target/sessions.png");
 
 let servers, context, page;
 let log = "";
+/** Temporary folders (browser profiles, local KV), removed at the end. */
 const profiles = [];
 
 /** A browser of its own: a fresh profile, so a fresh cookie jar. */
@@ -42,7 +43,10 @@ async function signIn(page) {
 }
 
 before(async () => {
-  servers = await startServers({ edgePort: 8797, originPort: 8798, output: (chunk) => (log += chunk) });
+  // A KV of its own: sessions of earlier runs must not show on the sessions page.
+  const kv = mkdtempSync(path.join(os.tmpdir(), "sessiongate-kv-"));
+  profiles.push(kv);
+  servers = await startServers({ edgePort: 8797, originPort: 8798, output: (chunk) => (log += chunk), persistTo: kv });
   context = await launch();
   page = context.pages()[0] ?? (await context.newPage());
 });
