@@ -75,7 +75,7 @@ impl Workload {
             .put(
                 &session::index_key("alice", &hash),
                 "",
-                Some(&record.index_metadata()),
+                Some(&record.index_metadata(None)),
                 ttl,
             )
             .expect("memory store put");
