@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 
 use crate::cookie::{CookieSpec, SameSite};
 use crate::key::{HmacKey, MIN_SECRET_LEN};
+use crate::ledger;
 use crate::routes::PublicPaths;
 use crate::session::Policy;
 use crate::throttle::Limit;
@@ -58,6 +59,12 @@ pub struct Config {
     /// How recent a login must be to end the user's other sessions;
     /// `None` is `off`.
     pub reauth_after: Option<u64>,
+    /// How old a location's copy of a user's revocation state may be, in
+    /// seconds (`REVOCATION_STALENESS`), when the ledger is bound.
+    pub revocation_staleness: u64,
+    /// Whether the revocation ledger (`LEDGER`) is bound: the edge says,
+    /// from the bindings; without it, revocation is KV's alone.
+    pub ledger: bool,
 }
 
 /// `MODE`: whether the gate refuses what fails its checks, or only reports it.
@@ -212,6 +219,24 @@ impl Config {
             "MAX_SESSIONS_PER_USER",
             get("MAX_SESSIONS_PER_USER").map_or(Ok(None), |v| session_limit(&v)),
         );
+        let revocation_staleness = errors.check(
+            "REVOCATION_STALENESS",
+            duration(&or_default(
+                "REVOCATION_STALENESS",
+                ledger::DEFAULT_STALENESS,
+            ))
+            .and_then(|secs| {
+                if (ledger::MIN_STALENESS..=ledger::MAX_STALENESS).contains(&secs) {
+                    Ok(secs)
+                } else {
+                    Err(format!(
+                        "must be between {}s and {}s",
+                        ledger::MIN_STALENESS,
+                        ledger::MAX_STALENESS
+                    ))
+                }
+            }),
+        );
         let reauth_after = errors.check(
             "REAUTH_AFTER",
             match or_default("REAUTH_AFTER", DEFAULT_REAUTH_AFTER).trim() {
@@ -236,6 +261,7 @@ impl Config {
             mode,
             max_sessions_per_user,
             reauth_after,
+            revocation_staleness,
         ) {
             (
                 Some(origin_url),
@@ -253,6 +279,7 @@ impl Config {
                 Some(mode),
                 Some(max_sessions_per_user),
                 Some(reauth_after),
+                Some(revocation_staleness),
             ) if errors.0.is_empty() => {
                 // The login page must be reachable without a session.
                 if let Some(path) = login_url.same_origin_path() {
@@ -273,6 +300,8 @@ impl Config {
                     mode,
                     max_sessions_per_user,
                     reauth_after,
+                    revocation_staleness,
+                    ledger: false,
                 })
             }
             _ => Err(errors),

@@ -14,6 +14,7 @@ pub mod gate;
 pub mod handoff;
 pub mod jwt;
 pub mod key;
+pub mod ledger;
 pub mod routes;
 pub mod session;
 pub mod store;

@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::gate::{Listed, Op, Outcome};
+use crate::ledger::LedgerState;
 
 /// A store operation that failed; the text is for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +61,32 @@ pub trait SessionStore {
     fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// A page of the keys starting with `prefix`, from `cursor` on.
     fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<Page, StoreError>;
+
+    /// The revocation ledger's state of `uid`, as JSON (a Durable Object
+    /// on Workers): none bound unless a store keeps one.
+    fn ledger_read(&self, _uid: &str) -> Result<String, StoreError> {
+        Err(StoreError("no revocation ledger".to_owned()))
+    }
+
+    fn ledger_write(&self, _uid: &str, _change: LedgerChange) -> Result<(), StoreError> {
+        Err(StoreError("no revocation ledger".to_owned()))
+    }
+
+    /// The location's Cache API: none unless a store keeps one.
+    fn cache_read(&self, _key: &str) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+
+    fn cache_write(&self, _key: &str, _value: &str, _ttl: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// A write to the revocation ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerChange {
+    Revoke { hash: String },
+    RevokeBefore { before: u64 },
 }
 
 /// Performs a store step's operations in order, as the JS driver does
@@ -81,6 +108,17 @@ pub fn perform<S: SessionStore>(store: &S, ops: &[Op]) -> Vec<Outcome> {
                 Op::List { prefix, cursor } => store
                     .list(prefix, cursor.as_deref())
                     .map(|(keys, cursor)| Outcome::Page { keys, cursor }),
+                Op::LedgerRead { uid } => store.ledger_read(uid).map(|v| Outcome::Value(Some(v))),
+                Op::LedgerRevoke { uid, hash, .. } => store
+                    .ledger_write(uid, LedgerChange::Revoke { hash: hash.clone() })
+                    .map(|()| Outcome::Done),
+                Op::LedgerRevokeBefore { uid, before } => store
+                    .ledger_write(uid, LedgerChange::RevokeBefore { before: *before })
+                    .map(|()| Outcome::Done),
+                Op::CacheRead { key } => store.cache_read(key).map(Outcome::Value),
+                Op::CacheWrite { key, value, ttl } => {
+                    store.cache_write(key, value, *ttl).map(|()| Outcome::Done)
+                }
             };
             outcome.unwrap_or_else(|e| Outcome::Failed(e.0))
         })
@@ -94,12 +132,14 @@ struct Entry {
     ttl: u64,
 }
 
-/// A store in a map. TTLs are recorded, not enforced: the gate checks
-/// deadlines itself on every read.
+/// A store in a map, with a revocation ledger and a Cache API of maps too.
+/// TTLs are recorded, not enforced: the gate checks deadlines itself.
 #[derive(Debug)]
 pub struct MemoryStore {
     entries: RefCell<BTreeMap<String, Entry>>,
     page_size: usize,
+    ledger: RefCell<BTreeMap<String, LedgerState>>,
+    cache: RefCell<BTreeMap<String, String>>,
 }
 
 impl Default for MemoryStore {
@@ -114,6 +154,8 @@ impl MemoryStore {
         Self {
             entries: RefCell::default(),
             page_size: page_size.max(1),
+            ledger: RefCell::default(),
+            cache: RefCell::default(),
         }
     }
 
@@ -129,6 +171,16 @@ impl MemoryStore {
 
     pub fn value(&self, key: &str) -> Option<String> {
         self.entries.borrow().get(key).map(|e| e.value.clone())
+    }
+
+    /// The ledger's state of `uid`.
+    pub fn ledger(&self, uid: &str) -> LedgerState {
+        self.ledger.borrow().get(uid).cloned().unwrap_or_default()
+    }
+
+    /// Forgets the location's cache, as a new location would start.
+    pub fn clear_cache(&self) {
+        self.cache.borrow_mut().clear();
     }
 }
 
@@ -155,6 +207,40 @@ impl SessionStore for MemoryStore {
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.entries.borrow_mut().remove(key);
+        Ok(())
+    }
+
+    fn ledger_read(&self, uid: &str) -> Result<String, StoreError> {
+        Ok(serde_json::to_string(&self.ledger(uid)).unwrap_or_default())
+    }
+
+    fn ledger_write(&self, uid: &str, change: LedgerChange) -> Result<(), StoreError> {
+        let mut ledger = self.ledger.borrow_mut();
+        let state = ledger.entry(uid.to_owned()).or_default();
+        let changed = match change {
+            LedgerChange::Revoke { hash } => {
+                let mut state = std::mem::take(state);
+                if !state.revoked.contains(&hash) {
+                    state.revoked.push(hash);
+                }
+                state
+            }
+            LedgerChange::RevokeBefore { before } => {
+                std::mem::take(state).with_revoked_before(before)
+            }
+        };
+        *state = changed;
+        Ok(())
+    }
+
+    fn cache_read(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.cache.borrow().get(key).cloned())
+    }
+
+    fn cache_write(&self, key: &str, value: &str, _ttl: u64) -> Result<(), StoreError> {
+        self.cache
+            .borrow_mut()
+            .insert(key.to_owned(), value.to_owned());
         Ok(())
     }
 
@@ -187,6 +273,10 @@ pub struct Counts {
     pub writes: usize,
     pub deletes: usize,
     pub lists: usize,
+    /// Requests to the revocation ledger (not KV).
+    pub ledger: usize,
+    /// Cache API reads and writes (not KV).
+    pub cache: usize,
 }
 
 impl Counts {
@@ -255,6 +345,26 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
         self.count(|c| c.lists += 1);
         self.inner.list(prefix, cursor)
     }
+
+    fn ledger_read(&self, uid: &str) -> Result<String, StoreError> {
+        self.count(|c| c.ledger += 1);
+        self.inner.ledger_read(uid)
+    }
+
+    fn ledger_write(&self, uid: &str, change: LedgerChange) -> Result<(), StoreError> {
+        self.count(|c| c.ledger += 1);
+        self.inner.ledger_write(uid, change)
+    }
+
+    fn cache_read(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.count(|c| c.cache += 1);
+        self.inner.cache_read(key)
+    }
+
+    fn cache_write(&self, key: &str, value: &str, ttl: u64) -> Result<(), StoreError> {
+        self.count(|c| c.cache += 1);
+        self.inner.cache_write(key, value, ttl)
+    }
 }
 
 /// Which operations a [`FailingStore`] fails.
@@ -264,6 +374,8 @@ pub enum Fail {
     Reads,
     Writes,
     Everything,
+    /// The revocation ledger only, KV working.
+    Ledger,
 }
 
 /// Fails the chosen operations of the store it wraps, as an unreachable KV would.
@@ -289,12 +401,22 @@ impl<S> FailingStore<S> {
         &self.inner
     }
 
+    fn check_ledger(&self) -> Result<(), StoreError> {
+        match self.fail.get() {
+            Fail::Ledger | Fail::Everything => {
+                Err(StoreError("ledger unreachable (injected)".to_owned()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn check(&self, is_read: bool) -> Result<(), StoreError> {
         let fails = match self.fail.get() {
             Fail::Nothing => false,
             Fail::Reads => is_read,
             Fail::Writes => !is_read,
             Fail::Everything => true,
+            Fail::Ledger => false,
         };
         if fails {
             Err(StoreError("unavailable (injected)".to_owned()))
@@ -329,6 +451,24 @@ impl<S: SessionStore> SessionStore for FailingStore<S> {
     fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<Page, StoreError> {
         self.check(true)?;
         self.inner.list(prefix, cursor)
+    }
+
+    fn ledger_read(&self, uid: &str) -> Result<String, StoreError> {
+        self.check_ledger()?;
+        self.inner.ledger_read(uid)
+    }
+
+    fn ledger_write(&self, uid: &str, change: LedgerChange) -> Result<(), StoreError> {
+        self.check_ledger()?;
+        self.inner.ledger_write(uid, change)
+    }
+
+    fn cache_read(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.inner.cache_read(key)
+    }
+
+    fn cache_write(&self, key: &str, value: &str, ttl: u64) -> Result<(), StoreError> {
+        self.inner.cache_write(key, value, ttl)
     }
 }
 

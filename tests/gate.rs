@@ -13,6 +13,7 @@ use sessiongate::gate::{
 };
 use sessiongate::jwt;
 use sessiongate::key::HmacKey;
+use sessiongate::ledger::LedgerCache;
 use sessiongate::session::{self, Record};
 use sessiongate::store::{
     perform, CountingStore, Counts, Fail, FailingStore, MemoryStore, SessionStore,
@@ -112,6 +113,8 @@ struct World {
     store: Store,
     clock: Clock,
     throttle: Option<Throttle>,
+    /// This isolate's copy of users' revocation states.
+    ledger_cache: LedgerCache,
 }
 
 impl World {
@@ -130,6 +133,7 @@ impl World {
             store: CountingStore::new(FailingStore::new(memory, Fail::Nothing)),
             clock: Clock(Cell::new(NOW)),
             throttle,
+            ledger_cache: LedgerCache::default(),
         }
     }
 
@@ -137,6 +141,7 @@ impl World {
         Gate {
             config: &self.config,
             throttle: self.throttle.as_ref(),
+            ledger_cache: Some(&self.ledger_cache),
         }
     }
 
@@ -1468,6 +1473,7 @@ mod steps {
                         Op::Put { .. } => 'p',
                         Op::Delete { .. } => 'd',
                         Op::List { .. } => 'l',
+                        _ => 'x',
                     })
                     .collect::<String>(),
             );
@@ -1590,7 +1596,7 @@ mod steps {
     #[test]
     fn steps_cross_to_the_driver_as_json_it_can_act_on() {
         let get = Step::Store(vec![Op::Get { key: "s:h".into() }]);
-        let wire: serde_json::Value = serde_json::from_str(&get.to_json(4, 0, false)).unwrap();
+        let wire: serde_json::Value = serde_json::from_str(&get.to_json(4, 0, false, &[])).unwrap();
         assert_eq!(
             wire,
             serde_json::json!({"id": 4, "kv": [{"op": "get", "key": "s:h"}]})
@@ -1601,7 +1607,8 @@ mod steps {
             ..Log::default()
         };
         let pass = Step::Finish(Answer::Pass(Edits::default()), log);
-        let wire: serde_json::Value = serde_json::from_str(&pass.to_json(0, 12, false)).unwrap();
+        let wire: serde_json::Value =
+            serde_json::from_str(&pass.to_json(0, 12, false, &[])).unwrap();
         assert_eq!(wire["pass"], serde_json::Value::Null, "untouched");
         let line: serde_json::Value = serde_json::from_str(wire["log"].as_str().unwrap()).unwrap();
         assert_eq!(
@@ -1626,7 +1633,7 @@ mod steps {
             ..OriginHead::default()
         };
         let step = exchange.resume(world.gate(), Input::Origin(Ok(head)));
-        let wire: serde_json::Value = serde_json::from_str(&step.to_json(0, 7, true)).unwrap();
+        let wire: serde_json::Value = serde_json::from_str(&step.to_json(0, 7, true, &[])).unwrap();
         assert_eq!(
             wire["metric"],
             serde_json::json!({
@@ -1642,7 +1649,7 @@ mod steps {
             panic!()
         };
         let (_, step) = world.gate().start(&get(&u, None), NOW);
-        let wire: serde_json::Value = serde_json::from_str(&step.to_json(0, 0, true)).unwrap();
+        let wire: serde_json::Value = serde_json::from_str(&step.to_json(0, 0, true, &[])).unwrap();
         assert_eq!(
             wire["metric"]["blobs"],
             serde_json::json!(["reject", "bad_escape", "invalid", "enforce"])
@@ -2130,5 +2137,182 @@ mod reauthentication {
             }));
             assert_eq!(r.status, 204);
         }
+    }
+}
+
+/// The revocation ledger (issue 10), natively: the store keeps the ledger
+/// and the location's Cache API as maps, and `Fail::Ledger` cuts it off.
+mod ledger {
+    use super::*;
+    use sessiongate::ledger::{cache_key, Cached};
+
+    fn world() -> World {
+        let mut config = config_with(&[("REVOCATION_STALENESS", "10")]);
+        config.ledger = true;
+        World::with(config)
+    }
+
+    fn status(world: &World, token: &str) -> (u16, String) {
+        let (c, u) = (cookie(token), url("/dashboard"));
+        match world.handle(get(&u, Some(&c))).action {
+            Action::Forward(_) => (200, String::new()),
+            Action::Reply(r) => (r.status, reason(&r)),
+        }
+    }
+
+    #[test]
+    fn a_first_request_reads_the_ledger_once_then_the_isolate_copy_serves() {
+        let world = world();
+        let (token, _) = world.session("alice", 60);
+        world.store.reset();
+        assert_eq!(status(&world, &token).0, 200);
+        let first = world.counts();
+        assert_eq!(
+            (first.reads, first.ledger, first.cache),
+            (1, 1, 1),
+            "{first:?}"
+        );
+        world.store.reset();
+        world.clock.advance(4);
+        assert_eq!(status(&world, &token).0, 200);
+        assert_eq!(
+            (world.counts().ledger, world.counts().cache),
+            (0, 0),
+            "fresh in memory"
+        );
+    }
+
+    #[test]
+    fn a_session_ended_elsewhere_is_refused_once_the_copy_is_stale() {
+        let world = world();
+        let (token, id) = world.session("alice", 60);
+        assert_eq!(status(&world, &token).0, 200);
+        // Another location ends it: the ledger has it, this location's KV not yet.
+        world
+            .memory()
+            .ledger_write(
+                "alice",
+                sessiongate::store::LedgerChange::Revoke {
+                    hash: id.hash().to_string(),
+                },
+            )
+            .unwrap();
+        world.clock.advance(4);
+        assert_eq!(status(&world, &token).0, 200, "within half the bound");
+        world.clock.advance(6);
+        assert_eq!(
+            status(&world, &token),
+            (401, "revoked".to_owned()),
+            "a copy at the bound is never used"
+        );
+    }
+
+    #[test]
+    fn past_half_the_bound_the_answer_asks_for_a_refresh_in_the_background() {
+        let world = world();
+        let (token, _) = world.session("alice", 60);
+        status(&world, &token);
+        world.clock.advance(5);
+        let (c, u) = (cookie(&token), url("/dashboard"));
+        let fwd = forward(world.handle(get(&u, Some(&c))));
+        let mut exchange = fwd.exchange.borrow_mut().take().unwrap();
+        let head = OriginHead {
+            status: 200,
+            ..OriginHead::default()
+        };
+        assert!(matches!(
+            exchange.resume(world.gate(), Input::Origin(Ok(head))),
+            Step::Finish(Answer::Pass(_), _)
+        ));
+        let background = exchange.take_background();
+        assert_eq!(
+            background,
+            [sessiongate::gate::Op::LedgerRead {
+                uid: "alice".into()
+            }]
+        );
+        let outcomes = perform(&world.store, &background);
+        let writes = world.gate().absorb(&background, outcomes, NOW + 5);
+        assert!(
+            matches!(&writes[..], [sessiongate::gate::Op::CacheWrite { key, .. }] if *key == cache_key("alice"))
+        );
+    }
+
+    #[test]
+    fn another_isolates_copy_in_the_cache_api_is_used_while_fresh() {
+        let world = world();
+        let (token, _) = world.session("alice", 60);
+        let cached = Cached {
+            state: Default::default(),
+            fetched_at: NOW - 3,
+        };
+        world
+            .memory()
+            .cache_write(
+                &cache_key("alice"),
+                &serde_json::to_string(&cached).unwrap(),
+                10,
+            )
+            .unwrap();
+        world.store.reset();
+        assert_eq!(status(&world, &token).0, 200);
+        assert_eq!((world.counts().cache, world.counts().ledger), (1, 0));
+    }
+
+    #[test]
+    fn an_unreachable_ledger_fails_closed_when_no_copy_is_fresh() {
+        let world = world();
+        let (token, _) = world.session("alice", 60);
+        world.fail(Fail::Ledger);
+        let (c, u) = (cookie(&token), url("/dashboard"));
+        let decision = world.handle(get(&u, Some(&c)));
+        assert_eq!(decision.log.reason, Some("ledger_unavailable"));
+        let r = reply(decision);
+        assert_eq!(r.status, 503);
+        assert_eq!(r.body, r#"{"error":"revocation_ledger_unavailable"}"#);
+    }
+
+    #[test]
+    fn every_way_a_session_ends_writes_the_ledger_before_answering() {
+        let world = world();
+        let (token, id) = world.session("alice", 60);
+        let (other, other_id) = world.session("alice", 60);
+        let c = cookie(&token);
+        let u = url("/.sessiongate/logout");
+        let r = reply(world.handle(Inbound {
+            method: "POST",
+            sec_fetch_site: Some("same-origin"),
+            ..get(&u, Some(&c))
+        }));
+        assert_eq!(r.status, 204);
+        assert!(world
+            .memory()
+            .ledger("alice")
+            .revoked
+            .contains(&id.hash().to_string()));
+
+        let c = cookie(&other);
+        let all = url("/.sessiongate/logout?scope=all");
+        world.handle(Inbound {
+            method: "POST",
+            sec_fetch_site: Some("same-origin"),
+            ..get(&all, Some(&c))
+        });
+        let state = world.memory().ledger("alice");
+        assert_eq!(state.revoked_before, Some(NOW));
+        assert!(
+            state.revoked.contains(&other_id.hash().to_string()),
+            "a session of this very second is named too"
+        );
+
+        world.fail(Fail::Ledger);
+        let (third, _) = world.session("alice", 0);
+        let c = cookie(&third);
+        let r = reply(world.handle(Inbound {
+            method: "POST",
+            sec_fetch_site: Some("same-origin"),
+            ..get(&u, Some(&c))
+        }));
+        assert_eq!(r.status, 503, "no success before the ledger has it");
     }
 }

@@ -9,6 +9,8 @@
 
 import * as gate from "./index_bg.js";
 import wasmModule from "./index.wasm";
+// The revocation ledger's Durable Object class (src/ledger/object.rs).
+export { Ledger } from "./index_bg.js";
 $SNIPPET_JS_IMPORTS;
 
 const instance = new WebAssembly.Instance(wasmModule, {
@@ -21,11 +23,11 @@ instance.exports.__wbindgen_start?.();
 /** Longest a step's KV operations may take: past it they fail, and the gate fails closed (503). */
 const KV_TIMEOUT_MS = 3000;
 
-/** What the gate needs wired: `kv`, the KV binding's name, and `metrics`, the Analytics Engine one's (or null). */
+/** What the gate needs wired: the names of the KV binding (`kv`), and of the Analytics Engine and ledger ones (`metrics`, `ledger`, or null). */
 let wiring;
 
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     let step = {};
     let response;
     try {
@@ -34,7 +36,7 @@ export default {
       while (step.kv || step.forward) {
         let result;
         if (step.kv) {
-          result = await perform(env[wiring.kv], step.kv);
+          result = await perform(env, step.kv);
         } else {
           try {
             response = await forward(request, step.forward);
@@ -49,6 +51,7 @@ export default {
       const answer = step.reply ? reply(step.reply) : pass(response, step.pass);
       console.log(step.log);
       if (step.metric) record(env[wiring.metrics], step.metric);
+      if (step.background) ctx.waitUntil(background(env, step.background));
       return answer;
     } catch (e) {
       // The platform threw (a Response that could not be built, say): the
@@ -71,14 +74,14 @@ function describe(request) {
   return fields.join("\n");
 }
 
-/** Performs a step's KV operations at once; each outcome in order, all failed past the bound. */
-async function perform(kv, ops) {
+/** Performs a step's operations at once; each outcome in order, all failed past the bound. */
+async function perform(env, ops) {
   let timer;
   const timeout = new Promise((resolve) => {
     timer = setTimeout(resolve, KV_TIMEOUT_MS, TIMED_OUT);
   });
   // One operation, as on every authenticated request, needs no Promise.all.
-  const outcomes = ops.length === 1 ? operate(kv, ops[0]).then(one, failedOne) : Promise.all(ops.map((op) => operate(kv, op).catch(failed)));
+  const outcomes = ops.length === 1 ? operate(env, ops[0]).then(one, failedOne) : Promise.all(ops.map((op) => operate(env, op).catch(failed)));
   try {
     const settled = await Promise.race([outcomes, timeout]);
     return settled === TIMED_OUT ? ops.map(() => ({ error: `timed out after ${KV_TIMEOUT_MS} ms` })) : settled;
@@ -96,7 +99,8 @@ function failed(e) {
 }
 
 // async, so that a binding that throws at once fails its operation rather than the request.
-async function operate(kv, op) {
+async function operate(env, op) {
+  const kv = env[wiring.kv];
   switch (op.op) {
     case "get":
       return kv.get(op.key).then((value) => ({ value }));
@@ -115,12 +119,44 @@ async function operate(kv, op) {
         cursor: page.list_complete ? null : page.cursor,
       }));
     }
+    case "ledger_read":
+      return { value: await ledger(env, op.uid, "state") };
+    case "ledger_revoke":
+      await ledger(env, op.uid, "revoke", { hash: op.hash, abs_exp: op.abs_exp });
+      return {};
+    case "ledger_revoke_before":
+      await ledger(env, op.uid, "revoke-before", { before: op.before });
+      return {};
+    case "cache_read": {
+      const hit = await caches.default.match(op.key);
+      return { value: hit ? await hit.text() : null };
+    }
+    case "cache_write":
+      await caches.default.put(op.key, new Response(op.value, { headers: { "cache-control": `max-age=${op.ttl}` } }));
+      return {};
     default:
-      throw new Error(`unknown KV operation ${op.op}`);
+      throw new Error(`unknown operation ${op.op}`);
   }
 }
 
 const done = () => ({});
+
+/** A request to the user's ledger object (by name = uid); its body, or the failure. */
+async function ledger(env, uid, action, body) {
+  const namespace = env[wiring.ledger];
+  const stub = namespace.get(namespace.idFromName(uid));
+  const init = body ? { method: "POST", body: JSON.stringify(body) } : undefined;
+  const response = await stub.fetch(`https://ledger/${action}`, init);
+  if (!response.ok) throw new Error(`ledger ${action}: ${response.status}`);
+  return response.text();
+}
+
+/** After the answer: a final step's background operations, handed back, and the writes that follow. */
+async function background(env, ops) {
+  const outcomes = await perform(env, ops);
+  const next = JSON.parse(gate.absorb(JSON.stringify({ ops, outcomes }), Date.now()));
+  if (next.kv.length) await perform(env, next.kv);
+}
 
 /** The incoming request, body streamed, to `url` with the gate's header changes. */
 function forward(request, { url, remove, set }) {

@@ -9,13 +9,16 @@ use std::cell::{OnceCell, RefCell};
 use wasm_bindgen::prelude::*;
 
 use crate::config::{Config, ConfigErrors};
-use crate::gate::{Answer, Exchange, Gate, Inbound, Input, Log, Reply, Step};
+use crate::gate::{Answer, Exchange, Gate, Inbound, Input, Log, Op, Reply, Step};
+use crate::ledger::LedgerCache;
 use crate::throttle::Throttle;
 
 /// The KV namespace binding.
 const SESSIONS_BINDING: &str = "SESSIONS";
 /// The optional Workers Analytics Engine binding: one data point a request.
 const METRICS_BINDING: &str = "METRICS";
+/// The optional revocation ledger: a Durable Object namespace (`Ledger`).
+const LEDGER_BINDING: &str = "LEDGER";
 /// This isolate's configuration: its environment never changes.
 struct Isolate {
     config: Result<Config, String>,
@@ -23,6 +26,8 @@ struct Isolate {
     throttle: Option<Throttle>,
     /// Whether `METRICS` is bound: final steps then carry a data point.
     metered: bool,
+    /// Users' revocation states read by this isolate (with `LEDGER` bound).
+    ledger_cache: LedgerCache,
 }
 
 thread_local! {
@@ -74,8 +79,11 @@ pub fn configure(env: &worker::Env) -> String {
                     .as_string()
             })
             .map_err(|errors: ConfigErrors| errors.to_string())
-            .and_then(|config| match env.kv(SESSIONS_BINDING) {
-                Ok(_) => Ok(config),
+            .and_then(|mut config| match env.kv(SESSIONS_BINDING) {
+                Ok(_) => {
+                    config.ledger = env.durable_object(LEDGER_BINDING).is_ok();
+                    Ok(config)
+                }
                 Err(_) => Err(format!("{SESSIONS_BINDING}: no KV namespace is bound")),
             });
             let throttle = config
@@ -89,12 +97,15 @@ pub fn configure(env: &worker::Env) -> String {
                 config,
                 throttle,
                 metered,
+                ledger_cache: LedgerCache::default(),
             }
         });
     });
+    let ledger = with_gate(|gate| gate.is_ok_and(|gate| gate.config.ledger));
     serde_json::json!({
         "kv": SESSIONS_BINDING,
         "metrics": metered().then_some(METRICS_BINDING),
+        "ledger": ledger.then_some(LEDGER_BINDING),
     })
     .to_string()
 }
@@ -171,10 +182,12 @@ fn with_gate<T>(f: impl FnOnce(Result<Gate<'_>, &str>) -> T) -> T {
         Some(Isolate {
             config: Ok(config),
             throttle,
+            ledger_cache,
             ..
         }) => f(Ok(Gate {
             config,
             throttle: throttle.as_ref(),
+            ledger_cache: Some(ledger_cache),
         })),
         Some(Isolate {
             config: Err(detail),
@@ -185,14 +198,34 @@ fn with_gate<T>(f: impl FnOnce(Result<Gate<'_>, &str>) -> T) -> T {
 }
 
 /// The step's JSON; an exchange that waits is kept until resumed.
-fn answer(exchange: Exchange, step: Step, started_ms: f64, now_ms: f64) -> String {
+fn answer(mut exchange: Exchange, step: Step, started_ms: f64, now_ms: f64) -> String {
     let ms = (now_ms - started_ms).max(0.0) as u64;
-    let id = if exchange.is_done() {
-        0 // unused: a final step names no exchange
-    } else {
-        EXCHANGES.with(|s| s.borrow_mut().insert(exchange, started_ms))
-    };
-    step.to_json(id, ms, metered())
+    if exchange.is_done() {
+        let background = exchange.take_background();
+        return step.to_json(0, ms, metered(), &background);
+    }
+    let id = EXCHANGES.with(|s| s.borrow_mut().insert(exchange, started_ms));
+    step.to_json(id, ms, metered(), &[])
+}
+
+/// Takes in the outcomes of a final step's background operations
+/// (`{"ops":[…],"outcomes":[…]}`); returns the writes that follow, as a
+/// store step (`{"kv":[…]}`), to perform without answer.
+#[wasm_bindgen]
+pub fn absorb(input: &str, now_ms: f64) -> String {
+    #[derive(serde::Deserialize)]
+    struct Done {
+        ops: Vec<Op>,
+        outcomes: serde_json::Value,
+    }
+    let follow_up = serde_json::from_str::<Done>(input).ok().and_then(|done| {
+        let Ok(Input::Store(outcomes)) = Input::from_json(&done.outcomes.to_string()) else {
+            return None;
+        };
+        let now = (now_ms / 1000.0) as u64;
+        with_gate(|gate| gate.ok().map(|gate| gate.absorb(&done.ops, outcomes, now)))
+    });
+    Step::Store(follow_up.unwrap_or_default()).to_json(0, 0, false, &[])
 }
 
 fn lost(id: u32) -> String {
@@ -212,7 +245,7 @@ fn failed(reply: Reply, reason: &'static str, detail: String) -> String {
         detail: Some(detail),
         ..Log::default()
     };
-    Step::Finish(Answer::Reply(reply), log).to_json(0, 0, metered())
+    Step::Finish(Answer::Reply(reply), log).to_json(0, 0, metered(), &[])
 }
 
 fn metered() -> bool {

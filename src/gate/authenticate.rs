@@ -48,6 +48,8 @@ pub(super) enum Denied {
     Throttled(u64),
     Unavailable(StoreError),
     Unreadable(RecordError),
+    /// The revocation ledger could not be read, and no copy is fresh.
+    LedgerUnavailable(StoreError),
 }
 
 impl Denied {
@@ -104,6 +106,7 @@ pub(super) struct Pending {
 }
 
 /// A session that checked out.
+#[derive(Debug)]
 pub(super) struct Authenticated {
     pub token: Token,
     pub hash: IdHash,
@@ -194,8 +197,8 @@ impl Exchange {
         };
         let now = self.now;
         if record.is_expired(now) {
-            let ending = Ending::one(&hash, &record.uid);
-            return self.end_sessions(ending, AfterEnding::Expired(purpose, denial));
+            let ending = Ending::expired(&hash, &record.uid);
+            return self.end_sessions(gate, ending, AfterEnding::Expired(purpose, denial));
         }
         // A token under a retired key is re-stamped under the current one.
         let keys = &gate.config.session_keys;
@@ -213,6 +216,20 @@ impl Exchange {
             restamp,
         };
         self.log.sid = Some(auth.hash.sid());
+        // Logging out needs no check: ending a revoked session is harmless.
+        if gate.config.ledger && !matches!(purpose, Purpose::Logout { .. }) {
+            return self.check_revocation(gate, auth, purpose, denial);
+        }
+        self.proceed(gate, auth, purpose)
+    }
+
+    /// The session checked out: on to what the request came for.
+    pub(super) fn proceed(
+        &mut self,
+        gate: Gate<'_>,
+        auth: Authenticated,
+        purpose: Purpose,
+    ) -> Step {
         match purpose {
             Purpose::Forward(pending) => self.forward_authenticated(gate, pending, auth),
             Purpose::Session => self.describe_session(gate, auth),
@@ -230,7 +247,7 @@ impl Exchange {
                 } else {
                     Ending::one(&auth.hash, uid)
                 };
-                self.end_sessions(ending, AfterEnding::Reply(reply))
+                self.end_sessions(gate, ending, AfterEnding::Reply(reply))
             }
             Purpose::OwnSessions { sid, browser } => {
                 let (listing, read) = Listing::start(&auth.record.uid);
@@ -274,6 +291,10 @@ impl Exchange {
                         self.log.detail = Some(e.to_string());
                         "record_unreadable"
                     }
+                    Denied::LedgerUnavailable(e) => {
+                        self.log.detail = Some(e.to_string());
+                        "ledger_unavailable"
+                    }
                 };
                 self.forward_denied(pending, reason)
             }
@@ -315,6 +336,12 @@ impl Exchange {
                 "throttled",
             ),
             Denied::Unavailable(e) => self.unavailable(e),
+            Denied::LedgerUnavailable(e) => {
+                self.log.decision = "error";
+                self.log.reason = Some("ledger_unavailable");
+                self.log.detail = Some(e.to_string());
+                self.finish(Reply::error(503, "revocation_ledger_unavailable"))
+            }
             Denied::Unreadable(e) => {
                 self.log = Log {
                     decision: "error",

@@ -111,9 +111,18 @@ impl Exchange {
         self.finish(reply)
     }
 
-    pub(super) fn on_health(&mut self, outcomes: Vec<Outcome>) -> Step {
+    /// The health check: KV answers, and which revocation is in force.
+    pub(super) fn on_health(&mut self, gate: Gate<'_>, outcomes: Vec<Outcome>) -> Step {
+        let revocation = if gate.config.ledger {
+            json!({ "mode": "ledger", "staleness_s": gate.config.revocation_staleness })
+        } else {
+            json!({ "mode": "kv" })
+        };
         match Outcome::read(outcomes) {
-            Ok(_) => self.finish(Reply::json(200, json!({ "status": "ok" }))),
+            Ok(_) => self.finish(Reply::json(
+                200,
+                json!({ "status": "ok", "revocation": revocation }),
+            )),
             Err(e) => self.unavailable(e),
         }
     }
@@ -150,7 +159,7 @@ impl Exchange {
                     vec![read],
                 )
             }
-            "DELETE" => self.end_sessions(Ending::all(&uid), AfterEnding::Revoked { uid }),
+            "DELETE" => self.end_sessions(gate, Ending::all(&uid), AfterEnding::Revoked { uid }),
             _ => self.finish(reply::method_not_allowed("GET, HEAD, DELETE")),
         }
     }
@@ -200,7 +209,7 @@ impl Exchange {
         if ends_current {
             reply = reply.with("set-cookie", gate.config.cookie.clear());
         }
-        self.end_sessions(Ending::one(hash, &uid), AfterEnding::Reply(reply))
+        self.end_sessions(gate, Ending::one(hash, &uid), AfterEnding::Reply(reply))
     }
 
     /// DESIGN §6: ending the user's other sessions follows a recent login

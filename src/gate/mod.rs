@@ -24,7 +24,7 @@
 //!     vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
 //! })
 //! .unwrap();
-//! let gate = Gate { config: &config, throttle: None };
+//! let gate = Gate { config: &config, throttle: None, ledger_cache: None };
 //! let request = Inbound {
 //!     method: "GET",
 //!     url: "https://app.example.com/dashboard",
@@ -50,12 +50,14 @@ mod origin;
 mod page;
 pub mod reply;
 pub mod request;
+mod revocation;
 mod sessions;
 pub mod step;
 
 use std::mem;
 
 use crate::config::Config;
+use crate::ledger::LedgerCache;
 use crate::routes::{self, Route};
 use crate::store::StoreError;
 use crate::throttle::Throttle;
@@ -69,6 +71,7 @@ pub use step::{
 use authenticate::{Denial, Pending};
 use origin::{After, Login, Presented};
 use request::RequestUrl;
+use revocation::LedgerCheck;
 use sessions::{Ending, Listing, Progress};
 
 /// Request header naming the user to the origin.
@@ -81,12 +84,15 @@ pub const LOGOUT_HEADER: &str = "sessiongate-logout";
 /// KV key the health check reads: any answer, even none, shows KV is usable.
 pub const HEALTH_KEY: &str = "health";
 
-/// The pipeline over one configuration and the isolate's bad-token counts.
+/// The pipeline over one configuration and the isolate's memory: its
+/// bad-token counts and its copy of users' revocation states.
 #[derive(Clone, Copy)]
 pub struct Gate<'a> {
     pub config: &'a Config,
     /// `None` when `BAD_TOKEN_LIMIT` is `off`.
     pub throttle: Option<&'a Throttle>,
+    /// Users' ledger states read here; used only with the ledger bound.
+    pub ledger_cache: Option<&'a LedgerCache>,
 }
 
 /// One request on its way through the gate: what it waits for, and what
@@ -100,6 +106,9 @@ pub struct Exchange {
     /// The route class, for the metrics (see `Log::route`).
     route: &'static str,
     state: State,
+    /// Store operations to perform after the answer, best effort (a
+    /// revocation state past half its staleness, refreshed).
+    background: Vec<Op>,
 }
 
 /// What an exchange waits for.
@@ -117,6 +126,9 @@ enum State {
     Ending(Ending, AfterEnding),
     /// The origin's response.
     Origin(After),
+    /// The user's revocation state (Cache API, then the ledger), to
+    /// finish authenticating.
+    Ledger(LedgerCheck),
     /// The record of a session presented on a public path, which the
     /// origin's directive ends.
     Presented(Presented),
@@ -166,6 +178,7 @@ impl Gate<'_> {
             log: Log::default(),
             route: "invalid",
             state: State::Done,
+            background: Vec::new(),
         };
         let step = exchange.begin(*self, req);
         (exchange, step)
@@ -203,7 +216,7 @@ impl Exchange {
             (State::Record(pending), Input::Store(outcomes)) => {
                 self.on_record(gate, pending, outcomes)
             }
-            (State::Health, Input::Store(outcomes)) => self.on_health(outcomes),
+            (State::Health, Input::Store(outcomes)) => self.on_health(gate, outcomes),
             (State::Listing(mut listing, then), Input::Store(outcomes)) => {
                 match listing.resume(outcomes) {
                     Ok(Some(next)) => self.wait(State::Listing(listing, then), vec![next]),
@@ -214,11 +227,15 @@ impl Exchange {
             (State::Ending(mut ending, then), Input::Store(outcomes)) => {
                 match ending.resume(outcomes) {
                     Ok(Progress::More(ops)) => self.wait(State::Ending(ending, then), ops),
-                    Ok(Progress::Ended(count)) => self.ended(gate, then, Ok(count)),
+                    Ok(Progress::Ended(count)) => {
+                        gate.remember_revocation(ending.revocation(), self.now);
+                        self.ended(gate, then, Ok(count))
+                    }
                     Err(e) => self.ended(gate, then, Err(e)),
                 }
             }
             (State::Origin(after), Input::Origin(head)) => self.on_origin(gate, after, head),
+            (State::Ledger(check), Input::Store(outcomes)) => self.on_ledger(gate, check, outcomes),
             (State::Presented(presented), Input::Store(outcomes)) => {
                 self.on_presented(gate, presented, outcomes)
             }
@@ -280,8 +297,25 @@ impl Exchange {
         self.finish(Reply::error(503, "session_store_unavailable"))
     }
 
-    fn end_sessions(&mut self, (ending, ops): (Ending, Vec<Op>), then: AfterEnding) -> Step {
+    /// Ends sessions; with the ledger bound, its writes join the first
+    /// step, and the ending succeeds only once the ledger has them.
+    fn end_sessions(
+        &mut self,
+        gate: Gate<'_>,
+        (mut ending, mut ops): (Ending, Vec<Op>),
+        then: AfterEnding,
+    ) -> Step {
+        if gate.config.ledger {
+            // A revoked session is dead by its absolute deadline at the latest.
+            let keep_until = self.now + gate.config.policy.absolute();
+            ops.extend(ending.ledger_writes(self.now, keep_until));
+        }
         self.wait(State::Ending(ending, then), ops)
+    }
+
+    /// The operations to perform after the answer, handed to the driver once.
+    pub fn take_background(&mut self) -> Vec<Op> {
+        mem::take(&mut self.background)
     }
 
     fn ended(

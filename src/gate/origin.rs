@@ -115,7 +115,7 @@ impl Exchange {
             } else {
                 Ending::one(&hash, &uid)
             };
-            return self.end_sessions(ending, AfterEnding::Directive(after));
+            return self.end_sessions(gate, ending, AfterEnding::Directive(after));
         }
         // A public path read no session, but a logout must end the one
         // its cookie names, not just clear the cookie.
@@ -148,7 +148,7 @@ impl Exchange {
         };
         // No fixation: the session the request came with ends first.
         if let Some((hash, uid)) = after.session {
-            return self.end_sessions(Ending::one(&hash, &uid), AfterEnding::Login(login));
+            return self.end_sessions(gate, Ending::one(&hash, &uid), AfterEnding::Login(login));
         }
         match presented_record(gate, &mut after, self.now) {
             Some((hash, read)) => {
@@ -183,11 +183,11 @@ impl Exchange {
         };
         match (directive, ending) {
             (Directive::Logout { after, .. }, Some(ending)) => {
-                self.end_sessions(ending, AfterEnding::Directive(after))
+                self.end_sessions(gate, ending, AfterEnding::Directive(after))
             }
             (Directive::Logout { after, .. }, None) => self.after_logout_directive(gate, after),
             (Directive::Login(login), Some(ending)) => {
-                self.end_sessions(ending, AfterEnding::Login(login))
+                self.end_sessions(gate, ending, AfterEnding::Login(login))
             }
             (Directive::Login(login), None) => self.write_session(gate, login),
         }
@@ -283,7 +283,7 @@ impl Exchange {
         live.sort_by_key(|(_, meta)| meta.iat);
         let oldest: Vec<IdHash> = live[..=live.len() - max].iter().map(|(h, _)| *h).collect();
         let ending = Ending::many(listing.uid(), &oldest);
-        self.end_sessions(ending, AfterEnding::Login(login))
+        self.end_sessions(gate, ending, AfterEnding::Login(login))
     }
 
     fn pass(&mut self, edits: Edits) -> Step {

@@ -83,11 +83,38 @@ impl Listing {
 }
 
 /// Ending sessions: one, or all of a user's (a listing, then the deletes).
+/// With the revocation ledger bound, its write joins the first step, and
+/// the ending succeeds only once the ledger has it (DESIGN §3).
 #[derive(Debug)]
-pub(super) enum Ending {
+pub(super) struct Ending {
+    stage: Stage,
+    revocation: Revocation,
+    /// With the ledger bound: how long it keeps a revoked session.
+    ledger_until: Option<u64>,
+}
+
+#[derive(Debug)]
+enum Stage {
     Listing(Listing),
     /// Waiting for the deletes of this many sessions.
     Deleting(usize),
+}
+
+/// What the ledger records of an ending.
+#[derive(Debug, Clone)]
+pub(super) enum Revocation {
+    /// Nothing: the session was dead anyway, or its user unknown.
+    Nothing,
+    Sessions {
+        uid: String,
+        hashes: Vec<IdHash>,
+    },
+    /// Every session of the user begun before now, and those listed now
+    /// (a session begun this very second is not "before now").
+    Everything {
+        uid: String,
+        hashes: Vec<IdHash>,
+    },
 }
 
 /// Where an [`Ending`] is.
@@ -100,44 +127,104 @@ pub(super) enum Progress {
 impl Ending {
     /// Deletes one session's record and index entry.
     pub fn one(hash: &IdHash, uid: &str) -> (Self, Vec<Op>) {
-        (Self::Deleting(1), deletes(uid, [hash]))
+        Self::many(uid, std::slice::from_ref(hash))
     }
 
     /// Deletes these sessions of one user.
     pub fn many(uid: &str, hashes: &[IdHash]) -> (Self, Vec<Op>) {
-        (Self::Deleting(hashes.len()), deletes(uid, hashes))
+        let revocation = Revocation::Sessions {
+            uid: uid.to_owned(),
+            hashes: hashes.to_vec(),
+        };
+        let ending = Self {
+            stage: Stage::Deleting(hashes.len()),
+            revocation,
+            ledger_until: None,
+        };
+        (ending, deletes(uid, hashes))
+    }
+
+    /// Deletes a session past its absolute deadline: janitorial, nothing
+    /// for the ledger, since no token of it can pass any more.
+    pub fn expired(hash: &IdHash, uid: &str) -> (Self, Vec<Op>) {
+        let (mut ending, ops) = Self::one(hash, uid);
+        ending.revocation = Revocation::Nothing;
+        (ending, ops)
     }
 
     /// Deletes a record whose user is unknown (it could not be read); its
     /// index entry expires with its TTL.
     pub fn record(hash: &IdHash) -> (Self, Vec<Op>) {
-        (
-            Self::Deleting(1),
-            vec![Op::delete(session::record_key(hash))],
-        )
+        let ending = Self {
+            stage: Stage::Deleting(1),
+            revocation: Revocation::Nothing,
+            ledger_until: None,
+        };
+        (ending, vec![Op::delete(session::record_key(hash))])
     }
 
     /// Lists the user's sessions, then deletes every one.
     pub fn all(uid: &str) -> (Self, Vec<Op>) {
         let (listing, first) = Listing::start(uid);
-        (Self::Listing(listing), vec![first])
+        let ending = Self {
+            stage: Stage::Listing(listing),
+            revocation: Revocation::Everything {
+                uid: uid.to_owned(),
+                hashes: Vec::new(),
+            },
+            ledger_until: None,
+        };
+        (ending, vec![first])
+    }
+
+    /// The ledger writes of this ending's first step, from now on recorded
+    /// in the ledger too: a revoked session is kept there until
+    /// `keep_until`, past which it cannot be used anyway.
+    pub fn ledger_writes(&mut self, now: u64, keep_until: u64) -> Vec<Op> {
+        self.ledger_until = Some(keep_until);
+        match &self.revocation {
+            Revocation::Nothing => Vec::new(),
+            Revocation::Sessions { uid, hashes } => revokes(uid, hashes, keep_until),
+            Revocation::Everything { uid, .. } => vec![Op::LedgerRevokeBefore {
+                uid: uid.clone(),
+                before: now,
+            }],
+        }
+    }
+
+    pub fn revocation(&self) -> &Revocation {
+        &self.revocation
     }
 
     pub fn resume(&mut self, outcomes: Vec<Outcome>) -> Result<Progress, StoreError> {
-        match self {
-            Self::Listing(listing) => match listing.resume(outcomes)? {
-                Some(next) => Ok(Progress::More(vec![next])),
-                None => {
-                    let hashes: Vec<IdHash> = listing.hashes().collect();
-                    if hashes.is_empty() {
-                        return Ok(Progress::Ended(0));
-                    }
-                    let ops = deletes(listing.uid(), hashes.iter());
-                    *self = Self::Deleting(hashes.len());
-                    Ok(Progress::More(ops))
+        let mut outcomes = outcomes.into_iter();
+        match &mut self.stage {
+            Stage::Listing(listing) => {
+                let page: Vec<Outcome> = outcomes.next().into_iter().collect();
+                // The ledger's write, if any, went beside the first page.
+                if let Some(e) = outcomes.find_map(failure) {
+                    return Err(e);
                 }
-            },
-            Self::Deleting(count) => match outcomes.into_iter().find_map(failure) {
+                match listing.resume(page)? {
+                    Some(next) => Ok(Progress::More(vec![next])),
+                    None => {
+                        let hashes: Vec<IdHash> = listing.hashes().collect();
+                        if hashes.is_empty() {
+                            return Ok(Progress::Ended(0));
+                        }
+                        let mut ops = deletes(listing.uid(), &hashes);
+                        if let Some(keep_until) = self.ledger_until {
+                            ops.extend(revokes(listing.uid(), &hashes, keep_until));
+                        }
+                        if let Revocation::Everything { hashes: ended, .. } = &mut self.revocation {
+                            ended.clone_from(&hashes);
+                        }
+                        self.stage = Stage::Deleting(hashes.len());
+                        Ok(Progress::More(ops))
+                    }
+                }
+            }
+            Stage::Deleting(count) => match outcomes.find_map(failure) {
                 Some(e) => Err(e),
                 None => Ok(Progress::Ended(*count)),
             },
@@ -145,9 +232,20 @@ impl Ending {
     }
 }
 
-fn deletes<'h>(uid: &str, hashes: impl IntoIterator<Item = &'h IdHash>) -> Vec<Op> {
+fn revokes(uid: &str, hashes: &[IdHash], keep_until: u64) -> Vec<Op> {
     hashes
-        .into_iter()
+        .iter()
+        .map(|hash| Op::LedgerRevoke {
+            uid: uid.to_owned(),
+            hash: hash.to_string(),
+            abs_exp: keep_until,
+        })
+        .collect()
+}
+
+fn deletes(uid: &str, hashes: &[IdHash]) -> Vec<Op> {
+    hashes
+        .iter()
         .flat_map(|hash| {
             [
                 Op::delete(session::record_key(hash)),

@@ -16,8 +16,8 @@ use crate::store::StoreError;
 /// A store operation. The operations of one step are independent of each
 /// other, so the driver may perform them concurrently. On the wire:
 /// `{"op":"get","key":…}` and so on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     Get {
         key: String,
@@ -36,6 +36,31 @@ pub enum Op {
     List {
         prefix: String,
         cursor: Option<String>,
+    },
+    /// The user's state from the revocation ledger: a `Value` of its JSON.
+    LedgerRead {
+        uid: String,
+    },
+    /// Records one ended session in the ledger, kept until `abs_exp`.
+    LedgerRevoke {
+        uid: String,
+        hash: String,
+        abs_exp: u64,
+    },
+    /// Records that every session of the user begun before `before` ended.
+    LedgerRevokeBefore {
+        uid: String,
+        before: u64,
+    },
+    /// This location's Cache API entry under `key` (a URL), if any.
+    CacheRead {
+        key: String,
+    },
+    /// Stores `value` in this location's Cache API for `ttl` seconds.
+    CacheWrite {
+        key: String,
+        value: String,
+        ttl: u64,
     },
 }
 
@@ -154,8 +179,10 @@ impl Step {
     /// borrowed structs: building a `serde_json::Value` first cost as much
     /// as the gate's own decision.
     /// With `metered`, a final step also carries the request's Analytics
-    /// Engine data point (`"metric"`), for the driver to write.
-    pub fn to_json(&self, id: u32, ms: u64, metered: bool) -> String {
+    /// Engine data point (`"metric"`), for the driver to write; and a final
+    /// step carries the exchange's `background` operations, for the driver
+    /// to perform after answering and hand to `Gate::absorb`.
+    pub fn to_json(&self, id: u32, ms: u64, metered: bool, background: &[Op]) -> String {
         fn metric(log: &Log, ms: u64, metered: bool) -> Option<DataPoint<'_>> {
             metered.then(|| log.data_point(ms))
         }
@@ -185,6 +212,7 @@ impl Step {
                 reply,
                 log: log.line(ms),
                 metric: metric(log, ms, metered),
+                background,
             },
             Self::Finish(Answer::Pass(edits), log) => Wire::Pass {
                 pass: (!edits.is_empty()).then(|| WirePass {
@@ -198,6 +226,7 @@ impl Step {
                 }),
                 log: log.line(ms),
                 metric: metric(log, ms, metered),
+                background,
             },
         };
         serde_json::to_string(&wire).unwrap_or_default()
@@ -220,12 +249,16 @@ enum Wire<'a> {
         log: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         metric: Option<DataPoint<'a>>,
+        #[serde(skip_serializing_if = "<[Op]>::is_empty")]
+        background: &'a [Op],
     },
     Pass {
         pass: Option<WirePass<'a>>,
         log: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         metric: Option<DataPoint<'a>>,
+        #[serde(skip_serializing_if = "<[Op]>::is_empty")]
+        background: &'a [Op],
     },
 }
 
@@ -358,7 +391,8 @@ mod tests {
             headers: vec![("sessiongate-assertion", "jwt".into())],
             cookie: CookieHeader::Remove,
         });
-        let wire: serde_json::Value = serde_json::from_str(&step.to_json(7, 0, false)).unwrap();
+        let wire: serde_json::Value =
+            serde_json::from_str(&step.to_json(7, 0, false, &[])).unwrap();
         assert_eq!(
             wire,
             json!({"id": 7, "forward": {

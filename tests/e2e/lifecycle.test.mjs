@@ -261,8 +261,9 @@ describe("the user's own sessions", () => {
   test("past MAX_SESSIONS_PER_USER a login ends the user's oldest session", async () => {
     const limited = await startGate({ vars: { MAX_SESSIONS_PER_USER: "2" } });
     try {
-      const oldest = await login(limited, "ida");
-      const older = await login(limited, "ida");
+      // Login times are whole seconds: these two began a minute apart.
+      const { token: oldest } = await putSession(limited, { uid: "ida", iat: now() - 120 });
+      const { token: older } = await putSession(limited, { uid: "ida", iat: now() - 60 });
       const newest = await login(limited, "ida");
       const status = async (token) => (await limited.fetch("/dashboard", { headers: withSession(token) })).status;
       assert.equal(await status(oldest), 401, "the oldest made room");

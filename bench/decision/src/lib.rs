@@ -94,6 +94,7 @@ impl Workload {
         Gate {
             config: &self.config,
             throttle: None,
+            ledger_cache: None,
         }
     }
 
