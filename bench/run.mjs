@@ -95,8 +95,16 @@ const PORTS = {
   "sessiongate-kv": PORT_BASE + 6,
   "peer-kv": PORT_BASE + 7,
   cold: PORT_BASE + 8,
+  "sessiongate-ledger": PORT_BASE + 9,
   origin: PORT_BASE + 10,
+  "sessiongate-ledger-count": PORT_BASE + 11,
+  ledgercount: PORT_BASE + 12,
 };
+/** The revocation ledger's bound in the ledger cases (the default). */
+const STALENESS_S = 10;
+/** The steady rate and length of the ledger-count case. */
+const LEDGER_RATE = 100;
+const LEDGER_REQUESTS = 1000;
 const ORIGIN = `http://127.0.0.1:${PORTS.origin}`;
 
 // ---------------------------------------------------------------- lifecycle
@@ -375,6 +383,34 @@ function miniflareOptions(Log, LogLevel, workers) {
         kvNamespaces: { KV: "bench-sessions" },
         unsafeDirectSockets: socket("kvcount"),
       },
+      // sessiongate with the revocation ledger bound (its own Ledger class).
+      {
+        name: "sessiongate-ledger",
+        ...gate,
+        ...kv,
+        bindings: { ...gate.bindings, REVOCATION_STALENESS: String(STALENESS_S) },
+        durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
+        unsafeDirectSockets: socket("sessiongate-ledger"),
+      },
+      // Its counting copy: LEDGER is a stand-in that counts requests. No
+      // Cache API, so the count is one isolate's, an upper bound for a location.
+      {
+        name: "sessiongate-ledger-count",
+        ...gate,
+        ...kv,
+        cache: false,
+        bindings: { ...gate.bindings, REVOCATION_STALENESS: String(STALENESS_S) },
+        durableObjects: { LEDGER: { className: "Ledger", scriptName: "ledgercount", useSQLite: true } },
+        unsafeDirectSockets: socket("sessiongate-ledger-count"),
+      },
+      {
+        name: "ledgercount",
+        modules: true,
+        scriptPath: path.join(benchDir, "workers/ledgercount.mjs"),
+        compatibilityDate: COMPATIBILITY_DATE,
+        durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
+        unsafeDirectSockets: socket("ledgercount"),
+      },
       { name: "floor-kv", ...floor, ...counted, unsafeDirectSockets: socket("floor-kv") },
       { name: "sessiongate-kv", ...gate, ...counted, unsafeDirectSockets: socket("sessiongate-kv") },
       { name: "peer-kv", ...peer, ...counted, unsafeDirectSockets: socket("peer-kv") },
@@ -536,6 +572,41 @@ async function countKv(worker, makeCookie, expectStatus, expectReason) {
   };
 }
 
+/**
+ * Ledger requests per 1000 authenticated requests at a steady rate, one
+ * user, through the counting copy: LEDGER_REQUESTS at LEDGER_RATE per
+ * second spans LEDGER_REQUESTS / LEDGER_RATE seconds of the bound.
+ */
+async function countLedger(autocannon, cookie) {
+  const counter = `http://127.0.0.1:${PORTS.ledgercount}`;
+  await fetch(`${counter}/reset`, { method: "POST" });
+  const result = await new Promise((resolve, reject) =>
+    autocannon(
+      {
+        url: `http://127.0.0.1:${PORTS["sessiongate-ledger-count"]}${PATH}`,
+        // One user's requests, one at a time: together, the first few of a
+        // cold isolate would each read the ledger before any copy exists.
+        connections: 1,
+        amount: LEDGER_REQUESTS,
+        overallRate: LEDGER_RATE,
+        headers: { cookie, accept: "application/json" },
+      },
+      (error, r) => (error ? reject(error) : resolve(r)),
+    ),
+  );
+  if (result.non2xx || result.errors) fail(`ledger count: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  await sleep(300); // background refreshes land
+  const { requests } = await (await fetch(`${counter}/counts`)).json();
+  return {
+    ledger_requests: requests,
+    per_1k: round((requests * 1000) / LEDGER_REQUESTS, 1),
+    seconds: LEDGER_REQUESTS / LEDGER_RATE,
+    staleness_s: STALENESS_S,
+    // At most one read per half window, plus the first.
+    bound_per_1k: round(((Math.floor(LEDGER_REQUESTS / LEDGER_RATE / (STALENESS_S / 2)) + 1) * 1000) / LEDGER_REQUESTS, 1),
+  };
+}
+
 // ---------------------------------------------------------------- output
 
 function round(x, digits) {
@@ -650,6 +721,7 @@ async function main() {
   const cases = [
     ...WORKERS.map((worker) => ({ worker, label: worker, cookie: () => cookies[worker].authenticated() })),
     { worker: "sessiongate", label: "sg forged", cookie: () => cookies.sessiongate.forged(), expect: FORGED },
+    { worker: "sessiongate-ledger", label: "sg ledger", cookie: () => cookies.sessiongate.authenticated(), ledger: true },
   ];
   console.log(
     `bench: ${ROUNDS} rounds × ${REQUESTS} requests × ${cases.length} cases, ${CONNECTIONS} connections, ` +
@@ -661,10 +733,11 @@ async function main() {
 
   const rounds = Object.fromEntries(WORKERS.map((w) => [w, []]));
   const forgedRounds = [];
+  const ledgerRounds = [];
   for (let r = 1; r <= ROUNDS; r++) {
     for (const c of cases) {
       const result = await drive(autocannon, c.worker, c.cookie(), REQUESTS, `round ${r}`, c.expect);
-      (c.expect === FORGED ? forgedRounds : rounds[c.worker]).push(result);
+      (c.expect === FORGED ? forgedRounds : c.ledger ? ledgerRounds : rounds[c.worker]).push(result);
       console.log(
         `  round ${r} ${pad(c.label, 11)} ${pad(result.cpu_us_per_req.toFixed(1), 7, true)} µs/req  ` +
           `${pad(result.rps, 6, true)} req/s  p50 ${result.p50_ms.toFixed(2)} ms  p99 ${result.p99_ms.toFixed(2)} ms` +
@@ -693,6 +766,10 @@ async function main() {
     // sessiongate refusing a forged token against the floor serving a live session.
     forged_cpu_ratio: round(forged.cpu_us_per_req / summary.floor.cpu_us_per_req, 2),
   };
+  const ledgered = summarise(ledgerRounds);
+  // sessiongate with the ledger bound against without, same rounds.
+  ratios.ledger_cpu_ratio = round(ledgered.cpu_us_per_req / summary.sessiongate.cpu_us_per_req, 2);
+  const ledgerCount = await countLedger(autocannon, cookies.sessiongate.authenticated());
 
   // KV operations per request.
   const kvOps = {};
@@ -777,6 +854,15 @@ async function main() {
       `sessiongate − floor ${ratios.sessiongate_minus_floor_us >= 0 ? "+" : ""}${ratios.sessiongate_minus_floor_us.toFixed(1)} µs/req`,
   );
   lines.push(`sg forged: sessiongate refusing a forged token (401 invalid, no KV, no origin); /floor ${ratios.forged_cpu_ratio.toFixed(2)}×`);
+  lines.push(
+    `${pad("sg ledger", 12)}${pad(ledgered.cpu_us_per_req.toFixed(1), 12, true)}${pad(`(${ledgered.cpu_us_min.toFixed(1)}–${ledgered.cpu_us_max.toFixed(1)})`, 18, true)}` +
+      `${pad(ledgered.rps, 9, true)}${pad(ledgered.p50_ms.toFixed(2), 9, true)}${pad(ledgered.p99_ms.toFixed(2), 9, true)}`,
+  );
+  lines.push(
+    `sg ledger: sessiongate with the revocation ledger bound (REVOCATION_STALENESS ${STALENESS_S} s); /sessiongate ${ratios.ledger_cpu_ratio.toFixed(2)}×; ` +
+      `ledger requests: ${ledgerCount.ledger_requests} for ${LEDGER_REQUESTS} requests at ${LEDGER_RATE}/s over ${ledgerCount.seconds} s ` +
+      `(${ledgerCount.per_1k} per 1000; one per half window plus the first would be ${ledgerCount.bound_per_1k})`,
+  );
   lines.push("");
   lines.push(`KV operations per request (reads r, writes w, deletes+lists o; ${KV_REQUESTS} requests per case)`);
   lines.push(`${pad("worker", 12)}${pad("authenticated", 16)}${pad("forged", 16)}${pad("idle-expired", 16)}`);
@@ -812,7 +898,8 @@ async function main() {
     `wasm_us=${fmt1(decision.wasm_us)} native_us=${fmt1(decision.native_us)} gzip_kib=${Math.round(size.wasm_gzip9_kib)} ` +
     `kv_auth=${num(g.authenticated.reads)}r${num(g.authenticated.writes)}w kv_forged=${num(forgedOps)} ` +
     `cold_ms=${fmt1(cold ? cold.workers.sessiongate.net_ms : null)} cold_ratio=${fmt2(cold?.ratio)} ` +
-    `forged_cpu_ratio=${fmt2(ratios.forged_cpu_ratio)}`;
+    `forged_cpu_ratio=${fmt2(ratios.forged_cpu_ratio)} ` +
+    `ledger_per_1k=${num(ledgerCount.per_1k)} ledger_cpu_ratio=${fmt2(ratios.ledger_cpu_ratio)}`;
 
   const results = {
     date: new Date().toISOString(),
@@ -843,6 +930,7 @@ async function main() {
     ratios,
     rounds,
     forged_rounds: { sessiongate: forgedRounds },
+    ledger: { summary: ledgered, rounds: ledgerRounds, count: ledgerCount },
     kv_ops_per_request: kvOps,
     cold_start: cold,
     size,

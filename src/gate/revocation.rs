@@ -53,9 +53,14 @@ impl Exchange {
         match cached.freshness(self.now, gate.config.revocation_staleness) {
             Freshness::Fresh => true,
             Freshness::Refresh => {
-                self.background.push(Op::LedgerRead {
-                    uid: uid.to_owned(),
-                });
+                let claimed = gate
+                    .ledger_cache
+                    .is_none_or(|cache| cache.claim_refresh(uid, self.now));
+                if claimed {
+                    self.background.push(Op::LedgerRead {
+                        uid: uid.to_owned(),
+                    });
+                }
                 true
             }
             Freshness::Stale => false,

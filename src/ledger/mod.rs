@@ -108,7 +108,13 @@ pub fn cache_key(uid: &str) -> String {
 #[derive(Debug, Default)]
 pub struct LedgerCache {
     users: Mutex<HashMap<String, Cached>>,
+    /// When a background refresh of a user's state was last asked for.
+    refreshing: Mutex<HashMap<String, u64>>,
 }
+
+/// Seconds one background refresh holds off the next for the same user:
+/// requests in flight together ask the ledger once.
+pub const REFRESH_HOLD: u64 = 1;
 
 impl LedgerCache {
     fn users(&self) -> MutexGuard<'_, HashMap<String, Cached>> {
@@ -146,6 +152,26 @@ impl LedgerCache {
         if let Some(cached) = users.get_mut(uid) {
             cached.state = change(std::mem::take(&mut cached.state));
         }
+    }
+
+    /// Whether this request should ask for `uid`'s refresh: no other did
+    /// within [`REFRESH_HOLD`].
+    pub fn claim_refresh(&self, uid: &str, now: u64) -> bool {
+        let mut refreshing = self
+            .refreshing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if refreshing
+            .get(uid)
+            .is_some_and(|&at| now < at.saturating_add(REFRESH_HOLD))
+        {
+            return false;
+        }
+        if refreshing.len() >= MAX_CACHED_USERS {
+            refreshing.retain(|_, at| now < at.saturating_add(REFRESH_HOLD));
+        }
+        refreshing.insert(uid.to_owned(), now);
+        true
     }
 
     pub fn len(&self) -> usize {
@@ -208,6 +234,15 @@ mod tests {
         }
         assert!(cache.len() <= MAX_CACHED_USERS);
         assert!(cache.get(&(MAX_CACHED_USERS + 4).to_string()).is_some());
+    }
+
+    #[test]
+    fn requests_in_flight_together_ask_for_one_refresh() {
+        let cache = LedgerCache::default();
+        assert!(cache.claim_refresh("a", 100));
+        assert!(!cache.claim_refresh("a", 100));
+        assert!(cache.claim_refresh("b", 100));
+        assert!(cache.claim_refresh("a", 100 + REFRESH_HOLD));
     }
 
     #[test]
