@@ -224,6 +224,28 @@ impl World {
     fn counts(&self) -> Counts {
         self.store.counts()
     }
+
+    /// A POST to the public login page whose response hands `uid` in.
+    fn log_in(&self, uid: &str, user_agent: Option<&str>) -> (Completion, Log) {
+        let u = url("/login");
+        let req = Inbound {
+            method: "POST",
+            user_agent,
+            ..get(&u, None)
+        };
+        let fwd = forward(self.handle(req));
+        let handoff = jwt::sign(
+            &HmacKey::new(HANDOFF_KEY.as_bytes()),
+            &serde_json::json!({"sub": uid, "exp": NOW + 60}),
+        );
+        self.after(
+            &fwd,
+            Directives {
+                login: Some(&handoff),
+                logout: None,
+            },
+        )
+    }
 }
 
 fn get<'a>(path: &'a str, cookie: Option<&'a str>) -> Inbound<'a> {
@@ -1881,26 +1903,6 @@ mod report_mode {
 mod session_limit {
     use super::*;
 
-    fn login_alice(world: &World) -> (Completion, Log) {
-        let u = url("/login");
-        let req = Inbound {
-            method: "POST",
-            ..get(&u, None)
-        };
-        let fwd = forward(world.handle(req));
-        let handoff = jwt::sign(
-            &HmacKey::new(HANDOFF_KEY.as_bytes()),
-            &serde_json::json!({"sub": "alice", "exp": NOW + 60}),
-        );
-        world.after(
-            &fwd,
-            Directives {
-                login: Some(&handoff),
-                logout: None,
-            },
-        )
-    }
-
     fn alices(world: &World) -> Vec<String> {
         world
             .memory()
@@ -1917,7 +1919,7 @@ mod session_limit {
         let (_, newer) = world.session("alice", 60);
         world.session("bob", 600);
         world.store.reset();
-        let (completion, log) = login_alice(&world);
+        let (completion, log) = world.log_in("alice", None);
         assert!(matches!(completion, Completion::Pass(_)));
         assert_eq!(log.event, Some("login"));
         let left = alices(&world);
@@ -1949,7 +1951,7 @@ mod session_limit {
         let world = World::with(config_with(&[("MAX_SESSIONS_PER_USER", "3")]));
         world.session("alice", 300);
         world.session("alice", 60);
-        login_alice(&world);
+        world.log_in("alice", None);
         assert_eq!(alices(&world).len(), 3);
 
         let world = World::new();
@@ -1957,7 +1959,7 @@ mod session_limit {
             world.session("alice", age);
         }
         world.store.reset();
-        login_alice(&world);
+        world.log_in("alice", None);
         assert_eq!(alices(&world).len(), 4);
         assert_eq!(world.counts().lists, 0, "no listing without a limit");
     }
@@ -2034,25 +2036,8 @@ mod sessions_page {
     #[test]
     fn the_device_a_login_came_from_is_kept_in_the_index_not_the_agent() {
         let world = World::new();
-        let u = url("/login");
         let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
-        let req = Inbound {
-            method: "POST",
-            user_agent: Some(ua),
-            ..get(&u, None)
-        };
-        let fwd = forward(world.handle(req));
-        let handoff = jwt::sign(
-            &HmacKey::new(HANDOFF_KEY.as_bytes()),
-            &serde_json::json!({"sub": "alice", "exp": NOW + 60}),
-        );
-        world.after(
-            &fwd,
-            Directives {
-                login: Some(&handoff),
-                logout: None,
-            },
-        );
+        world.log_in("alice", Some(ua));
         let (_, listed) = world
             .memory()
             .list("u:alice:", None)
