@@ -337,10 +337,8 @@ impl Exchange {
             ),
             Denied::Unavailable(e) => self.unavailable(e),
             Denied::LedgerUnavailable(e) => {
-                self.log.decision = "error";
-                self.log.reason = Some("ledger_unavailable");
-                self.log.detail = Some(e.to_string());
-                self.finish(Reply::error(503, "revocation_ledger_unavailable"))
+                let reply = Reply::error(503, "revocation_ledger_unavailable");
+                self.fail("ledger_unavailable", e.to_string(), reply)
             }
             Denied::Unreadable(e) => {
                 self.log = Log {

@@ -241,13 +241,11 @@ impl Exchange {
             }
             (State::Login(login), Input::Store(outcomes)) => self.on_login(gate, login, outcomes),
             (state, input) => {
-                self.log.decision = "error";
-                self.log.reason = Some("internal");
-                self.log.detail = Some(format!(
+                let detail = format!(
                     "driver sent {input:?} while the exchange waited for {}",
                     state.waits_for()
-                ));
-                self.finish(Reply::internal())
+                );
+                self.fail("internal", detail, Reply::internal())
             }
         }
     }
@@ -255,11 +253,7 @@ impl Exchange {
     /// Ends the exchange with a reply the driver could not get from it: the
     /// driver failed (an exception of the platform's) and says why.
     pub fn abandon(&mut self, detail: String) -> Step {
-        self.state = State::Done;
-        self.log.decision = "error";
-        self.log.reason = Some("internal");
-        self.log.detail = Some(detail);
-        self.finish(Reply::internal())
+        self.fail("internal", detail, Reply::internal())
     }
 
     /// Whether the exchange has finished.
@@ -289,12 +283,19 @@ impl Exchange {
         self.finish(reply)
     }
 
+    /// Something the gate relies on failed: answers `reply` and logs an
+    /// error with `reason` and, for the operator, `detail`.
+    fn fail(&mut self, reason: &'static str, detail: String, reply: Reply) -> Step {
+        self.log.decision = "error";
+        self.log.reason = Some(reason);
+        self.log.detail = Some(detail);
+        self.finish(reply)
+    }
+
     /// KV failed: 503, never forwarded (DESIGN §9).
     fn unavailable(&mut self, e: StoreError) -> Step {
-        self.log.decision = "error";
-        self.log.reason = Some("store_unavailable");
-        self.log.detail = Some(e.to_string());
-        self.finish(Reply::error(503, "session_store_unavailable"))
+        let reply = Reply::error(503, "session_store_unavailable");
+        self.fail("store_unavailable", e.to_string(), reply)
     }
 
     /// Ends sessions; with the ledger bound, its writes join the first
@@ -331,7 +332,7 @@ impl Exchange {
                 gate,
                 purpose,
                 &denial,
-                authenticate::Denied::reject(crate::gate::authenticate::Reason::Expired),
+                authenticate::Denied::reject(authenticate::Reason::Expired),
             ),
             (AfterEnding::Reply(reply), Ok(_)) => self.finish(reply),
             (AfterEnding::Revoked { uid }, Ok(revoked)) => {

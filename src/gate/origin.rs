@@ -86,10 +86,11 @@ impl Exchange {
         let head = match head {
             Ok(head) => head,
             Err(e) => {
-                self.log.decision = "error";
-                self.log.reason = Some("origin_unreachable");
-                self.log.detail = Some(e);
-                return self.finish(Reply::error(502, "origin_unreachable"));
+                return self.fail(
+                    "origin_unreachable",
+                    e,
+                    Reply::error(502, "origin_unreachable"),
+                )
             }
         };
         self.log.status = head.status;
@@ -293,12 +294,9 @@ impl Exchange {
     /// A directive could not be carried out: 503 instead of the origin's
     /// response, and the cookie cleared.
     pub(super) fn store_failed(&mut self, gate: Gate<'_>, e: StoreError) -> Step {
-        self.log.decision = "error";
-        self.log.reason = Some("store_unavailable");
-        self.log.detail = Some(e.to_string());
         let reply = Reply::error(503, "session_store_unavailable")
             .with("set-cookie", gate.config.cookie.clear());
-        self.finish(reply)
+        self.fail("store_unavailable", e.to_string(), reply)
     }
 }
 
