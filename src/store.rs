@@ -217,19 +217,11 @@ impl SessionStore for MemoryStore {
     fn ledger_write(&self, uid: &str, change: LedgerChange) -> Result<(), StoreError> {
         let mut ledger = self.ledger.borrow_mut();
         let state = ledger.entry(uid.to_owned()).or_default();
-        let changed = match change {
-            LedgerChange::Revoke { hash } => {
-                let mut state = std::mem::take(state);
-                if !state.revoked.contains(&hash) {
-                    state.revoked.push(hash);
-                }
-                state
-            }
-            LedgerChange::RevokeBefore { before } => {
-                std::mem::take(state).with_revoked_before(before)
-            }
+        let kept = std::mem::take(state);
+        *state = match change {
+            LedgerChange::Revoke { hash } => kept.with_revoked(hash),
+            LedgerChange::RevokeBefore { before } => kept.with_revoked_before(before),
         };
-        *state = changed;
         Ok(())
     }
 

@@ -87,7 +87,8 @@ impl Exchange {
                 .flatten()
                 .and_then(|text| serde_json::from_str::<Cached>(&text).ok());
             if let Some(cached) = cached.filter(|c| self.usable(gate, &uid, c)) {
-                gate.remember(&uid, cached.clone());
+                // Already in the Cache API: kept in memory, not written back.
+                gate.keep(&uid, cached.clone());
                 return self.judge(gate, auth, purpose, denial, &cached.state);
             }
             let check = LedgerCheck {
@@ -132,13 +133,18 @@ impl Exchange {
 }
 
 impl Gate<'_> {
+    /// Keeps a user's state in this isolate's memory.
+    fn keep(&self, uid: &str, cached: Cached) {
+        if let Some(cache) = self.ledger_cache {
+            cache.put(uid, cached);
+        }
+    }
+
     /// Keeps a state read from the ledger in this isolate's memory; returns
     /// the Cache API write that shares it with the location's other isolates.
     fn remember(&self, uid: &str, cached: Cached) -> Option<Op> {
         let value = serde_json::to_string(&cached).ok()?;
-        if let Some(cache) = self.ledger_cache {
-            cache.put(uid, cached);
-        }
+        self.keep(uid, cached);
         Some(Op::CacheWrite {
             key: ledger::cache_key(uid),
             value,
@@ -151,20 +157,20 @@ impl Gate<'_> {
         let (true, Some(cache)) = (self.config.ledger, self.ledger_cache) else {
             return;
         };
-        match revocation {
-            Revocation::Nothing => {}
-            Revocation::Sessions { uid, hashes } => cache.update(uid, |state| {
-                hashes
-                    .iter()
-                    .fold(state, |state, hash| state.with_revoked(hash))
-            }),
-            Revocation::Everything { uid, hashes } => cache.update(uid, |state| {
-                let state = state.with_revoked_before(now);
-                hashes
-                    .iter()
-                    .fold(state, |state, hash| state.with_revoked(hash))
-            }),
-        }
+        let (uid, hashes, before) = match revocation {
+            Revocation::Nothing => return,
+            Revocation::Sessions { uid, hashes } => (uid, hashes, None),
+            Revocation::Everything { uid, hashes } => (uid, hashes, Some(now)),
+        };
+        cache.update(uid, |state| {
+            let state = match before {
+                Some(before) => state.with_revoked_before(before),
+                None => state,
+            };
+            hashes
+                .iter()
+                .fold(state, |state, hash| state.with_revoked(hash.to_string()))
+        });
     }
 
     /// Takes in the outcomes of background operations (refreshes of users'

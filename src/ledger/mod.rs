@@ -44,13 +44,15 @@ impl LedgerState {
     /// session that began in the same second as a revoke-before survives
     /// it: a password change ends every session and starts one at once.
     pub fn revokes(&self, hash: &IdHash, iat: u64) -> bool {
-        self.revoked_before.is_some_and(|before| iat < before)
-            || self.revoked.iter().any(|h| *h == hash.to_string())
+        if self.revoked_before.is_some_and(|before| iat < before) {
+            return true;
+        }
+        let hash = hash.to_string();
+        self.revoked.contains(&hash)
     }
 
-    /// The same state with this session ended.
-    pub fn with_revoked(mut self, hash: &IdHash) -> Self {
-        let hash = hash.to_string();
+    /// The same state with the session `hash` (base64url) ended.
+    pub fn with_revoked(mut self, hash: String) -> Self {
         if !self.revoked.contains(&hash) {
             self.revoked.push(hash);
         }
@@ -193,7 +195,7 @@ mod tests {
         let a = SessionId::from_bytes([1; 32]).hash();
         let b = SessionId::from_bytes([2; 32]).hash();
         let state = LedgerState::default()
-            .with_revoked(&a)
+            .with_revoked(a.to_string())
             .with_revoked_before(100);
         assert!(state.revokes(&a, 500));
         assert!(state.revokes(&b, 99));

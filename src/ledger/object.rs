@@ -29,15 +29,11 @@ struct Revoke {
 }
 
 #[derive(Deserialize)]
-struct RevokeBefore {
-    before: i64,
-}
-
-#[derive(Deserialize)]
 struct Hash {
     hash: String,
 }
 
+/// A `/revoke-before` body, and the `cut` table's row.
 #[derive(Deserialize)]
 struct Cut {
     before: i64,
@@ -89,7 +85,7 @@ impl DurableObject for Ledger {
                 Ok(Response::empty()?.with_status(204))
             }
             (Method::Post, "/revoke-before") => {
-                let RevokeBefore { before } = req.json().await?;
+                let Cut { before } = req.json().await?;
                 self.sql.exec(
                     "INSERT INTO cut (id, before) VALUES (0, ?) \
                      ON CONFLICT (id) DO UPDATE SET before = max(before, excluded.before)",
