@@ -343,11 +343,11 @@ impl LoginUrl {
             .then(|| self.0.split('?').next().unwrap_or_default())
     }
 
-    /// The login URL with `return_to` appended (already percent-encoded).
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The login URL with `return_to` appended (already percent-encoded).
     pub fn with_return_to(&self, encoded_return_to: &str) -> String {
         let separator = if self.0.contains('?') { '&' } else { '?' };
         format!("{}{separator}return_to={encoded_return_to}", self.0)

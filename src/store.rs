@@ -29,7 +29,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::gate::{Listed, Op, Outcome};
+use crate::gate::{Exchange, Gate, Input, Listed, Op, Outcome, Step};
 use crate::ledger::LedgerState;
 
 /// A store operation that failed; the text is for the log.
@@ -123,6 +123,20 @@ pub fn perform<S: SessionStore>(store: &S, ops: &[Op]) -> Vec<Outcome> {
             outcome.unwrap_or_else(|e| Outcome::Failed(e.0))
         })
         .collect()
+}
+
+/// Performs the exchange's store steps against `store`, as the driver
+/// does, until it forwards or finishes; returns that step.
+pub fn drive<S: SessionStore>(
+    store: &S,
+    gate: Gate<'_>,
+    exchange: &mut Exchange,
+    mut step: Step,
+) -> Step {
+    while let Step::Store(ops) = step {
+        step = exchange.resume(gate, Input::Store(perform(store, &ops)));
+    }
+    step
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -175,9 +175,7 @@ impl IdHash {
             _ => String::new(),
         }
     }
-}
 
-impl IdHash {
     /// Appends the base64url form to `out`, as `Display` writes it.
     pub fn encode_into(&self, out: &mut String) {
         URL_SAFE_NO_PAD.encode_string(self.0, out);

@@ -16,7 +16,7 @@ use sessiongate::key::HmacKey;
 use sessiongate::ledger::LedgerCache;
 use sessiongate::session::{self, Record};
 use sessiongate::store::{
-    perform, CountingStore, Counts, Fail, FailingStore, MemoryStore, SessionStore,
+    drive, perform, CountingStore, Counts, Fail, FailingStore, MemoryStore, SessionStore,
 };
 use sessiongate::throttle::Throttle;
 use sessiongate::token::{KeyRing, Kid, SessionId, Token};
@@ -145,17 +145,9 @@ impl World {
         }
     }
 
-    /// Performs store steps until the exchange forwards or finishes.
-    fn drive(&self, exchange: &mut Exchange, mut step: Step) -> Step {
-        while let Step::Store(ops) = step {
-            step = exchange.resume(self.gate(), Input::Store(perform(&self.store, &ops)));
-        }
-        step
-    }
-
     fn handle(&self, req: Inbound<'_>) -> Decision {
         let (mut exchange, step) = self.gate().start(&req, self.clock.now());
-        match self.drive(&mut exchange, step) {
+        match drive(&self.store, self.gate(), &mut exchange, step) {
             Step::Finish(Answer::Reply(reply), log) => Decision {
                 action: Action::Reply(reply),
                 log,
@@ -180,7 +172,7 @@ impl World {
             logout: directives.logout.map(str::to_owned),
         };
         let step = exchange.resume(self.gate(), Input::Origin(Ok(head)));
-        match self.drive(&mut exchange, step) {
+        match drive(&self.store, self.gate(), &mut exchange, step) {
             Step::Finish(Answer::Pass(edits), log) => (Completion::Pass(edits), log),
             Step::Finish(Answer::Reply(reply), log) => (Completion::Replace(reply), log),
             other => panic!("after the origin: {other:?}"),

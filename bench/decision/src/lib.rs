@@ -1,9 +1,9 @@
 //! One gate decision for an authenticated request, set up once and run
 //! many times: the token check, one read of the session record from a
 //! [`MemoryStore`] (the store step, performed as the driver would), the
-//! record check and the assertion signing that end in [`Step::Forward`]. `benches/decision.rs` times [`Workload::decide`]
-//! natively; on wasm32, [`setup`] and [`run`] let `bench/decision.mjs` time
-//! it in Node.
+//! record check and the assertion signing that end in [`Step::Forward`].
+//! `benches/decision.rs` times [`Workload::decide`] natively; on wasm32,
+//! [`setup`] and [`run`] let `bench/decision.mjs` time it in Node.
 
 use std::collections::HashMap;
 
@@ -11,7 +11,7 @@ use sessiongate::assertion;
 use sessiongate::config::Config;
 use sessiongate::gate::{Answer, Exchange, Gate, Inbound, Input, OriginHead, Step};
 use sessiongate::session::{self, Claims};
-use sessiongate::store::{perform, MemoryStore, SessionStore};
+use sessiongate::store::{drive, MemoryStore, SessionStore};
 use sessiongate::token::SessionId;
 
 /// As tests/gate.rs.
@@ -108,10 +108,8 @@ impl Workload {
             accept: Some(ACCEPT),
             ..Inbound::default()
         };
-        let (mut exchange, mut step) = self.gate().start(&inbound, NOW);
-        while let Step::Store(ops) = step {
-            step = exchange.resume(self.gate(), Input::Store(perform(&self.store, &ops)));
-        }
+        let (mut exchange, step) = self.gate().start(&inbound, NOW);
+        let step = drive(&self.store, self.gate(), &mut exchange, step);
         (exchange, step)
     }
 
