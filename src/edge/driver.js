@@ -43,7 +43,7 @@ export default {
             const [login, logout] = step.forward.read.map((name) => response.headers.get(name));
             result = { status: response.status, login, logout };
           } catch (e) {
-            result = { error: message(e) };
+            result = failed(e);
           }
         }
         step = JSON.parse(gate.resume(step.id, JSON.stringify(result), Date.now()));
@@ -154,7 +154,7 @@ async function ledger(env, uid, action, body) {
 /** After the answer: a final step's background operations, handed back, and the writes that follow. */
 async function background(env, ops) {
   const outcomes = await perform(env, ops);
-  const next = JSON.parse(gate.absorb(JSON.stringify({ ops, outcomes }), Date.now()));
+  const next = JSON.parse(gate.absorb(JSON.stringify(ops), JSON.stringify(outcomes), Date.now()));
   if (next.kv.length) await perform(env, next.kv);
 }
 

@@ -208,23 +208,20 @@ fn answer(mut exchange: Exchange, step: Step, started_ms: f64, now_ms: f64) -> S
     step.to_json(id, ms, metered(), &[])
 }
 
-/// Takes in the outcomes of a final step's background operations
-/// (`{"ops":[…],"outcomes":[…]}`); returns the writes that follow, as a
-/// store step (`{"kv":[…]}`), to perform without answer.
+/// Takes in the outcomes of a final step's background operations (both
+/// JSON arrays, as the step gave the operations and as `resume` takes
+/// outcomes); returns the writes that follow, as a store step
+/// (`{"kv":[…]}`), to perform without answer.
 #[wasm_bindgen]
-pub fn absorb(input: &str, now_ms: f64) -> String {
-    #[derive(serde::Deserialize)]
-    struct Done {
-        ops: Vec<Op>,
-        outcomes: serde_json::Value,
-    }
-    let follow_up = serde_json::from_str::<Done>(input).ok().and_then(|done| {
-        let Ok(Input::Store(outcomes)) = Input::from_json(&done.outcomes.to_string()) else {
-            return None;
-        };
-        let now = (now_ms / 1000.0) as u64;
-        with_gate(|gate| gate.ok().map(|gate| gate.absorb(&done.ops, outcomes, now)))
-    });
+pub fn absorb(ops: &str, outcomes: &str, now_ms: f64) -> String {
+    let ops = serde_json::from_str::<Vec<Op>>(ops);
+    let follow_up = match (ops, Input::from_json(outcomes)) {
+        (Ok(ops), Ok(Input::Store(outcomes))) => {
+            let now = (now_ms / 1000.0) as u64;
+            with_gate(|gate| gate.ok().map(|gate| gate.absorb(&ops, outcomes, now)))
+        }
+        _ => None,
+    };
     Step::Store(follow_up.unwrap_or_default()).to_json(0, 0, false, &[])
 }
 
