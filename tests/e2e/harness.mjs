@@ -40,6 +40,18 @@ export const VARS = {
   ADMIN_TOKEN,
 };
 
+/** Miniflare's options that load the built worker (the shim imports ../index.js, hence modulesRoot). */
+export const GATE_SCRIPT = {
+  modules: true,
+  scriptPath: path.join(build, "worker/shim.mjs"),
+  modulesRoot: build,
+  modulesRules: [
+    { type: "ESModule", include: ["**/*.js"] },
+    { type: "CompiledWasm", include: ["**/*.wasm"] },
+  ],
+  compatibilityDate: "2026-04-26",
+};
+
 /** The default mock origin: 200 with a small JSON body. */
 export const okOrigin = () => Response.json({ from: "origin" });
 
@@ -76,14 +88,7 @@ export async function startGate({ vars = {}, worker = {}, workers = [] } = {}) {
   };
   const gateWorker = {
     name: "gate",
-    modules: true,
-    scriptPath: path.join(build, "worker/shim.mjs"),
-    modulesRoot: build,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2026-04-26",
+    ...GATE_SCRIPT,
     kvNamespaces: ["SESSIONS"],
     bindings,
     outboundService: async (request) => {

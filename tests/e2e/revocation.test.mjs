@@ -8,14 +8,11 @@
 // workers, and real locations do not: only B has one (gate-a: cache off).
 
 import assert from "node:assert/strict";
-import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { Miniflare } from "miniflare";
-import { ADMIN_TOKEN, VARS, cookieValue, handoff, idHash, putSession, sessionCookies, tokenParts, withSession } from "./harness.mjs";
+import { ADMIN_TOKEN, GATE_SCRIPT, VARS, cookieValue, handoff, idHash, putSession, sessionCookies, tokenParts, withSession } from "./harness.mjs";
 
-const build = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../build");
 const STALENESS_MS = 2000;
 
 /** The mock origin: `x-login-as` makes it hand off a login, `x-logout` makes it send a logout directive. */
@@ -41,9 +38,7 @@ async function startLocations(ledger) {
     const loc = { name, site, received, fetch: (p, init = {}) => locations.mf.dispatchFetch(site + p, { redirect: "manual", ...init }) };
     locations[name.slice(-1)] = loc;
     return {
-      name, modules: true, scriptPath: path.join(build, "worker/shim.mjs"), modulesRoot: build,
-      modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
-      compatibilityDate: "2026-04-26", routes: [`${host}/*`], kvNamespaces: { SESSIONS: `kv-${name.slice(-1)}` },
+      name, ...GATE_SCRIPT, routes: [`${host}/*`], kvNamespaces: { SESSIONS: `kv-${name.slice(-1)}` },
       bindings: { ...VARS, REVOCATION_STALENESS: staleness }, durableObjects: durableObjects(name === "gate-a"),
       outboundService: (request) => (received.push(new URL(request.url).pathname), origin(request)),
       ...extra,
@@ -51,7 +46,7 @@ async function startLocations(ledger) {
   };
   const workers = [gate("gate-a", "a.example.com", "2", { cache: false }), gate("gate-b", "b.example.com", "2s")];
   if (ledger !== "shared" && ledger !== "none") {
-    workers.push({ name: "stand-in", modules: true, script: ledger, compatibilityDate: "2026-04-26", durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } } });
+    workers.push({ name: "stand-in", modules: true, script: ledger, compatibilityDate: GATE_SCRIPT.compatibilityDate, durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } } });
   }
   locations.mf = new Miniflare({
     cf: false,
