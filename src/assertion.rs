@@ -39,6 +39,10 @@ pub struct AssertionClaims {
     pub htu: String,
     #[serde(default)]
     pub claims: Claims,
+    /// Whether the session is bound to a key of the user's device
+    /// (DESIGN §11), for origins that demand it for sensitive actions.
+    #[serde(default)]
+    pub device_bound: bool,
 }
 
 /// What the origin knows of the request the assertion must match.
@@ -148,6 +152,7 @@ mod tests {
             htm: "GET".into(),
             htu: "/a?b=1".into(),
             claims: Claims::new(),
+            device_bound: false,
         }
     }
 

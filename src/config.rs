@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::cookie::{CookieSpec, SameSite};
+use crate::dbsc::{self, Binding};
 use crate::key::{HmacKey, MIN_SECRET_LEN};
 use crate::ledger;
 use crate::routes::PublicPaths;
@@ -62,6 +63,8 @@ pub struct Config {
     /// How old a location's copy of a user's revocation state may be, in
     /// seconds (`REVOCATION_STALENESS`), when the ledger is bound.
     pub revocation_staleness: u64,
+    /// Device-bound sessions (`DEVICE_BOUND`, `DEVICE_BOUND_REFRESH`).
+    pub device_binding: Binding,
     /// Whether the revocation ledger (`LEDGER`) is bound: the edge says,
     /// from the bindings; without it, revocation is KV's alone.
     pub ledger: bool,
@@ -245,6 +248,31 @@ impl Config {
             },
         );
 
+        let device_bound = errors.check(
+            "DEVICE_BOUND",
+            dbsc::Mode::parse(&or_default("DEVICE_BOUND", dbsc::DEFAULT_MODE)),
+        );
+        let device_bound_refresh = errors.check(
+            "DEVICE_BOUND_REFRESH",
+            duration(&or_default("DEVICE_BOUND_REFRESH", dbsc::DEFAULT_REFRESH)).and_then(|secs| {
+                if (dbsc::MIN_REFRESH..=dbsc::MAX_REFRESH).contains(&secs) {
+                    Ok(secs)
+                } else {
+                    Err(format!(
+                        "must be between {}s and {}s",
+                        dbsc::MIN_REFRESH,
+                        dbsc::MAX_REFRESH
+                    ))
+                }
+            }),
+        );
+        let device_binding = match (device_bound, device_bound_refresh, &cookie, &session_keys) {
+            (Some(mode), Some(refresh), Some(cookie), Some(keys)) => {
+                errors.check("COOKIE_NAME", Binding::new(mode, refresh, cookie, keys))
+            }
+            _ => None,
+        };
+
         match (
             origin_url,
             audience,
@@ -262,6 +290,7 @@ impl Config {
             max_sessions_per_user,
             reauth_after,
             revocation_staleness,
+            device_binding,
         ) {
             (
                 Some(origin_url),
@@ -280,6 +309,7 @@ impl Config {
                 Some(max_sessions_per_user),
                 Some(reauth_after),
                 Some(revocation_staleness),
+                Some(device_binding),
             ) if errors.0.is_empty() => {
                 // The login page must be reachable without a session.
                 if let Some(path) = login_url.same_origin_path() {
@@ -301,6 +331,7 @@ impl Config {
                     max_sessions_per_user,
                     reauth_after,
                     revocation_staleness,
+                    device_binding,
                     ledger: false,
                 })
             }

@@ -136,20 +136,29 @@ impl CookieSpec {
         &self.name
     }
 
+    /// A cookie of its own, named this name with `suffix`, set alike.
+    pub fn with_suffix(&self, suffix: &str) -> Result<Self, String> {
+        Self::new(&format!("{}{suffix}", self.name), self.same_site)
+            .map_err(|e| format!("{}{suffix}: {e}", self.name))
+    }
+
+    /// Every attribute but `Max-Age`, as a `Set-Cookie` carries them.
+    pub fn attributes(&self) -> String {
+        format!("Path=/; Secure; HttpOnly; SameSite={}", self.same_site)
+    }
+
     /// `Set-Cookie` value carrying `token` for `max_age` seconds.
     pub fn set(&self, token: &str, max_age: u64) -> String {
         format!(
-            "{}={token}; Path=/; Secure; HttpOnly; SameSite={}; Max-Age={max_age}",
-            self.name, self.same_site
+            "{}={token}; {}; Max-Age={max_age}",
+            self.name,
+            self.attributes()
         )
     }
 
     /// `Set-Cookie` value that makes the browser drop the cookie.
     pub fn clear(&self) -> String {
-        format!(
-            "{}=; Path=/; Secure; HttpOnly; SameSite={}; Max-Age=0",
-            self.name, self.same_site
-        )
+        format!("{}=; {}; Max-Age=0", self.name, self.attributes())
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod assertion;
 pub mod config;
 pub mod cookie;
+pub mod dbsc;
 pub mod device;
 pub mod gate;
 pub mod handoff;

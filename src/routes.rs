@@ -269,6 +269,10 @@ pub enum Endpoint {
     OwnSession(String),
     /// `/.sessiongate/admin/users/<uid>/sessions`, uid percent-decoded.
     UserSessions(String),
+    /// `/.sessiongate/dbsc/register`: a browser binds its key (DESIGN §11).
+    DeviceRegister,
+    /// `/.sessiongate/dbsc/refresh`: a browser proves its key for a new bound cookie.
+    DeviceRefresh,
     NotFound,
 }
 
@@ -289,6 +293,8 @@ fn endpoint(rest: &str) -> Endpoint {
         "/session" => Endpoint::Session,
         "/health" => Endpoint::Health,
         "/sessions" => Endpoint::OwnSessions,
+        "/dbsc/register" => Endpoint::DeviceRegister,
+        "/dbsc/refresh" => Endpoint::DeviceRefresh,
         _ if rest.starts_with("/sessions/") => {
             let sid = &rest["/sessions/".len()..];
             let valid = sid.len() == 16
@@ -537,6 +543,15 @@ mod tests {
         assert_eq!(reserved("/.sessiongate/session"), Endpoint::Session);
         assert_eq!(reserved("/.sessiongate/health"), Endpoint::Health);
         assert_eq!(reserved("/.sessiongate/sessions"), Endpoint::OwnSessions);
+        assert_eq!(
+            reserved("/.sessiongate/dbsc/register"),
+            Endpoint::DeviceRegister
+        );
+        assert_eq!(
+            reserved("/.sessiongate/dbsc/refresh"),
+            Endpoint::DeviceRefresh
+        );
+        assert_eq!(reserved("/.sessiongate/dbsc"), Endpoint::NotFound);
         assert_eq!(
             reserved("/.sessiongate/sessions/AbCd-_0123456789"),
             Endpoint::OwnSession("AbCd-_0123456789".into())

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dbsc::Jwk;
 use crate::token::IdHash;
 
 /// The record format this code writes and reads.
@@ -30,6 +31,9 @@ pub struct Record {
     pub abs_exp: u64,
     #[serde(default)]
     pub claims: Claims,
+    /// The key the browser bound the session to (DESIGN §11), once it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<Jwk>,
 }
 
 /// A stored value that is not a record this code can use.
@@ -70,8 +74,13 @@ impl Record {
     /// What the `u:` index entry carries, so that listing a user's sessions
     /// needs no read per session: its times and the device it began on.
     pub fn index_metadata(&self, device: Option<&str>) -> String {
-        serde_json::json!({ "iat": self.iat, "abs_exp": self.abs_exp, "device": device })
-            .to_string()
+        serde_json::json!({
+            "iat": self.iat,
+            "abs_exp": self.abs_exp,
+            "device": device,
+            "device_bound": self.device_key.is_some(),
+        })
+        .to_string()
     }
 }
 
@@ -83,6 +92,9 @@ pub struct IndexMetadata {
     /// "Firefox on Linux" (`crate::device`); absent in entries from before.
     #[serde(default)]
     pub device: Option<String>,
+    /// Whether the session is bound to a key of the device (DESIGN §11).
+    #[serde(default)]
+    pub device_bound: bool,
 }
 
 /// Checks a user id: 1 to 256 bytes, no control characters.
@@ -175,6 +187,7 @@ impl Policy {
             iat: now,
             abs_exp: now.saturating_add(self.absolute),
             claims,
+            device_key: None,
         }
     }
 

@@ -176,6 +176,10 @@ impl IdHash {
         }
     }
 
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// Appends the base64url form to `out`, as `Display` writes it.
     pub fn encode_into(&self, out: &mut String) {
         URL_SAFE_NO_PAD.encode_string(self.0, out);
@@ -267,7 +271,7 @@ impl KeyRing {
     }
 
     pub fn contains(&self, kid: Kid) -> bool {
-        self.key(kid).is_some()
+        self.get(kid).is_some()
     }
 
     /// A token for `id` stamped at `stamp`, under the primary key.
@@ -285,7 +289,7 @@ impl KeyRing {
     /// Idle expiry is the session policy's to judge, not the token's.
     pub fn verify(&self, raw: &str, now: u64) -> Result<Token, TokenError> {
         let token: Token = raw.parse()?;
-        let key = self.key(token.kid).ok_or(TokenError::UnknownKey)?;
+        let key = self.get(token.kid).ok_or(TokenError::UnknownKey)?;
         // The shape check above makes `raw` canonical, so the signed text is
         // exactly what precedes its last dot.
         let signed = &raw[..raw.len() - TAG_B64_LEN - 1];
@@ -297,7 +301,19 @@ impl KeyRing {
         Ok(token)
     }
 
-    fn key(&self, kid: Kid) -> Option<&HmacKey> {
+    /// A ring of keys for another use, one per key of this one and under
+    /// the same kids: each is HMAC(key, `label`), so that tags made for one
+    /// use never verify for another.
+    pub fn derive(&self, label: &[u8]) -> Self {
+        let keys = self
+            .keys
+            .iter()
+            .map(|(kid, key)| (*kid, HmacKey::new(&key.sign(&[label]))))
+            .collect();
+        Self { keys }
+    }
+
+    pub fn get(&self, kid: Kid) -> Option<&HmacKey> {
         self.keys
             .iter()
             .find(|(k, _)| *k == kid)
@@ -306,7 +322,7 @@ impl KeyRing {
 }
 
 /// Decimal seconds, canonical: no sign, no leading zero, no overflow.
-fn parse_stamp(s: &str) -> Result<u64, TokenError> {
+pub(crate) fn parse_stamp(s: &str) -> Result<u64, TokenError> {
     let canonical = !s.is_empty()
         && s.len() <= MAX_STAMP_DIGITS
         && s.bytes().all(|b| b.is_ascii_digit())

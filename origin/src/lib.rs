@@ -238,6 +238,7 @@ pub fn test_assertion(
         htm: method.to_owned(),
         htu: path_and_query.to_owned(),
         claims: Claims::new(),
+        device_bound: false,
     }
     .sign(&HmacKey::new(key.as_bytes()))
 }

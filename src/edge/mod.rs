@@ -9,6 +9,7 @@ use std::cell::{OnceCell, RefCell};
 use wasm_bindgen::prelude::*;
 
 use crate::config::{Config, ConfigErrors};
+use crate::dbsc::Spent;
 use crate::gate::{Answer, Exchange, Gate, Inbound, Input, Log, Op, Reply, Step};
 use crate::ledger::LedgerCache;
 use crate::throttle::Throttle;
@@ -28,6 +29,8 @@ struct Isolate {
     metered: bool,
     /// Users' revocation states read by this isolate (with `LEDGER` bound).
     ledger_cache: LedgerCache,
+    /// Device-binding challenges answered in this isolate.
+    spent_challenges: Spent,
 }
 
 thread_local! {
@@ -98,6 +101,7 @@ pub fn configure(env: &worker::Env) -> String {
                 throttle,
                 metered,
                 ledger_cache: LedgerCache::default(),
+                spent_challenges: Spent::default(),
             }
         });
     });
@@ -132,6 +136,8 @@ pub fn start(description: &str, now_ms: f64) -> String {
             "authorization" => &mut inbound.authorization,
             "cf-connecting-ip" => &mut inbound.client,
             "user-agent" => &mut inbound.user_agent,
+            "secure-session-response" => &mut inbound.device_proof,
+            "sec-secure-session-id" => &mut inbound.device_session,
             _ => continue,
         };
         *read = Some(value);
@@ -183,11 +189,13 @@ fn with_gate<T>(f: impl FnOnce(Result<Gate<'_>, &str>) -> T) -> T {
             config: Ok(config),
             throttle,
             ledger_cache,
+            spent_challenges,
             ..
         }) => f(Ok(Gate {
             config,
             throttle: throttle.as_ref(),
             ledger_cache: Some(ledger_cache),
+            spent_challenges,
         })),
         Some(Isolate {
             config: Err(detail),

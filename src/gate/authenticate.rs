@@ -4,11 +4,13 @@
 
 use serde_json::json;
 
+use super::dbsc;
 use super::reply::{Log, Reply};
 use super::request::Inbound;
 use super::{forward, AfterEnding, AfterListing, Exchange, Gate, Op, Outcome, State, Step};
 use crate::config::Mode;
 use crate::cookie::{self, Presented};
+use crate::dbsc::BoundCookieError;
 use crate::routes;
 use crate::session::{self, Record, RecordError};
 use crate::store::StoreError;
@@ -23,6 +25,10 @@ pub enum Reason {
     Invalid,
     Expired,
     Revoked,
+    /// A device-bound session without a valid bound cookie (DESIGN §11).
+    Unbound,
+    /// `DEVICE_BOUND=require`: the session never bound a device key in time.
+    Unregistered,
 }
 
 impl Reason {
@@ -32,6 +38,8 @@ impl Reason {
             Self::Invalid => "invalid",
             Self::Expired => "expired",
             Self::Revoked => "revoked",
+            Self::Unbound => "unbound",
+            Self::Unregistered => "unregistered",
         }
     }
 }
@@ -94,6 +102,21 @@ pub(super) enum Purpose {
     },
     /// `/.sessiongate/sessions[/<sid>]`: a page (or form) for a browser.
     OwnSessions { sid: Option<String>, browser: bool },
+    /// `/.sessiongate/dbsc/register` (DESIGN §11).
+    DeviceRegister(dbsc::Registration),
+    /// `/.sessiongate/dbsc/refresh` with a proof (DESIGN §11).
+    DeviceRefresh(dbsc::Refresh),
+}
+
+impl Purpose {
+    /// Whether the request may go on without the session's bound cookie:
+    /// ending a session is harmless, and binding it is how the cookie comes.
+    fn is_unbound_allowed(&self) -> bool {
+        matches!(
+            self,
+            Self::Logout { .. } | Self::DeviceRegister(_) | Self::DeviceRefresh(_)
+        )
+    }
 }
 
 /// A token that checked out, waiting for its record.
@@ -103,6 +126,9 @@ pub(super) struct Pending {
     hash: IdHash,
     purpose: Purpose,
     denial: Denial,
+    /// The bound cookie's check, made with the token's (no I/O); `None`
+    /// with device binding off.
+    bound: Option<Result<(), BoundCookieError>>,
 }
 
 /// A session that checked out.
@@ -130,8 +156,6 @@ impl Gate<'_> {
 
 impl Exchange {
     /// Checks the session cookie without I/O, then asks for its record.
-    /// A throttled client is answered before any check; an invalid token
-    /// counts against it.
     pub(super) fn authenticate(
         &mut self,
         gate: Gate<'_>,
@@ -139,36 +163,53 @@ impl Exchange {
         purpose: Purpose,
         denial: Denial,
     ) -> Step {
-        let now = self.now;
-        if let Some(retry_after) = gate.throttled(req, now) {
-            return self.refuse(gate, purpose, &denial, Denied::Throttled(retry_after));
-        }
-        let raw = match req
-            .cookie
-            .map(|h| cookie::find(h, gate.config.cookie.name()))
-        {
-            None | Some(Presented::Missing) => {
-                return self.refuse(gate, purpose, &denial, Denied::reject(Reason::Missing))
-            }
-            Some(Presented::Many) => None,
-            Some(Presented::One(raw)) => Some(raw),
+        let token = match self.presented_token(gate, req) {
+            Ok(token) => token,
+            Err(denied) => return self.refuse(gate, purpose, &denial, denied),
         };
-        let Some(token) = raw.and_then(|raw| gate.config.session_keys.verify(raw, now).ok()) else {
-            gate.count_failure(req, now);
-            return self.refuse(gate, purpose, &denial, Denied::reject(Reason::Invalid));
-        };
-        if gate.config.policy.is_idle_expired(token.stamp(), now) {
-            return self.refuse(gate, purpose, &denial, Denied::reject(Reason::Expired));
-        }
         let hash = token.id().hash();
+        let binding = &gate.config.device_binding;
+        let bound = binding
+            .is_on()
+            .then(|| binding.check_bound_cookie(req.cookie, &hash, self.now));
         let read = Op::get(session::record_key(&hash));
         let pending = Pending {
             token,
             hash,
             purpose,
             denial,
+            bound,
         };
         self.wait(State::Record(pending), vec![read])
+    }
+
+    /// The session cookie's token, checked without I/O. A throttled client
+    /// is answered before any check; an invalid token counts against it.
+    pub(super) fn presented_token(
+        &self,
+        gate: Gate<'_>,
+        req: &Inbound<'_>,
+    ) -> Result<Token, Denied> {
+        let now = self.now;
+        if let Some(retry_after) = gate.throttled(req, now) {
+            return Err(Denied::Throttled(retry_after));
+        }
+        let raw = match req
+            .cookie
+            .map(|h| cookie::find(h, gate.config.cookie.name()))
+        {
+            None | Some(Presented::Missing) => return Err(Denied::reject(Reason::Missing)),
+            Some(Presented::Many) => None,
+            Some(Presented::One(raw)) => Some(raw),
+        };
+        let Some(token) = raw.and_then(|raw| gate.config.session_keys.verify(raw, now).ok()) else {
+            gate.count_failure(req, now);
+            return Err(Denied::reject(Reason::Invalid));
+        };
+        if gate.config.policy.is_idle_expired(token.stamp(), now) {
+            return Err(Denied::reject(Reason::Expired));
+        }
+        Ok(token)
     }
 
     /// The record is in: check it, then carry on with the purpose.
@@ -183,6 +224,7 @@ impl Exchange {
             hash,
             purpose,
             denial,
+            bound,
         } = pending;
         let stored = match Outcome::read(outcomes) {
             Ok(Some(stored)) => stored,
@@ -199,6 +241,17 @@ impl Exchange {
         if record.is_expired(now) {
             let ending = Ending::expired(&hash, &record.uid);
             return self.end_sessions(gate, ending, AfterEnding::Expired(purpose, denial));
+        }
+        if let (Some(bound), false) = (bound, purpose.is_unbound_allowed()) {
+            if let Err(reason) = self.check_device(gate, &record, bound) {
+                let denied = Denied::Reject {
+                    reason,
+                    // An unbound request may come from the session's own
+                    // browser, which proves its key and carries on.
+                    clear: reason == Reason::Unregistered,
+                };
+                return self.refuse(gate, purpose, &denial, denied);
+            }
         }
         // A token under a retired key is re-stamped under the current one.
         let keys = &gate.config.session_keys;
@@ -260,6 +313,8 @@ impl Exchange {
                 };
                 self.wait(State::Listing(listing, then), vec![read])
             }
+            Purpose::DeviceRegister(registration) => self.register_device(gate, auth, registration),
+            Purpose::DeviceRefresh(refresh) => self.refresh_device(gate, auth, refresh),
         }
     }
 
@@ -276,6 +331,10 @@ impl Exchange {
             (Purpose::Logout { reply, .. }, Denied::Reject { reason, .. }) => {
                 self.log.reason = Some(reason.as_str());
                 self.finish(reply)
+            }
+            // The browser's DBSC session outlived the session: end it too.
+            (Purpose::DeviceRefresh(_), Denied::Reject { reason, .. }) => {
+                self.end_device_session(gate, reason.as_str())
             }
             // Report mode relaxes the gate on protected paths only; the
             // edge's own endpoints answer as ever.

@@ -58,6 +58,9 @@ impl Exchange {
                 self.authenticate(gate, req, purpose, here())
             }
             Endpoint::UserSessions(uid) => self.admin(gate, req, uid),
+            Endpoint::DeviceRegister | Endpoint::DeviceRefresh => {
+                self.device_endpoint(gate, endpoint, req, url)
+            }
             Endpoint::NotFound => self.finish(Reply::error(404, "not_found")),
         }
     }
@@ -78,9 +81,12 @@ impl Exchange {
         } else {
             Reply::empty(204)
         };
-        let reply = reply
+        let mut reply = reply
             .with("set-cookie", gate.config.cookie.clear())
             .with("clear-site-data", CLEAR_CACHE.to_owned());
+        if let Some(clear) = gate.bound_cookie_clear() {
+            reply = reply.with("set-cookie", clear);
+        }
         let denial = Denial::new(req, "/".to_owned());
         let purpose = Purpose::Logout {
             all,
@@ -103,6 +109,7 @@ impl Exchange {
             "iat": auth.record.iat,
             "abs_exp": auth.record.abs_exp,
             "idle_exp": gate.config.policy.idle_deadline(stamp),
+            "device_bound": auth.record.device_key.is_some(),
         });
         let mut reply = Reply::json(200, body);
         if let Some(cookie) = auth.restamp {
@@ -208,6 +215,9 @@ impl Exchange {
         };
         if ends_current {
             reply = reply.with("set-cookie", gate.config.cookie.clear());
+            if let Some(clear) = gate.bound_cookie_clear() {
+                reply = reply.with("set-cookie", clear);
+            }
         }
         self.end_sessions(gate, Ending::one(hash, &uid), AfterEnding::Reply(reply))
     }
@@ -249,6 +259,7 @@ fn sessions_json(
                 "iat": meta.iat,
                 "abs_exp": meta.abs_exp,
                 "device": meta.device,
+                "device_bound": meta.device_bound,
             });
             if let Some(current) = current {
                 session["current"] = (hash == current).into();

@@ -135,6 +135,7 @@ impl Exchange {
             auth_time: record.iat,
             htm: method,
             htu: path_and_query,
+            device_bound: record.device_key.is_some(),
             claims: record.claims,
         };
         forward.headers = vec![
@@ -159,14 +160,22 @@ impl Exchange {
     }
 }
 
-/// The `Cookie` header without the session cookie: the origin never needs it.
+/// The `Cookie` header without the session cookie and the bound cookie:
+/// the origin never needs either.
 fn cookie_without_session(gate: Gate<'_>, header: Option<&str>) -> CookieHeader {
-    let name = gate.config.cookie.name();
-    match header {
-        Some(h) if h.contains(name) => match cookie::without(h, name) {
-            Some(rest) => CookieHeader::Replace(rest),
-            None => CookieHeader::Remove,
-        },
-        _ => CookieHeader::Unchanged,
+    let names = [
+        gate.config.cookie.name(),
+        gate.config.device_binding.cookie.name(),
+    ];
+    let Some(header) = header.filter(|h| h.contains(names[0])) else {
+        return CookieHeader::Unchanged;
+    };
+    // The bound cookie's name starts with the session cookie's.
+    match names
+        .iter()
+        .try_fold(header.to_owned(), |rest, name| cookie::without(&rest, name))
+    {
+        Some(rest) => CookieHeader::Replace(rest),
+        None => CookieHeader::Remove,
     }
 }

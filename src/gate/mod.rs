@@ -24,7 +24,8 @@
 //!     vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
 //! })
 //! .unwrap();
-//! let gate = Gate { config: &config, throttle: None, ledger_cache: None };
+//! let spent = Default::default();
+//! let gate = Gate { config: &config, throttle: None, ledger_cache: None, spent_challenges: &spent };
 //! let request = Inbound {
 //!     method: "GET",
 //!     url: "https://app.example.com/dashboard",
@@ -44,6 +45,7 @@
 //! [`reply`] (edge responses and the log line). [`step`] is the protocol.
 
 mod authenticate;
+mod dbsc;
 mod endpoints;
 mod forward;
 mod origin;
@@ -93,6 +95,8 @@ pub struct Gate<'a> {
     pub throttle: Option<&'a Throttle>,
     /// Users' ledger states read here; used only with the ledger bound.
     pub ledger_cache: Option<&'a LedgerCache>,
+    /// Device-binding challenges answered in this isolate.
+    pub spent_challenges: &'a crate::dbsc::Spent,
 }
 
 /// One request on its way through the gate: what it waits for, and what
@@ -134,6 +138,8 @@ enum State {
     Presented(Presented),
     /// The writes that start a session after a login handoff.
     Login(Login),
+    /// The writes that bind a session to its device's key.
+    DeviceRegistered(dbsc::Registered),
 }
 
 /// What a finished listing is for.
@@ -240,6 +246,9 @@ impl Exchange {
                 self.on_presented(gate, presented, outcomes)
             }
             (State::Login(login), Input::Store(outcomes)) => self.on_login(gate, login, outcomes),
+            (State::DeviceRegistered(registered), Input::Store(outcomes)) => {
+                self.on_device_registered(gate, registered, outcomes)
+            }
             (state, input) => {
                 let detail = format!(
                     "driver sent {input:?} while the exchange waited for {}",

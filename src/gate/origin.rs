@@ -110,6 +110,7 @@ impl Exchange {
             directives: true,
             ..Edits::session_cookie(gate.config.cookie.clear(), true)
         };
+        after.edits.set_cookies.extend(gate.bound_cookie_clear());
         if let Some((hash, uid)) = after.session.take() {
             let ending = if all {
                 Ending::all(&uid)
@@ -265,10 +266,14 @@ impl Exchange {
                 let cookie = gate.config.cookie.set(&token, record.abs_exp - self.now);
                 self.log.event = Some("login");
                 self.log.sid = Some(id.hash().sid());
-                self.pass(Edits {
+                let mut edits = Edits {
                     directives: true,
                     ..Edits::session_cookie(cookie, false)
-                })
+                };
+                edits
+                    .headers
+                    .extend(gate.registration_offer(&id.hash(), self.now));
+                self.pass(edits)
             }
         }
     }

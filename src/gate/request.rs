@@ -17,6 +17,10 @@ pub struct Inbound<'a> {
     pub client: Option<&'a str>,
     /// Described (never kept) for the session a login starts (`crate::device`).
     pub user_agent: Option<&'a str>,
+    /// `Secure-Session-Response`: a browser's proof of its device key.
+    pub device_proof: Option<&'a str>,
+    /// `Sec-Secure-Session-Id`: the device-bound session a refresh is for.
+    pub device_session: Option<&'a str>,
     /// The name of every request header, for stripping.
     pub header_names: &'a [&'a str],
 }

@@ -84,7 +84,7 @@ export async function startGate({ vars = {}, worker = {}, workers = [] } = {}) {
     if (["ASSERTION_KEY", "HANDOFF_KEY", "ADMIN_TOKEN"].includes(name)) remember(value);
   }
   const rememberCookies = (header) => {
-    for (const piece of String(header ?? "").split(/[;,]/)) remember(piece.trim().slice(COOKIE.length + 1));
+    for (const piece of String(header ?? "").split(/[;,]/)) remember(piece.split("=").slice(1).join("="));
   };
   const gateWorker = {
     name: "gate",

@@ -50,6 +50,7 @@ pub struct Workload {
     config: Config,
     store: MemoryStore,
     cookie: String,
+    spent_challenges: sessiongate::dbsc::Spent,
 }
 
 impl Workload {
@@ -85,6 +86,7 @@ impl Workload {
             config,
             store,
             cookie,
+            spent_challenges: Default::default(),
         };
         workload.check();
         workload
@@ -95,6 +97,7 @@ impl Workload {
             config: &self.config,
             throttle: None,
             ledger_cache: None,
+            spent_challenges: &self.spent_challenges,
         }
     }
 

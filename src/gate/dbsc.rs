@@ -1,0 +1,281 @@
+//! DESIGN §11: device-bound sessions. Registration binds a session to the
+//! browser's key (one write of its record and index entry); a refresh
+//! proves the key for a new bound cookie (no write); and every request of
+//! a bound session shows a bound cookie, checked without I/O.
+
+use serde_json::json;
+
+use super::authenticate::{Authenticated, Denial, Denied, Purpose, Reason};
+use super::reply::{self, Reply};
+use super::request::{Inbound, RequestUrl};
+use super::{Exchange, Gate, Op, Outcome, State, Step};
+use crate::dbsc::{self, BoundCookieError, Mode, ProofError, Refusal, REGISTRATION_WINDOW};
+use crate::device;
+use crate::routes::Endpoint;
+use crate::session::{self, Record};
+use crate::token::IdHash;
+
+/// A registration, waiting for the session it is for.
+#[derive(Debug)]
+pub(super) struct Registration {
+    proof: Option<String>,
+    origin: String,
+    /// "Chrome on Linux", for the session's index entry, rewritten.
+    device: String,
+}
+
+/// A refresh with a proof, waiting for the session's record (and its key).
+#[derive(Debug)]
+pub(super) struct Refresh {
+    proof: String,
+    /// The DBSC session the browser names: the session's `sid`.
+    session: Option<String>,
+    origin: String,
+}
+
+/// A registration whose writes are under way.
+#[derive(Debug)]
+pub(super) struct Registered {
+    hash: IdHash,
+    origin: String,
+}
+
+impl Exchange {
+    /// `POST /.sessiongate/dbsc/register` and `…/refresh`.
+    pub(super) fn device_endpoint(
+        &mut self,
+        gate: Gate<'_>,
+        endpoint: Endpoint,
+        req: &Inbound<'_>,
+        url: &RequestUrl<'_>,
+    ) -> Step {
+        if !gate.config.device_binding.is_on() {
+            return self.finish(Reply::error(404, "not_found"));
+        }
+        if req.method != "POST" {
+            return self.finish(reply::method_not_allowed("POST"));
+        }
+        let denial = Denial::new(req, "/".to_owned());
+        let origin = url.origin.to_owned();
+        // Chromium sends the proof and the session id bare; the spec's
+        // examples quote them (as structured-field strings): take either.
+        let unquote = |v: &str| v.trim().trim_matches('"').to_owned();
+        let proof = req.device_proof.map(unquote);
+        if endpoint == Endpoint::DeviceRegister {
+            self.log.event = Some("device_register");
+            let registration = Registration {
+                proof,
+                origin,
+                device: device::describe(req.user_agent),
+            };
+            return self.authenticate(gate, req, Purpose::DeviceRegister(registration), denial);
+        }
+        self.log.event = Some("device_refresh");
+        let session = req.device_session.map(unquote);
+        match proof {
+            Some(proof) => {
+                let refresh = Refresh {
+                    proof,
+                    session,
+                    origin,
+                };
+                self.authenticate(gate, req, Purpose::DeviceRefresh(refresh), denial)
+            }
+            // The first request of a refresh: a challenge, from the cookie
+            // alone, so that issuing one costs no read.
+            None => match self.presented_token(gate, req) {
+                Ok(token) => {
+                    let hash = token.id().hash();
+                    let binding = &gate.config.device_binding;
+                    let challenge = match binding.challenge(&hash, self.now) {
+                        Ok(challenge) => challenge,
+                        Err(e) => return self.no_randomness(e),
+                    };
+                    let header = format!("\"{challenge}\";id=\"{}\"", hash.sid());
+                    self.log.sid = Some(hash.sid());
+                    self.finish(
+                        Reply::error(403, "proof_required").with(dbsc::CHALLENGE_HEADER, header),
+                    )
+                }
+                Err(Denied::Reject { reason, .. }) => {
+                    self.end_device_session(gate, reason.as_str())
+                }
+                Err(denied) => self.deny(gate, &denial, denied),
+            },
+        }
+    }
+
+    /// Whether the session's record lets the request in as far as its
+    /// device goes; the reason to refuse it if not.
+    pub(super) fn check_device(
+        &mut self,
+        gate: Gate<'_>,
+        record: &Record,
+        bound: Result<(), BoundCookieError>,
+    ) -> Result<(), Reason> {
+        let binding = &gate.config.device_binding;
+        if record.device_key.is_some() {
+            return bound.map_err(|e| {
+                self.log.detail = Some(e.as_str().to_owned());
+                Reason::Unbound
+            });
+        }
+        let window_closed = self.now.saturating_sub(record.iat) >= REGISTRATION_WINDOW;
+        if binding.mode == Mode::Require && window_closed {
+            return Err(Reason::Unregistered);
+        }
+        Ok(())
+    }
+
+    /// The session checked out: bind it to the key the proof carries.
+    pub(super) fn register_device(
+        &mut self,
+        gate: Gate<'_>,
+        auth: Authenticated,
+        registration: Registration,
+    ) -> Step {
+        let Registration {
+            proof,
+            origin,
+            device,
+        } = registration;
+        let mut record = auth.record;
+        let checked = if record.device_key.is_some() {
+            Err(Refusal::AlreadyRegistered)
+        } else if self.now.saturating_sub(record.iat) >= REGISTRATION_WINDOW {
+            Err(Refusal::WindowClosed)
+        } else {
+            self.check_proof(gate, proof.as_deref(), &auth.hash, None)
+        };
+        let key = match checked {
+            Ok(key) => key,
+            Err(refusal) => return self.refuse_device(refusal),
+        };
+        record.device_key = Some(key);
+        let ttl = gate.config.policy.ttl(&record, self.now);
+        let writes = vec![
+            Op::Put {
+                key: session::record_key(&auth.hash),
+                value: record.to_json(),
+                metadata: None,
+                ttl,
+            },
+            Op::Put {
+                key: session::index_key(&record.uid, &auth.hash),
+                value: String::new(),
+                metadata: Some(record.index_metadata(Some(&device))),
+                ttl,
+            },
+        ];
+        let registered = Registered {
+            hash: auth.hash,
+            origin,
+        };
+        self.wait(State::DeviceRegistered(registered), writes)
+    }
+
+    /// The key is stored: the session instructions, and the first bound cookie.
+    pub(super) fn on_device_registered(
+        &mut self,
+        gate: Gate<'_>,
+        registered: Registered,
+        outcomes: Vec<Outcome>,
+    ) -> Step {
+        if let Some(e) = outcomes.into_iter().find_map(super::sessions::failure) {
+            return self.unavailable(e);
+        }
+        self.log.event = Some("device_bound");
+        self.device_instructions(gate, &registered.hash, &registered.origin)
+    }
+
+    /// The session checked out: a new bound cookie, if the proof is of its key.
+    pub(super) fn refresh_device(
+        &mut self,
+        gate: Gate<'_>,
+        auth: Authenticated,
+        refresh: Refresh,
+    ) -> Step {
+        // A DBSC session the browser kept for an earlier session of this
+        // cookie (one a login replaced) is over.
+        if refresh.session.is_some_and(|id| id != auth.hash.sid()) {
+            return self.end_device_session(gate, Refusal::NotRegistered.as_str());
+        }
+        let Some(registered) = &auth.record.device_key else {
+            return self.refuse_device(Refusal::NotRegistered);
+        };
+        let checked = self.check_proof(gate, Some(&refresh.proof), &auth.hash, Some(registered));
+        match checked {
+            Ok(_) => self.device_instructions(gate, &auth.hash, &refresh.origin),
+            Err(refusal) => self.refuse_device(refusal),
+        }
+    }
+
+    /// Checks a proof and spends its challenge; the key it was signed with.
+    fn check_proof(
+        &self,
+        gate: Gate<'_>,
+        proof: Option<&str>,
+        hash: &IdHash,
+        registered: Option<&dbsc::Jwk>,
+    ) -> Result<dbsc::Jwk, Refusal> {
+        let binding = &gate.config.device_binding;
+        let proof = proof.ok_or(Refusal::Proof(ProofError::Missing))?;
+        let proof = dbsc::verify_proof(proof, registered).map_err(Refusal::Proof)?;
+        let challenge = binding
+            .check_challenge(&proof.jti, hash, self.now)
+            .map_err(Refusal::Challenge)?;
+        gate.spent_challenges
+            .spend(&proof.jti, challenge, self.now)
+            .map_err(Refusal::Challenge)?;
+        Ok(proof.key)
+    }
+
+    /// 200 with the session instructions and a fresh bound cookie.
+    fn device_instructions(&mut self, gate: Gate<'_>, hash: &IdHash, origin: &str) -> Step {
+        let binding = &gate.config.device_binding;
+        let reply = Reply::json(200, binding.instructions(&hash.sid(), origin))
+            .with("set-cookie", binding.bound_cookie(hash, self.now));
+        self.finish(reply)
+    }
+
+    fn no_randomness(&mut self, e: getrandom::Error) -> Step {
+        self.fail("internal", format!("no randomness: {e}"), Reply::internal())
+    }
+
+    fn refuse_device(&mut self, refusal: Refusal) -> Step {
+        let body = json!({ "error": "device_binding_refused", "reason": refusal.as_str() });
+        self.reject(Reply::json(403, body), refusal.as_str())
+    }
+
+    /// Tells the browser its DBSC session is over, and clears the bound cookie.
+    pub(super) fn end_device_session(&mut self, gate: Gate<'_>, reason: &'static str) -> Step {
+        let reply = Reply::json(200, json!({ "continue": false }))
+            .with("set-cookie", gate.config.device_binding.cookie.clear());
+        self.reject(reply, reason)
+    }
+}
+
+impl Gate<'_> {
+    /// `Set-Cookie` that drops the bound cookie, when device binding is on:
+    /// a session's end is its DBSC session's end too.
+    pub(super) fn bound_cookie_clear(&self) -> Option<String> {
+        let binding = &self.config.device_binding;
+        binding.is_on().then(|| binding.cookie.clear())
+    }
+
+    /// `Secure-Session-Registration` for a session just started, when
+    /// device binding is on.
+    pub(super) fn registration_offer(
+        &self,
+        hash: &IdHash,
+        now: u64,
+    ) -> Option<(&'static str, String)> {
+        let binding = &self.config.device_binding;
+        // Without randomness there is no challenge, and the session goes
+        // unoffered: as for a browser without DBSC.
+        let challenge = binding
+            .is_on()
+            .then(|| binding.challenge(hash, now).ok())??;
+        Some((dbsc::REGISTRATION_HEADER, binding.registration(&challenge)))
+    }
+}
