@@ -4,6 +4,7 @@
 
 import { spawn, execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import https from "node:https";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,14 +31,28 @@ function wranglerVar(name) {
   return match[1];
 }
 
-async function waitFor(url, child, name, timeoutMs) {
+/** The status of a GET, trusting `ca` for https (the test CA). */
+function status(url, ca, timeoutMs) {
+  if (!url.startsWith("https:")) {
+    return fetch(url, { redirect: "manual", signal: AbortSignal.timeout(timeoutMs) }).then((r) => r.status);
+  }
+  return new Promise((resolve, reject) => {
+    const request = https.get(url, { ca, timeout: timeoutMs }, (response) => {
+      response.resume();
+      resolve(response.statusCode);
+    });
+    request.on("error", reject);
+    request.on("timeout", () => request.destroy(new Error("timed out")));
+  });
+}
+
+async function waitFor(url, child, name, timeoutMs, ca) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
     try {
       // One request at a time: wrangler holds requests until its build is done.
-      const response = await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });
-      if (response.status < 500) return;
+      if ((await status(url, ca, Math.max(1, deadline - Date.now()))) < 500) return;
     } catch {}
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -47,9 +62,13 @@ async function waitFor(url, child, name, timeoutMs) {
 /**
  * Starts the demo origin and the edge; resolves once both answer.
  * `output`: "inherit" to show their output, or a function given each chunk.
+ * `vars`: settings for the edge beyond wrangler.toml's. `https`: serve the
+ * edge at https://localhost with this `{ key, cert, ca }` (file paths).
  */
-export async function startServers({ edgePort = 8787, originPort = 8788, output = "inherit", persistTo } = {}) {
+export async function startServers({ edgePort = 8787, originPort = 8788, output = "inherit", persistTo, vars = {}, https: tls } = {}) {
   const secrets = devVars();
+  // A browser trusts the test CA's certificate for localhost, not for an address.
+  const edgeUrl = tls ? `https://localhost:${edgePort}` : `http://127.0.0.1:${edgePort}`;
   const children = [];
   let recent = ""; // the end of the servers' output, for error messages
   const remember = (chunk) => {
@@ -93,6 +112,8 @@ export async function startServers({ edgePort = 8787, originPort = 8788, output 
       "--port", String(edgePort),
       "--inspector-port", String(edgePort + 1000),
       "--var", `ORIGIN_URL:http://127.0.0.1:${originPort}`,
+      ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+      ...(tls ? ["--local-protocol", "https", "--https-key-path", tls.key, "--https-cert-path", tls.cert] : []),
       "--show-interactive-dev-session=false",
       // Local KV lives here: a test passes a fresh folder, npm start keeps .wrangler/state.
       ...(persistTo ? ["--persist-to", persistTo] : []),
@@ -103,10 +124,10 @@ export async function startServers({ edgePort = 8787, originPort = 8788, output 
     });
     await waitFor(`http://127.0.0.1:${originPort}/login`, origin, "the demo origin", 30_000);
     // wrangler dev runs the build command first.
-    await waitFor(`http://127.0.0.1:${edgePort}/.sessiongate/health`, edge, "wrangler dev", 300_000);
+    await waitFor(`${edgeUrl}/.sessiongate/health`, edge, "wrangler dev", 300_000, tls && readFileSync(tls.ca));
   } catch (e) {
     await stop();
     throw new Error(`${e.message}; their last output:\n${recent}`);
   }
-  return { edge: `http://127.0.0.1:${edgePort}`, origin: `http://127.0.0.1:${originPort}`, stop };
+  return { edge: edgeUrl, origin: `http://127.0.0.1:${originPort}`, stop };
 }

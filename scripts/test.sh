@@ -2,7 +2,7 @@
 # npm test: every test. Native Rust tests, the release build (and its size
 # budget), the deploy check (wrangler deploy --dry-run), then one node --test
 # run of the Miniflare end-to-end suite, the PyJWT/jose interop tests and
-# the browser test.
+# the browser tests.
 source "$(dirname "$0")/setup.sh"
 setup
 
@@ -30,12 +30,17 @@ if ! .venv/bin/python -c "import jwt" 2>/dev/null; then
   .venv/bin/pip install --quiet -r tests/interop/requirements.txt
 fi
 
-if ! command -v chromium >/dev/null 2>&1; then
-  step "installing Debian's chromium for the browser test"
+# chromium for the browser tests; certutil (libnss3-tools) makes it trust
+# the test CA, since it runs device-bound sessions only over trusted HTTPS.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing Debian's ${missing[*]} for the browser tests"
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${missing[@]}"
 fi
 
 step "end-to-end (Miniflare), interop (PyJWT, jose) and browser (chromium) tests"

@@ -2491,7 +2491,7 @@ mod device_binding {
         let id: Token = world.config.session_keys.verify(&token, NOW).unwrap();
         assert_eq!(instructions["session_identifier"], id.id().hash().sid());
         assert_eq!(instructions["refresh_url"], "/.sessiongate/dbsc/refresh");
-        assert_eq!(instructions["scope"]["origin"], SITE);
+        assert_eq!(instructions["scope"]["include_site"], false);
         assert_eq!(instructions["credentials"][0]["name"], BOUND);
         let set = set_cookies(&r)[0];
         assert!(

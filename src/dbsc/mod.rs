@@ -108,15 +108,14 @@ impl Binding {
     }
 
     /// The session instructions a registration or refresh answers with.
-    pub fn instructions(&self, sid: &str, origin: &str) -> serde_json::Value {
+    /// The scope is the origin the browser registered with: it names none,
+    /// since the URL a worker sees may differ from the browser's (a local
+    /// proxy, say), and a mismatch makes the browser drop the session.
+    pub fn instructions(&self, sid: &str) -> serde_json::Value {
         json!({
             "session_identifier": sid,
             "refresh_url": REFRESH_PATH,
-            "scope": {
-                "origin": origin,
-                "include_site": false,
-                "scope_specification": [],
-            },
+            "scope": { "include_site": false, "scope_specification": [] },
             "credentials": [{
                 "type": "cookie",
                 "name": self.cookie.name(),
@@ -184,7 +183,7 @@ pub(crate) mod tests {
     #[test]
     fn the_instructions_name_the_bound_cookie_as_it_is_set() {
         let binding = binding();
-        let instructions = binding.instructions("sid", "https://app.example.com");
+        let instructions = binding.instructions("sid");
         let credential = &instructions["credentials"][0];
         assert_eq!(credential["name"], "__Host-sg-bound");
         assert_eq!(

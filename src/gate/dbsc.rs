@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::authenticate::{Authenticated, Denial, Denied, Purpose, Reason};
 use super::reply::{self, Reply};
-use super::request::{Inbound, RequestUrl};
+use super::request::Inbound;
 use super::{Exchange, Gate, Op, Outcome, State, Step};
 use crate::dbsc::{self, BoundCookieError, Mode, ProofError, Refusal, REGISTRATION_WINDOW};
 use crate::device;
@@ -19,7 +19,6 @@ use crate::token::IdHash;
 #[derive(Debug)]
 pub(super) struct Registration {
     proof: Option<String>,
-    origin: String,
     /// "Chrome on Linux", for the session's index entry, rewritten.
     device: String,
 }
@@ -30,14 +29,12 @@ pub(super) struct Refresh {
     proof: String,
     /// The DBSC session the browser names: the session's `sid`.
     session: Option<String>,
-    origin: String,
 }
 
 /// A registration whose writes are under way.
 #[derive(Debug)]
 pub(super) struct Registered {
     hash: IdHash,
-    origin: String,
 }
 
 impl Exchange {
@@ -47,7 +44,6 @@ impl Exchange {
         gate: Gate<'_>,
         endpoint: Endpoint,
         req: &Inbound<'_>,
-        url: &RequestUrl<'_>,
     ) -> Step {
         if !gate.config.device_binding.is_on() {
             return self.finish(Reply::error(404, "not_found"));
@@ -56,7 +52,6 @@ impl Exchange {
             return self.finish(reply::method_not_allowed("POST"));
         }
         let denial = Denial::new(req, "/".to_owned());
-        let origin = url.origin.to_owned();
         // Chromium sends the proof and the session id bare; the spec's
         // examples quote them (as structured-field strings): take either.
         let unquote = |v: &str| v.trim().trim_matches('"').to_owned();
@@ -65,7 +60,6 @@ impl Exchange {
             self.log.event = Some("device_register");
             let registration = Registration {
                 proof,
-                origin,
                 device: device::describe(req.user_agent),
             };
             return self.authenticate(gate, req, Purpose::DeviceRegister(registration), denial);
@@ -74,11 +68,7 @@ impl Exchange {
         let session = req.device_session.map(unquote);
         match proof {
             Some(proof) => {
-                let refresh = Refresh {
-                    proof,
-                    session,
-                    origin,
-                };
+                let refresh = Refresh { proof, session };
                 self.authenticate(gate, req, Purpose::DeviceRefresh(refresh), denial)
             }
             // The first request of a refresh: a challenge, from the cookie
@@ -134,11 +124,7 @@ impl Exchange {
         auth: Authenticated,
         registration: Registration,
     ) -> Step {
-        let Registration {
-            proof,
-            origin,
-            device,
-        } = registration;
+        let Registration { proof, device } = registration;
         let mut record = auth.record;
         let checked = if record.device_key.is_some() {
             Err(Refusal::AlreadyRegistered)
@@ -167,10 +153,7 @@ impl Exchange {
                 ttl,
             },
         ];
-        let registered = Registered {
-            hash: auth.hash,
-            origin,
-        };
+        let registered = Registered { hash: auth.hash };
         self.wait(State::DeviceRegistered(registered), writes)
     }
 
@@ -185,7 +168,7 @@ impl Exchange {
             return self.unavailable(e);
         }
         self.log.event = Some("device_bound");
-        self.device_instructions(gate, &registered.hash, &registered.origin)
+        self.device_instructions(gate, &registered.hash)
     }
 
     /// The session checked out: a new bound cookie, if the proof is of its key.
@@ -205,7 +188,7 @@ impl Exchange {
         };
         let checked = self.check_proof(gate, Some(&refresh.proof), &auth.hash, Some(registered));
         match checked {
-            Ok(_) => self.device_instructions(gate, &auth.hash, &refresh.origin),
+            Ok(_) => self.device_instructions(gate, &auth.hash),
             Err(refusal) => self.refuse_device(refusal),
         }
     }
@@ -231,9 +214,9 @@ impl Exchange {
     }
 
     /// 200 with the session instructions and a fresh bound cookie.
-    fn device_instructions(&mut self, gate: Gate<'_>, hash: &IdHash, origin: &str) -> Step {
+    fn device_instructions(&mut self, gate: Gate<'_>, hash: &IdHash) -> Step {
         let binding = &gate.config.device_binding;
-        let reply = Reply::json(200, binding.instructions(&hash.sid(), origin))
+        let reply = Reply::json(200, binding.instructions(&hash.sid()))
             .with("set-cookie", binding.bound_cookie(hash, self.now));
         self.finish(reply)
     }

@@ -59,7 +59,7 @@ impl Exchange {
             }
             Endpoint::UserSessions(uid) => self.admin(gate, req, uid),
             Endpoint::DeviceRegister | Endpoint::DeviceRefresh => {
-                self.device_endpoint(gate, endpoint, req, url)
+                self.device_endpoint(gate, endpoint, req)
             }
             Endpoint::NotFound => self.finish(Reply::error(404, "not_found")),
         }

@@ -61,7 +61,7 @@ describe("registration", () => {
     const instructions = await response.json();
     assert.equal(instructions.session_identifier, jwtClaimsSid(browser));
     assert.equal(instructions.refresh_url, "/.sessiongate/dbsc/refresh");
-    assert.deepEqual(instructions.scope, { origin: "https://app.example.com", include_site: false, scope_specification: [] });
+    assert.deepEqual(instructions.scope, { include_site: false, scope_specification: [] });
     assert.deepEqual(instructions.credentials, [{ type: "cookie", name: BOUND, attributes: "Path=/; Secure; HttpOnly; SameSite=Lax" }]);
     const [set] = response.headers.getSetCookie();
     assert.match(set, new RegExp(`^${BOUND}=k1\\.\\d+\\.[A-Za-z0-9_-]{22}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=600$`));
