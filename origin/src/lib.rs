@@ -70,6 +70,9 @@ pub struct Identity {
     /// When the user logged in: ask for a fresh login before sensitive
     /// actions if this is too long ago.
     pub auth_time: u64,
+    /// Whether the session is bound to a key of the user's device (DBSC):
+    /// demand it for sensitive actions if every browser of yours binds.
+    pub device_bound: bool,
 }
 
 /// A key shorter than sessiongate accepts.
@@ -140,6 +143,7 @@ impl Verifier {
             iat: claims.iat,
             exp: claims.exp,
             auth_time: claims.auth_time,
+            device_bound: claims.device_bound,
         })
     }
 

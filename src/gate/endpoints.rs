@@ -58,6 +58,11 @@ impl Exchange {
                 self.authenticate(gate, req, purpose, here())
             }
             Endpoint::UserSessions(uid) => self.admin(gate, req, uid),
+            Endpoint::DeviceRegister | Endpoint::DeviceRefresh
+                if !req.is_safe_method() && req.is_cross_site(url.origin) =>
+            {
+                self.reject(reply::forbidden("cross_site"), "cross_site")
+            }
             Endpoint::DeviceRegister | Endpoint::DeviceRefresh => {
                 self.device_endpoint(gate, endpoint, req)
             }

@@ -10,6 +10,10 @@ fn decision(c: &mut Criterion) {
     c.bench_function("decision", |b| {
         b.iter(|| black_box(black_box(&workload).decide()))
     });
+    let bound = Workload::device_bound();
+    c.bench_function("decision_device_bound", |b| {
+        b.iter(|| black_box(black_box(&bound).decide()))
+    });
 }
 
 criterion_group!(benches, decision);

@@ -57,6 +57,16 @@ impl Workload {
     /// A session for "alice", begun a minute ago, its token stamped now (so
     /// not due for a re-stamp), the only record in the store.
     pub fn new() -> Self {
+        Self::build(false)
+    }
+
+    /// The same session, bound to a device key (DESIGN §11), presented
+    /// with its bound cookie: the device check's cost on the hot path.
+    pub fn device_bound() -> Self {
+        Self::build(true)
+    }
+
+    fn build(device_bound: bool) -> Self {
         let config = config();
         let store = MemoryStore::default();
         // A fixed id: the same record key and token on every run.
@@ -66,7 +76,16 @@ impl Workload {
             ("tenant".to_owned(), "acme".to_owned()),
         ]
         .into();
-        let record = config.policy.start("alice".to_owned(), claims, NOW - 60);
+        let mut record = config.policy.start("alice".to_owned(), claims, NOW - 60);
+        if device_bound {
+            // Any P-256 point will do: the hot path never verifies with it.
+            record.device_key = Some(sessiongate::dbsc::Jwk {
+                kty: "EC".to_owned(),
+                crv: "P-256".to_owned(),
+                x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU".to_owned(),
+                y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0".to_owned(),
+            });
+        }
         let ttl = config.policy.ttl(&record, NOW);
         let hash = id.hash();
         store
@@ -81,7 +100,12 @@ impl Workload {
             )
             .expect("memory store put");
         let token = config.session_keys.mint(&id, NOW);
-        let cookie = format!("a=1; {}={token}; b=2", config.cookie.name());
+        let mut cookie = format!("a=1; {}={token}; b=2", config.cookie.name());
+        if device_bound {
+            let binding = &config.device_binding;
+            let bound = binding.bound_cookie(&hash, NOW);
+            cookie = format!("{cookie}; {}", bound.split(';').next().unwrap_or_default());
+        }
         let workload = Self {
             config,
             store,
