@@ -12,6 +12,7 @@ use crate::cookie::{CookieSpec, SameSite};
 use crate::dbsc::{self, Binding};
 use crate::key::{HmacKey, MIN_SECRET_LEN};
 use crate::ledger;
+use crate::oidc::{self, Oidc};
 use crate::routes::PublicPaths;
 use crate::session::Policy;
 use crate::throttle::Limit;
@@ -65,6 +66,8 @@ pub struct Config {
     pub revocation_staleness: u64,
     /// Device-bound sessions (`DEVICE_BOUND`, `DEVICE_BOUND_REFRESH`).
     pub device_binding: Binding,
+    /// Sign-in with an OpenID Connect provider (`OIDC_*`); `None` is off.
+    pub oidc: Option<Oidc>,
     /// Whether the revocation ledger (`LEDGER`) is bound: the edge says,
     /// from the bindings; without it, revocation is KV's alone.
     pub ledger: bool,
@@ -142,9 +145,15 @@ impl Config {
             required("ORIGIN_URL").and_then(|v| origin_url(&v)),
         );
         let audience = errors.check("AUDIENCE", required("AUDIENCE").and_then(|v| audience(&v)));
+        // With a provider, browsers sign in at the edge unless told otherwise.
+        let default_login = if get("OIDC_ISSUER").is_some() {
+            oidc::START_PATH
+        } else {
+            DEFAULT_LOGIN_URL
+        };
         let login_url = errors.check(
             "LOGIN_URL",
-            LoginUrl::parse(&or_default("LOGIN_URL", DEFAULT_LOGIN_URL)),
+            LoginUrl::parse(&or_default("LOGIN_URL", default_login)),
         );
         let public_paths = errors.check(
             "PUBLIC_PATHS",
@@ -273,6 +282,16 @@ impl Config {
             _ => None,
         };
 
+        let oidc = match Oidc::from_lookup(get, session_keys.as_ref()) {
+            Ok(oidc) => Some(oidc),
+            Err(problems) => {
+                for (var, problem) in problems {
+                    errors.0.push(ConfigError { var, problem });
+                }
+                None
+            }
+        };
+
         match (
             origin_url,
             audience,
@@ -291,6 +310,7 @@ impl Config {
             reauth_after,
             revocation_staleness,
             device_binding,
+            oidc,
         ) {
             (
                 Some(origin_url),
@@ -310,6 +330,7 @@ impl Config {
                 Some(reauth_after),
                 Some(revocation_staleness),
                 Some(device_binding),
+                Some(oidc),
             ) if errors.0.is_empty() => {
                 // The login page must be reachable without a session.
                 if let Some(path) = login_url.same_origin_path() {
@@ -332,6 +353,7 @@ impl Config {
                     reauth_after,
                     revocation_staleness,
                     device_binding,
+                    oidc,
                     ledger: false,
                 })
             }

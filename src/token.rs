@@ -313,6 +313,11 @@ impl KeyRing {
         Self { keys }
     }
 
+    /// The key new tags are made with.
+    pub fn primary_key(&self) -> &HmacKey {
+        &self.keys[0].1
+    }
+
     pub fn get(&self, kid: Kid) -> Option<&HmacKey> {
         self.keys
             .iter()

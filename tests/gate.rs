@@ -8,7 +8,6 @@ use std::collections::HashMap;
 
 use sessiongate::assertion::{self, AssertionClaims, Expected};
 use sessiongate::config::Config;
-use sessiongate::dbsc::Spent;
 use sessiongate::gate::{
     Answer, Edits, Exchange, Forward, Gate, Inbound, Input, Log, OriginHead, Reply, Step,
 };
@@ -16,6 +15,7 @@ use sessiongate::jwt;
 use sessiongate::key::HmacKey;
 use sessiongate::ledger::LedgerCache;
 use sessiongate::session::{self, Record};
+use sessiongate::spent::Spent;
 use sessiongate::store::{
     drive, perform, CountingStore, Counts, Fail, FailingStore, MemoryStore, SessionStore,
 };
@@ -116,7 +116,7 @@ struct World {
     throttle: Option<Throttle>,
     /// This isolate's copy of users' revocation states.
     ledger_cache: LedgerCache,
-    spent_challenges: Spent,
+    spent: Spent,
 }
 
 impl World {
@@ -136,7 +136,7 @@ impl World {
             clock: Clock(Cell::new(NOW)),
             throttle,
             ledger_cache: LedgerCache::default(),
-            spent_challenges: Spent::default(),
+            spent: Spent::default(),
         }
     }
 
@@ -145,7 +145,7 @@ impl World {
             config: &self.config,
             throttle: self.throttle.as_ref(),
             ledger_cache: Some(&self.ledger_cache),
-            spent_challenges: &self.spent_challenges,
+            spent: &self.spent,
         }
     }
 

@@ -2,10 +2,7 @@
 //! the session's id hash, the time of issue and a random nonce (so that no
 //! two are alike). Issuing one costs no I/O, and only a session's own
 //! challenge, younger than [`LIFETIME`], checks out. A challenge answered
-//! once is spent in this isolate's memory ([`Spent`]).
-
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+//! once is spent in this isolate's memory ([`crate::spent`]).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -15,8 +12,6 @@ use crate::token::{parse_stamp, IdHash, Kid, MAX_FUTURE_SKEW};
 
 /// Seconds a challenge may be answered in: the browser answers at once.
 pub const LIFETIME: u64 = 60;
-/// Spent challenges remembered at once (each for at most [`LIFETIME`]).
-pub const MAX_SPENT: usize = 10_000;
 const TAG_LEN: usize = 16;
 const NONCE_LEN: usize = 12;
 const MAX_LEN: usize = 96;
@@ -27,9 +22,9 @@ pub enum ChallengeError {
     /// Not a challenge this edge issued for this session.
     Invalid,
     Expired,
-    /// Answered before.
+    /// Answered before (DESIGN §11: remembered in [`crate::spent`]).
     Reused,
-    /// Too many challenges answered within a lifetime to remember another.
+    /// Too many answered within a lifetime to remember another.
     Busy,
 }
 
@@ -114,37 +109,6 @@ fn tag_len(raw: &str) -> usize {
     raw.rsplit('.').next().map_or(0, str::len)
 }
 
-/// Challenges answered in this isolate, until they expire. Best effort, as
-/// the throttle is: another isolate does not know them, but a challenge
-/// lives a minute and a proof crosses the network only inside TLS.
-#[derive(Debug, Default)]
-pub struct Spent {
-    challenges: Mutex<HashMap<String, u64>>,
-}
-
-impl Spent {
-    /// Marks `raw` answered; an error if it was, or if no room is left.
-    pub fn spend(&self, raw: &str, challenge: Challenge, now: u64) -> Result<(), ChallengeError> {
-        let mut spent = self.lock();
-        if spent.contains_key(raw) {
-            return Err(ChallengeError::Reused);
-        }
-        if spent.len() >= MAX_SPENT {
-            spent.retain(|_, expires| *expires > now);
-            if spent.len() >= MAX_SPENT {
-                return Err(ChallengeError::Busy);
-            }
-        }
-        spent.insert(raw.to_owned(), challenge.expires);
-        Ok(())
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, u64>> {
-        // A panic cannot leave the map half-updated: recover it.
-        self.challenges.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,39 +176,5 @@ mod tests {
         );
         assert_ne!(a, b);
         assert!(binding.check_challenge(&b, &hash(1), NOW).is_ok());
-    }
-
-    #[test]
-    fn a_challenge_is_spent_once() {
-        let spent = Spent::default();
-        let challenge = Challenge { expires: NOW + 60 };
-        assert_eq!(spent.spend("c", challenge, NOW), Ok(()));
-        assert_eq!(
-            spent.spend("c", challenge, NOW),
-            Err(ChallengeError::Reused)
-        );
-        assert_eq!(spent.spend("d", challenge, NOW), Ok(()));
-    }
-
-    #[test]
-    fn a_full_memory_forgets_expired_challenges_and_refuses_when_none_has() {
-        let spent = Spent::default();
-        for n in 0..MAX_SPENT {
-            let challenge = Challenge {
-                expires: NOW + 1 + (n % 2) as u64 * 100,
-            };
-            spent.spend(&n.to_string(), challenge, NOW).unwrap();
-        }
-        let challenge = Challenge { expires: NOW + 160 };
-        assert_eq!(
-            spent.spend("new", challenge, NOW),
-            Err(ChallengeError::Busy)
-        );
-        // Half expire by NOW + 1: room again, and the live half still counts.
-        assert_eq!(spent.spend("new", challenge, NOW + 1), Ok(()));
-        assert_eq!(
-            spent.spend("1", challenge, NOW + 1),
-            Err(ChallengeError::Reused)
-        );
     }
 }

@@ -20,7 +20,7 @@ use serde_json::json;
 use crate::cookie::CookieSpec;
 use crate::token::KeyRing;
 
-pub use challenge::{Challenge, ChallengeError, Spent};
+pub use challenge::{Challenge, ChallengeError};
 pub use cookie::BoundCookieError;
 pub use proof::{verify as verify_proof, Jwk, ProofError};
 

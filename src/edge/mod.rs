@@ -9,9 +9,9 @@ use std::cell::{OnceCell, RefCell};
 use wasm_bindgen::prelude::*;
 
 use crate::config::{Config, ConfigErrors};
-use crate::dbsc::Spent;
 use crate::gate::{Answer, Exchange, Gate, Inbound, Input, Log, Op, Reply, Step};
 use crate::ledger::LedgerCache;
+use crate::spent::Spent;
 use crate::throttle::Throttle;
 
 /// The KV namespace binding.
@@ -29,8 +29,8 @@ struct Isolate {
     metered: bool,
     /// Users' revocation states read by this isolate (with `LEDGER` bound).
     ledger_cache: LedgerCache,
-    /// Device-binding challenges answered in this isolate.
-    spent_challenges: Spent,
+    /// One-time values used in this isolate (device-binding challenges).
+    spent: Spent,
 }
 
 thread_local! {
@@ -101,7 +101,7 @@ pub fn configure(env: &worker::Env) -> String {
                 throttle,
                 metered,
                 ledger_cache: LedgerCache::default(),
-                spent_challenges: Spent::default(),
+                spent: Spent::default(),
             }
         });
     });
@@ -189,13 +189,13 @@ fn with_gate<T>(f: impl FnOnce(Result<Gate<'_>, &str>) -> T) -> T {
             config: Ok(config),
             throttle,
             ledger_cache,
-            spent_challenges,
+            spent,
             ..
         }) => f(Ok(Gate {
             config,
             throttle: throttle.as_ref(),
             ledger_cache: Some(ledger_cache),
-            spent_challenges,
+            spent,
         })),
         Some(Isolate {
             config: Err(detail),

@@ -9,10 +9,13 @@ use super::authenticate::{Authenticated, Denial, Denied, Purpose, Reason};
 use super::reply::{self, Reply};
 use super::request::Inbound;
 use super::{Exchange, Gate, Op, Outcome, State, Step};
-use crate::dbsc::{self, BoundCookieError, Mode, ProofError, Refusal, REGISTRATION_WINDOW};
+use crate::dbsc::{
+    self, BoundCookieError, ChallengeError, Mode, ProofError, Refusal, REGISTRATION_WINDOW,
+};
 use crate::device;
 use crate::routes::Endpoint;
 use crate::session::{self, Record};
+use crate::spent::SpendError;
 use crate::token::IdHash;
 
 /// A registration, waiting for the session it is for.
@@ -207,9 +210,14 @@ impl Exchange {
         let challenge = binding
             .check_challenge(&proof.jti, hash, self.now)
             .map_err(Refusal::Challenge)?;
-        gate.spent_challenges
-            .spend(&proof.jti, challenge, self.now)
-            .map_err(Refusal::Challenge)?;
+        gate.spent
+            .spend(&proof.jti, challenge.expires, self.now)
+            .map_err(|e| {
+                Refusal::Challenge(match e {
+                    SpendError::Reused => ChallengeError::Reused,
+                    SpendError::Busy => ChallengeError::Busy,
+                })
+            })?;
         Ok(proof.key)
     }
 

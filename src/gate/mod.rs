@@ -25,7 +25,7 @@
 //! })
 //! .unwrap();
 //! let spent = Default::default();
-//! let gate = Gate { config: &config, throttle: None, ledger_cache: None, spent_challenges: &spent };
+//! let gate = Gate { config: &config, throttle: None, ledger_cache: None, spent: &spent };
 //! let request = Inbound {
 //!     method: "GET",
 //!     url: "https://app.example.com/dashboard",
@@ -95,8 +95,8 @@ pub struct Gate<'a> {
     pub throttle: Option<&'a Throttle>,
     /// Users' ledger states read here; used only with the ledger bound.
     pub ledger_cache: Option<&'a LedgerCache>,
-    /// Device-binding challenges answered in this isolate.
-    pub spent_challenges: &'a crate::dbsc::Spent,
+    /// One-time values used in this isolate (device-binding challenges).
+    pub spent: &'a crate::spent::Spent,
 }
 
 /// One request on its way through the gate: what it waits for, and what

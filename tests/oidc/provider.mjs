@@ -138,6 +138,7 @@ export async function startProvider(options = {}) {
       // loopback/private addresses (SSRF guard); a test OP must reach a
       // worker on 127.0.0.1, so drop its guarded dispatcher.
       fetch: (url, { dispatcher, ...init }) => fetch(url, init),
+      renderError,
       // Explicit numbers: the defaults are functions that print a NOTICE on every use.
       ttl: { ...TTL, ...ttl },
       async findAccount(ctx, sub) {
@@ -156,8 +157,8 @@ export async function startProvider(options = {}) {
   // send the browser back to the same form (as a real OP would).
   const finish = provider.interactionFinished.bind(provider);
   provider.interactionFinished = async (req, res, result, opts) => {
-    if (result?.login) {
-      const { body } = Provider.ctx.oidc;
+    const body = Provider.ctx?.oidc?.body; // the request's parsed form (AsyncLocalStorage)
+    if (result?.login && body) {
       const user = Object.hasOwn(users, body.login) ? users[body.login] : undefined;
       if (!user || body.password !== user.password) {
         res.statusCode = 303;
@@ -193,7 +194,7 @@ export async function startProvider(options = {}) {
     signingJwk: signer,
 
     /** Drives the code flow headlessly; see authorize() below. */
-    authorize: (url, opts) => authorize(url, { issuer, ...opts }),
+    authorize: (url, opts) => authorize(url, { issuer, users, ...opts }),
 
     /**
      * A compact JWS over `payload` (object, serialised as is) signed with the
@@ -249,6 +250,13 @@ async function logoutSource(ctx, form) {
 <button type="submit" form="op.logoutForm">No, stay signed in</button>`;
 }
 
+/** The OP's own error page (bad redirect_uri, unknown client...); the default prints a NOTICE. */
+async function renderError(ctx, { error, error_description: description }) {
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  ctx.type = "html";
+  ctx.body = `<!DOCTYPE html><title>${esc(error)}</title><h1>${esc(error)}</h1><p>${esc(description)}</p>`;
+}
+
 /** oidc-provider prints dev-mode warnings (devInteractions, default keys...) at construction. */
 function silenceWarnings() {
   const warn = console.warn;
@@ -297,7 +305,8 @@ export class CookieJar {
  * form (login/password) and the consent form, and stop at the first redirect
  * that leaves the issuer (the client's redirect_uri).
  *
- * Options: login (default "alice"), password (default the user's own),
+ * Options: login (default "alice"), password (default the user's own, looked
+ * up in `users`, default USERS),
  * consent (default true; false clicks nothing and aborts → access_denied),
  * jar (a CookieJar to reuse an OP session, e.g. for prompt=none),
  * issuer (defaults to the URL's origin).
@@ -309,7 +318,8 @@ export class CookieJar {
 export async function authorize(authorizationUrl, options = {}) {
   const {
     login = "alice",
-    password = USERS[login]?.password,
+    users = USERS,
+    password = users[login]?.password,
     consent = true,
     jar = new CookieJar(),
     issuer = new URL(authorizationUrl).origin,

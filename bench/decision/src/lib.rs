@@ -50,7 +50,7 @@ pub struct Workload {
     config: Config,
     store: MemoryStore,
     cookie: String,
-    spent_challenges: sessiongate::dbsc::Spent,
+    spent: sessiongate::spent::Spent,
 }
 
 impl Workload {
@@ -110,7 +110,7 @@ impl Workload {
             config,
             store,
             cookie,
-            spent_challenges: Default::default(),
+            spent: Default::default(),
         };
         workload.check();
         workload
@@ -121,7 +121,7 @@ impl Workload {
             config: &self.config,
             throttle: None,
             ledger_cache: None,
-            spent_challenges: &self.spent_challenges,
+            spent: &self.spent,
         }
     }
 

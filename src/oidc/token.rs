@@ -1,0 +1,336 @@
+//! ID tokens and logout tokens: read, and their claims checked. The
+//! signature is checked by the driver (WebCrypto, a `Verify` step) with
+//! the key [`Jwks::find`](super::metadata::Jwks::find) picks, for the
+//! algorithm the edge accepts for that key: a token's `alg` only selects
+//! among RS256 and ES256, and must match the key's type. `none`, HS256
+//! and every other are refused before anything else.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::session::check_uid;
+
+/// Longest token read: far above any real ID token.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// Seconds of clock difference tolerated with the provider.
+pub const LEEWAY: u64 = 60;
+/// Oldest `iat` a logout token may have (ASVS 10.5.5: short-lived).
+pub const LOGOUT_MAX_AGE: u64 = 120;
+/// The `events` member of a back-channel logout token.
+pub const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+pub const ALGORITHMS: [&str; 2] = ["RS256", "ES256"];
+
+/// A JWT split and decoded, its signature not yet checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jwt {
+    /// `RS256` or `ES256`.
+    pub alg: &'static str,
+    pub kid: Option<String>,
+    pub typ: Option<String>,
+    pub claims: Map<String, Value>,
+    /// `header.payload`, as signed.
+    pub signed: String,
+    /// base64url, as in the token.
+    pub signature: String,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    kid: Option<String>,
+    typ: Option<String>,
+    crit: Option<Value>,
+}
+
+impl Jwt {
+    pub fn parse(token: &str) -> Result<Self, &'static str> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err("token_too_long");
+        }
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err("token_malformed");
+        };
+        let header: Header = decode(header)?;
+        let alg = ALGORITHMS
+            .into_iter()
+            .find(|a| *a == header.alg)
+            .filter(|_| header.crit.is_none())
+            .ok_or("token_alg_unsupported")?;
+        let claims: Map<String, Value> = decode(payload)?;
+        if signature.is_empty() || URL_SAFE_NO_PAD.decode(signature).is_err() {
+            return Err("token_malformed");
+        }
+        Ok(Self {
+            alg,
+            kid: header.kid,
+            typ: header.typ,
+            claims,
+            signed: token[..token.len() - signature.len() - 1].to_owned(),
+            signature: signature.to_owned(),
+        })
+    }
+
+    fn number(&self, name: &str) -> Option<u64> {
+        self.claims.get(name).and_then(Value::as_u64)
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).and_then(Value::as_str)
+    }
+
+    /// `iss` and `aud` (with `azp` when there are other audiences, or it is
+    /// given): the token is from this provider, for this client.
+    fn check_audience(&self, issuer: &str, client_id: &str) -> Result<(), &'static str> {
+        if self.text("iss") != Some(issuer) {
+            return Err("token_wrong_issuer");
+        }
+        let audiences: Vec<&str> = match self.claims.get("aud") {
+            Some(Value::String(aud)) => vec![aud.as_str()],
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        if !audiences.contains(&client_id) {
+            return Err("token_wrong_audience");
+        }
+        let azp = self.text("azp");
+        if (audiences.len() > 1 && azp.is_none()) || azp.is_some_and(|azp| azp != client_id) {
+            return Err("token_wrong_audience");
+        }
+        Ok(())
+    }
+
+    /// The `sub`, which must be a usable user id.
+    fn subject(&self) -> Result<String, &'static str> {
+        let sub = self.text("sub").ok_or("token_no_subject")?;
+        check_uid(sub).map_err(|_| "token_bad_subject")?;
+        Ok(sub.to_owned())
+    }
+
+    /// Checks an ID token's claims (OpenID Connect Core §3.1.3.7); its
+    /// subject. `nonce_matches` says whether a nonce is this sign-in's.
+    pub fn check_id_token(
+        &self,
+        issuer: &str,
+        client_id: &str,
+        nonce_matches: impl Fn(&str) -> bool,
+        now: u64,
+    ) -> Result<String, &'static str> {
+        self.check_audience(issuer, client_id)?;
+        let exp = self.number("exp").ok_or("token_no_expiry")?;
+        if now >= exp.saturating_add(LEEWAY) {
+            return Err("token_expired");
+        }
+        let iat = self.number("iat").ok_or("token_no_issue_time")?;
+        if iat > now.saturating_add(LEEWAY) {
+            return Err("token_issued_in_future");
+        }
+        if !self.text("nonce").is_some_and(&nonce_matches) {
+            return Err("token_wrong_nonce");
+        }
+        self.subject()
+    }
+
+    /// Checks a back-channel logout token (Back-Channel Logout 1.0 §2.6,
+    /// ASVS 10.5.5); its subject.
+    pub fn check_logout_token(
+        &self,
+        issuer: &str,
+        client_id: &str,
+        now: u64,
+    ) -> Result<String, &'static str> {
+        // Typed, so that no other JWT of the provider's (an ID token, say)
+        // can pass for one.
+        if self.typ.as_deref() != Some("logout+jwt") {
+            return Err("logout_token_untyped");
+        }
+        self.check_audience(issuer, client_id)?;
+        let iat = self.number("iat").ok_or("token_no_issue_time")?;
+        if iat > now.saturating_add(LEEWAY) {
+            return Err("token_issued_in_future");
+        }
+        if now.saturating_sub(iat) > LOGOUT_MAX_AGE + LEEWAY {
+            return Err("token_expired");
+        }
+        if self
+            .number("exp")
+            .is_some_and(|exp| now >= exp.saturating_add(LEEWAY))
+        {
+            return Err("token_expired");
+        }
+        let event = self
+            .claims
+            .get("events")
+            .and_then(|events| events.get(LOGOUT_EVENT));
+        if !event.is_some_and(Value::is_object) {
+            return Err("logout_token_no_event");
+        }
+        if self.claims.contains_key("nonce") {
+            return Err("logout_token_has_nonce");
+        }
+        if self.text("jti").is_none() {
+            return Err("logout_token_no_jti");
+        }
+        // A token naming only a provider session (`sid`) names no user the
+        // edge knows: sessions are the user's.
+        self.subject().map_err(|_| "logout_token_no_subject")
+    }
+
+    pub fn jti(&self) -> Option<&str> {
+        self.text("jti")
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, &'static str> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| "token_malformed")?;
+    serde_json::from_slice(&bytes).map_err(|_| "token_malformed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: u64 = 1_700_000_000;
+    const ISS: &str = "https://id.example.com";
+
+    fn token(header: Value, claims: Value) -> String {
+        let enc = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        format!("{}.{}.c2ln", enc(&header), enc(&claims))
+    }
+
+    fn id_claims() -> Value {
+        json!({ "iss": ISS, "aud": "app", "sub": "u1", "exp": NOW + 300, "iat": NOW, "nonce": "n1" })
+    }
+
+    fn with(mut claims: Value, changes: Value) -> Value {
+        for (k, v) in changes.as_object().unwrap() {
+            if v.is_null() {
+                claims.as_object_mut().unwrap().remove(k);
+            } else {
+                claims[k] = v.clone();
+            }
+        }
+        claims
+    }
+
+    fn check(claims: Value) -> Result<String, &'static str> {
+        let jwt = Jwt::parse(&token(json!({ "alg": "RS256", "kid": "k" }), claims))?;
+        jwt.check_id_token(ISS, "app", |n| n == "n1", NOW)
+    }
+
+    #[test]
+    fn only_rs256_and_es256_are_read() {
+        for alg in ["none", "HS256", "RS512", "PS256", "rs256", "EdDSA"] {
+            let t = token(json!({ "alg": alg }), id_claims());
+            assert_eq!(Jwt::parse(&t), Err("token_alg_unsupported"), "{alg}");
+        }
+        let parsed =
+            Jwt::parse(&token(json!({ "alg": "ES256", "kid": "e1" }), id_claims())).unwrap();
+        assert_eq!((parsed.alg, parsed.kid.as_deref()), ("ES256", Some("e1")));
+        assert!(parsed
+            .signed
+            .ends_with(&URL_SAFE_NO_PAD.encode(id_claims().to_string())));
+        let crit = token(json!({ "alg": "RS256", "crit": ["exp"] }), id_claims());
+        assert_eq!(Jwt::parse(&crit), Err("token_alg_unsupported"));
+        assert_eq!(
+            Jwt::parse(&"a".repeat(MAX_TOKEN_LEN + 1)),
+            Err("token_too_long")
+        );
+        for bad in ["", "a.b", "a.b.c.d", "e30.e30.", "!!.e30.c2ln"] {
+            assert!(Jwt::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn id_token_claims_are_checked() {
+        assert_eq!(check(id_claims()), Ok("u1".to_owned()));
+        let cases = [
+            (
+                json!({ "iss": "https://evil.example" }),
+                "token_wrong_issuer",
+            ),
+            (json!({ "aud": "other" }), "token_wrong_audience"),
+            (json!({ "aud": ["app", "other"] }), "token_wrong_audience"),
+            (json!({ "azp": "other" }), "token_wrong_audience"),
+            (json!({ "exp": NOW - LEEWAY }), "token_expired"),
+            (json!({ "exp": null }), "token_no_expiry"),
+            (json!({ "iat": NOW + LEEWAY + 1 }), "token_issued_in_future"),
+            (json!({ "nonce": "n2" }), "token_wrong_nonce"),
+            (json!({ "nonce": null }), "token_wrong_nonce"),
+            (json!({ "sub": null }), "token_no_subject"),
+            (json!({ "sub": "" }), "token_bad_subject"),
+        ];
+        for (change, reason) in cases {
+            assert_eq!(
+                check(with(id_claims(), change.clone())),
+                Err(reason),
+                "{change}"
+            );
+        }
+        assert_eq!(
+            check(with(
+                id_claims(),
+                json!({ "aud": ["app", "other"], "azp": "app" })
+            )),
+            Ok("u1".into())
+        );
+    }
+
+    fn logout_claims() -> Value {
+        json!({ "iss": ISS, "aud": "app", "sub": "u1", "iat": NOW, "exp": NOW + 120, "jti": "j1",
+                "events": { LOGOUT_EVENT: {} } })
+    }
+
+    fn check_logout(header: Value, claims: Value) -> Result<String, &'static str> {
+        Jwt::parse(&token(header, claims))?.check_logout_token(ISS, "app", NOW)
+    }
+
+    #[test]
+    fn logout_tokens_are_typed_carry_the_event_and_no_nonce() {
+        let typed = json!({ "alg": "RS256", "typ": "logout+jwt" });
+        assert_eq!(
+            check_logout(typed.clone(), logout_claims()),
+            Ok("u1".into())
+        );
+        assert_eq!(
+            check_logout(json!({ "alg": "RS256" }), logout_claims()),
+            Err("logout_token_untyped")
+        );
+        assert_eq!(
+            check_logout(json!({ "alg": "RS256", "typ": "JWT" }), logout_claims()),
+            Err("logout_token_untyped")
+        );
+        let cases = [
+            (json!({ "events": null }), "logout_token_no_event"),
+            (
+                json!({ "events": { "other": {} } }),
+                "logout_token_no_event",
+            ),
+            (json!({ "nonce": "n" }), "logout_token_has_nonce"),
+            (json!({ "jti": null }), "logout_token_no_jti"),
+            (
+                json!({ "sub": null, "sid": "s" }),
+                "logout_token_no_subject",
+            ),
+            (json!({ "aud": "other" }), "token_wrong_audience"),
+            (json!({ "iat": NOW - 600, "exp": null }), "token_expired"),
+            (json!({ "iat": NOW + 600 }), "token_issued_in_future"),
+        ];
+        for (change, reason) in cases {
+            assert_eq!(
+                check_logout(typed.clone(), with(logout_claims(), change.clone())),
+                Err(reason),
+                "{change}"
+            );
+        }
+        // An ID token is no logout token, whoever signed it.
+        assert!(check_logout(json!({ "alg": "RS256", "typ": "JWT" }), id_claims()).is_err());
+    }
+}
