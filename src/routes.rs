@@ -273,6 +273,11 @@ pub enum Endpoint {
     DeviceRegister,
     /// `/.sessiongate/dbsc/refresh`: a browser proves its key for a new bound cookie.
     DeviceRefresh,
+    /// `/.sessiongate/oidc/start`, `…/callback`, `…/backchannel-logout`:
+    /// signing in with the identity provider (DESIGN §12).
+    OidcStart,
+    OidcCallback,
+    OidcBackchannel,
     NotFound,
 }
 
@@ -295,6 +300,9 @@ fn endpoint(rest: &str) -> Endpoint {
         "/sessions" => Endpoint::OwnSessions,
         "/dbsc/register" => Endpoint::DeviceRegister,
         "/dbsc/refresh" => Endpoint::DeviceRefresh,
+        "/oidc/start" => Endpoint::OidcStart,
+        "/oidc/callback" => Endpoint::OidcCallback,
+        "/oidc/backchannel-logout" => Endpoint::OidcBackchannel,
         _ if rest.starts_with("/sessions/") => {
             let sid = &rest["/sessions/".len()..];
             let valid = sid.len() == 16

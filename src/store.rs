@@ -119,6 +119,12 @@ pub fn perform<S: SessionStore>(store: &S, ops: &[Op]) -> Vec<Outcome> {
                 Op::CacheWrite { key, value, ttl } => {
                     store.cache_write(key, value, *ttl).map(|()| Outcome::Done)
                 }
+                // The provider, WebCrypto and the request body are the
+                // driver's (DESIGN §12); natively they fail, and the gate
+                // fails closed.
+                Op::Fetch { .. } | Op::Verify { .. } | Op::ReadBody { .. } => {
+                    Err(StoreError("not available to the native driver".to_owned()))
+                }
             };
             outcome.unwrap_or_else(|e| Outcome::Failed(e.0))
         })

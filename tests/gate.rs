@@ -146,6 +146,7 @@ impl World {
             throttle: self.throttle.as_ref(),
             ledger_cache: Some(&self.ledger_cache),
             spent: &self.spent,
+            provider_cache: None,
         }
     }
 

@@ -22,6 +22,10 @@ instance.exports.__wbindgen_start?.();
 
 /** Longest a step's KV operations may take: past it they fail, and the gate fails closed (503). */
 const KV_TIMEOUT_MS = 3000;
+/** Longest a step with a request to the identity provider may take. */
+const FETCH_TIMEOUT_MS = 10000;
+/** Largest answer read from the identity provider. */
+const MAX_FETCHED_BYTES = 64 * 1024;
 
 /** What the gate needs wired: the names of the KV binding (`kv`), and of the Analytics Engine and ledger ones (`metrics`, `ledger`, or null). */
 let wiring;
@@ -36,7 +40,7 @@ export default {
       while (step.kv || step.forward) {
         let result;
         if (step.kv) {
-          result = await perform(env, step.kv);
+          result = await perform(env, step.kv, request);
         } else {
           try {
             response = await forward(request, step.forward);
@@ -75,16 +79,17 @@ function describe(request) {
 }
 
 /** Performs a step's operations at once; each outcome in order, all failed past the bound. */
-async function perform(env, ops) {
+async function perform(env, ops, request) {
+  const bound = ops.some((op) => op.op === "fetch") ? FETCH_TIMEOUT_MS : KV_TIMEOUT_MS;
   let timer;
   const timeout = new Promise((resolve) => {
-    timer = setTimeout(resolve, KV_TIMEOUT_MS, TIMED_OUT);
+    timer = setTimeout(resolve, bound, TIMED_OUT);
   });
   // One operation, as on every authenticated request, needs no Promise.all.
-  const outcomes = ops.length === 1 ? operate(env, ops[0]).then(one, failedOne) : Promise.all(ops.map((op) => operate(env, op).catch(failed)));
+  const outcomes = ops.length === 1 ? operate(env, ops[0], request).then(one, failedOne) : Promise.all(ops.map((op) => operate(env, op, request).catch(failed)));
   try {
     const settled = await Promise.race([outcomes, timeout]);
-    return settled === TIMED_OUT ? ops.map(() => ({ error: `timed out after ${KV_TIMEOUT_MS} ms` })) : settled;
+    return settled === TIMED_OUT ? ops.map(() => ({ error: `timed out after ${bound} ms` })) : settled;
   } finally {
     clearTimeout(timer);
   }
@@ -99,7 +104,7 @@ function failed(e) {
 }
 
 // async, so that a binding that throws at once fails its operation rather than the request.
-async function operate(env, op) {
+async function operate(env, op, request) {
   const kv = env[wiring.kv];
   switch (op.op) {
     case "get":
@@ -134,12 +139,56 @@ async function operate(env, op) {
     case "cache_write":
       await caches.default.put(op.key, new Response(op.value, { headers: { "cache-control": `max-age=${op.ttl}` } }));
       return {};
+    case "fetch": {
+      const response = await fetch(op.url, { method: op.method, headers: op.headers, body: op.body ?? undefined, redirect: "manual" });
+      return { status: response.status, body: await text(response, MAX_FETCHED_BYTES) };
+    }
+    case "verify":
+      return { value: (await verify(op)) ? "valid" : null };
+    case "read_body":
+      return { value: await text(request, op.limit) };
     default:
       throw new Error(`unknown operation ${op.op}`);
   }
 }
 
 const done = () => ({});
+
+/** A body as text, refused past `limit` bytes (read no further). */
+async function text(message, limit) {
+  if (!message.body) return "";
+  const reader = message.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new Error(`body larger than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+/** WebCrypto's verdict on a JWS signature (RS256 or ES256, as the gate chose for the key). */
+async function verify({ alg, jwk, data, signature }) {
+  const [importAs, verifyAs] =
+    alg === "ES256"
+      ? [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }]
+      : [{ name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" }];
+  const key = await crypto.subtle.importKey("jwk", JSON.parse(jwk), importAs, false, ["verify"]);
+  const bytes = Uint8Array.from(atob(signature.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  return crypto.subtle.verify(verifyAs, key, bytes, new TextEncoder().encode(data));
+}
 
 /** A request to the user's ledger object (by name = uid); its body, or the failure. */
 async function ledger(env, uid, action, body) {

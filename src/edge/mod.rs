@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use crate::config::{Config, ConfigErrors};
 use crate::gate::{Answer, Exchange, Gate, Inbound, Input, Log, Op, Reply, Step};
 use crate::ledger::LedgerCache;
+use crate::oidc::metadata::ProviderCache;
 use crate::spent::Spent;
 use crate::throttle::Throttle;
 
@@ -31,6 +32,8 @@ struct Isolate {
     ledger_cache: LedgerCache,
     /// One-time values used in this isolate (device-binding challenges).
     spent: Spent,
+    /// The identity provider's documents, as this isolate keeps them.
+    provider_cache: ProviderCache,
 }
 
 thread_local! {
@@ -102,6 +105,7 @@ pub fn configure(env: &worker::Env) -> String {
                 metered,
                 ledger_cache: LedgerCache::default(),
                 spent: Spent::default(),
+                provider_cache: ProviderCache::default(),
             }
         });
     });
@@ -190,12 +194,14 @@ fn with_gate<T>(f: impl FnOnce(Result<Gate<'_>, &str>) -> T) -> T {
             throttle,
             ledger_cache,
             spent,
+            provider_cache,
             ..
         }) => f(Ok(Gate {
             config,
             throttle: throttle.as_ref(),
             ledger_cache: Some(ledger_cache),
             spent,
+            provider_cache: Some(provider_cache),
         })),
         Some(Isolate {
             config: Err(detail),

@@ -66,6 +66,9 @@ impl Exchange {
             Endpoint::DeviceRegister | Endpoint::DeviceRefresh => {
                 self.device_endpoint(gate, endpoint, req)
             }
+            Endpoint::OidcStart | Endpoint::OidcCallback | Endpoint::OidcBackchannel => {
+                self.oidc_endpoint(gate, endpoint, req, url)
+            }
             Endpoint::NotFound => self.finish(Reply::error(404, "not_found")),
         }
     }

@@ -25,7 +25,7 @@
 //! })
 //! .unwrap();
 //! let spent = Default::default();
-//! let gate = Gate { config: &config, throttle: None, ledger_cache: None, spent: &spent };
+//! let gate = Gate { config: &config, throttle: None, ledger_cache: None, spent: &spent, provider_cache: None };
 //! let request = Inbound {
 //!     method: "GET",
 //!     url: "https://app.example.com/dashboard",
@@ -48,6 +48,7 @@ mod authenticate;
 mod dbsc;
 mod endpoints;
 mod forward;
+mod oidc;
 mod origin;
 mod page;
 pub mod reply;
@@ -95,8 +96,11 @@ pub struct Gate<'a> {
     pub throttle: Option<&'a Throttle>,
     /// Users' ledger states read here; used only with the ledger bound.
     pub ledger_cache: Option<&'a LedgerCache>,
-    /// One-time values used in this isolate (device-binding challenges).
+    /// One-time values used in this isolate (device-binding challenges,
+    /// logout tokens).
     pub spent: &'a crate::spent::Spent,
+    /// The identity provider's documents as this isolate keeps them.
+    pub provider_cache: Option<&'a crate::oidc::metadata::ProviderCache>,
 }
 
 /// One request on its way through the gate: what it waits for, and what
@@ -140,6 +144,9 @@ enum State {
     Login(Login),
     /// The writes that bind a session to its device's key.
     DeviceRegistered(dbsc::Registered),
+    /// A step of a sign-in with the identity provider, or of its
+    /// back-channel logout.
+    Oidc(Box<oidc::Flow>),
 }
 
 /// What a finished listing is for.
@@ -246,6 +253,7 @@ impl Exchange {
                 self.on_presented(gate, presented, outcomes)
             }
             (State::Login(login), Input::Store(outcomes)) => self.on_login(gate, login, outcomes),
+            (State::Oidc(flow), Input::Store(outcomes)) => self.on_oidc(gate, *flow, outcomes),
             (State::DeviceRegistered(registered), Input::Store(outcomes)) => {
                 self.on_device_registered(gate, registered, outcomes)
             }

@@ -36,9 +36,32 @@ pub(super) struct Login {
     /// "Firefox on Linux", for the user's list of sessions.
     device: String,
     phase: Phase,
+    then: LoginEnd,
+}
+
+/// How the response that starts a session is made.
+#[derive(Debug)]
+pub(super) enum LoginEnd {
+    /// The origin's response, with the cookie (a handoff).
+    Pass,
+    /// `303` to `location` at the edge, with these `Set-Cookie`s too (a
+    /// sign-in with the identity provider, DESIGN §12).
+    Redirect {
+        location: String,
+        set_cookies: Vec<String>,
+    },
 }
 
 impl Login {
+    pub(super) fn new(handoff: Handoff, user_agent: Option<&str>, then: LoginEnd) -> Self {
+        Self {
+            handoff,
+            device: device::describe(user_agent),
+            phase: Phase::Pending,
+            then,
+        }
+    }
+
     fn at(mut self, phase: Phase) -> Self {
         self.phase = phase;
         self
@@ -121,7 +144,7 @@ impl Exchange {
         }
         // A public path read no session, but a logout must end the one
         // its cookie names, not just clear the cookie.
-        match presented_record(gate, &mut after, self.now) {
+        match presented_record(gate, after.presented.take(), self.now) {
             Some((hash, read)) => {
                 let directive = Directive::Logout { all, after };
                 self.wait(State::Presented(Presented { hash, directive }), vec![read])
@@ -143,16 +166,23 @@ impl Exchange {
                 return self.pass(after.edits);
             }
         };
-        let login = Login {
-            handoff,
-            device: device::describe(after.user_agent.as_deref()),
-            phase: Phase::Pending,
-        };
+        let login = Login::new(handoff, after.user_agent.as_deref(), LoginEnd::Pass);
         // No fixation: the session the request came with ends first.
         if let Some((hash, uid)) = after.session {
             return self.end_sessions(gate, Ending::one(&hash, &uid), AfterEnding::Login(login));
         }
-        match presented_record(gate, &mut after, self.now) {
+        self.begin_login(gate, login, after.presented)
+    }
+
+    /// Starts a session: the one the `presented` session cookie names, if
+    /// any, ends first (no fixation); then the writes.
+    pub(super) fn begin_login(
+        &mut self,
+        gate: Gate<'_>,
+        login: Login,
+        presented: Option<String>,
+    ) -> Step {
+        match presented_record(gate, presented, self.now) {
             Some((hash, read)) => {
                 let directive = Directive::Login(login);
                 self.wait(State::Presented(Presented { hash, directive }), vec![read])
@@ -266,14 +296,30 @@ impl Exchange {
                 let cookie = gate.config.cookie.set(&token, record.abs_exp - self.now);
                 self.log.event = Some("login");
                 self.log.sid = Some(id.hash().sid());
-                let mut edits = Edits {
-                    directives: true,
-                    ..Edits::session_cookie(cookie, false)
-                };
-                edits
-                    .headers
-                    .extend(gate.registration_offer(&id.hash(), self.now));
-                self.pass(edits)
+                let offer = gate.registration_offer(&id.hash(), self.now);
+                match login.then {
+                    LoginEnd::Pass => {
+                        let mut edits = Edits {
+                            directives: true,
+                            ..Edits::session_cookie(cookie, false)
+                        };
+                        edits.headers.extend(offer);
+                        self.pass(edits)
+                    }
+                    LoginEnd::Redirect {
+                        location,
+                        set_cookies,
+                    } => {
+                        let mut reply = Reply::empty(303)
+                            .with("location", location)
+                            .with("set-cookie", cookie);
+                        for set in set_cookies {
+                            reply = reply.with("set-cookie", set);
+                        }
+                        reply.headers.extend(offer);
+                        self.finish(reply)
+                    }
+                }
             }
         }
     }
@@ -305,10 +351,10 @@ impl Exchange {
     }
 }
 
-/// The read of the record a cookie on a public path names, taking the
-/// cookie: only a token with a valid tag names a session worth a read.
-fn presented_record(gate: Gate<'_>, after: &mut After, now: u64) -> Option<(IdHash, Op)> {
-    let raw = after.presented.take()?;
+/// The read of the record a session cookie names, outside a protected
+/// path: only a token with a valid tag names a session worth a read.
+fn presented_record(gate: Gate<'_>, raw: Option<String>, now: u64) -> Option<(IdHash, Op)> {
+    let raw = raw?;
     let token = gate.config.session_keys.verify(&raw, now).ok()?;
     let hash = token.id().hash();
     let read = Op::get(session::record_key(&hash));

@@ -62,6 +62,27 @@ pub enum Op {
         value: String,
         ttl: u64,
     },
+    /// An HTTP request to the identity provider (DESIGN §12), redirects not
+    /// followed: a `Response` of its status and body (at most 64 KiB).
+    Fetch {
+        url: String,
+        method: String,
+        headers: Vec<(String, String)>,
+        body: Option<String>,
+    },
+    /// Checks a JWS signature over `data` with the public `jwk` (JSON), for
+    /// `alg` `RS256` or `ES256` (WebCrypto): a `Value` of `"valid"`, or none.
+    Verify {
+        alg: String,
+        jwk: String,
+        data: String,
+        /// base64url.
+        signature: String,
+    },
+    /// The request's body as text, at most `limit` bytes: a `Value`.
+    ReadBody {
+        limit: usize,
+    },
 }
 
 impl Op {
@@ -94,6 +115,8 @@ pub enum Outcome {
         keys: Vec<Listed>,
         cursor: Option<String>,
     },
+    /// A `Fetch`'s answer.
+    Response { status: u16, body: String },
     /// The operation failed or timed out; the text is for the log.
     Failed(String),
 }
@@ -278,7 +301,7 @@ struct WirePass<'a> {
 }
 
 /// An outcome as the driver writes it: `{"value":…}`, `{}`,
-/// `{"keys":[…],"cursor":…}` or `{"error":…}`.
+/// `{"keys":[…],"cursor":…}`, `{"status":…,"body":…}` or `{"error":…}`.
 #[derive(Deserialize)]
 struct WireOutcome {
     error: Option<String>,
@@ -286,6 +309,8 @@ struct WireOutcome {
     value: Option<Option<String>>,
     keys: Option<Vec<Listed>>,
     cursor: Option<String>,
+    status: Option<u16>,
+    body: Option<String>,
 }
 
 /// Tells `{"value":null}` (absent key) from no `value` at all.
@@ -321,6 +346,14 @@ impl Input {
                             cursor,
                             ..
                         } => Outcome::Page { keys, cursor },
+                        WireOutcome {
+                            status: Some(status),
+                            body,
+                            ..
+                        } => Outcome::Response {
+                            status,
+                            body: body.unwrap_or_default(),
+                        },
                         _ => Outcome::Done,
                     })
                     .collect(),
@@ -346,7 +379,7 @@ mod tests {
     #[test]
     fn outcomes_are_read_by_shape() {
         let input = Input::from_json(
-            r#"[{"value":"x"},{"value":null},{},{"keys":[{"name":"u:a:h","metadata":"m"}],"cursor":null},{"error":"timed out"}]"#,
+            r#"[{"value":"x"},{"value":null},{},{"keys":[{"name":"u:a:h","metadata":"m"}],"cursor":null},{"status":200,"body":"{}"},{"error":"timed out"}]"#,
         );
         assert_eq!(
             input,
@@ -360,6 +393,10 @@ mod tests {
                         metadata: Some("m".into())
                     }],
                     cursor: None
+                },
+                Outcome::Response {
+                    status: 200,
+                    body: "{}".into()
                 },
                 Outcome::Failed("timed out".into()),
             ]))

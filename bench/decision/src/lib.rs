@@ -122,6 +122,7 @@ impl Workload {
             throttle: None,
             ledger_cache: None,
             spent: &self.spent,
+            provider_cache: None,
         }
     }
 

@@ -1,0 +1,737 @@
+//! DESIGN §12: signing in with the OpenID Connect provider, and its
+//! back-channel logout. Every exchange with the provider is a step: the
+//! discovery document and the keys (isolate memory, then the Cache API,
+//! then the provider), the token exchange, the signature check (WebCrypto)
+//! and the userinfo request. A sign-in ends as a login handoff does: the
+//! old session ended, a new one written, and a `303` to `return_to`.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::origin::{Login, LoginEnd};
+use super::reply::{self, Reply};
+use super::request::{Inbound, RequestUrl};
+use super::sessions::Ending;
+use super::{AfterEnding, Exchange, Gate, Op, Outcome, State, Step};
+use crate::cookie::{self, Presented};
+use crate::handoff::Handoff;
+use crate::oidc::metadata::{Fetched, Jwks, Metadata, MAX_AGE, MAX_DOCUMENT};
+use crate::oidc::state::LoginState;
+use crate::oidc::token::{Jwt, LEEWAY, LOGOUT_MAX_AGE, MAX_TOKEN_LEN};
+use crate::oidc::{self, Oidc};
+use crate::routes::{self, Endpoint};
+
+/// A sign-in, or a back-channel logout, on its way through the provider.
+#[derive(Debug)]
+pub(super) struct Flow {
+    kind: Kind,
+    waiting: Waiting,
+    metadata: Option<Arc<Metadata>>,
+    jwks: Option<Arc<Jwks>>,
+    /// The keys came from the provider in this exchange: no refetch for
+    /// an unknown `kid`.
+    jwks_fetched: bool,
+    /// The ID or logout token, once it has come.
+    token: Option<Jwt>,
+    verified: bool,
+    /// A browser: failures are a page rather than JSON.
+    browser: bool,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// `GET /.sessiongate/oidc/start`: to the provider.
+    Start {
+        login: LoginState,
+        redirect_uri: String,
+    },
+    /// `GET /.sessiongate/oidc/callback`: back from it.
+    Callback(Box<Callback>),
+    /// `POST /.sessiongate/oidc/backchannel-logout`.
+    Backchannel,
+}
+
+#[derive(Debug)]
+struct Callback {
+    login: LoginState,
+    code: String,
+    /// RFC 9207's `iss` of the authorization response.
+    iss: Option<String>,
+    redirect_uri: String,
+    /// The session cookie the browser came with: that session ends.
+    presented: Option<String>,
+    user_agent: Option<String>,
+    access_token: Option<String>,
+    /// The userinfo endpoint's claims, once asked.
+    userinfo: Option<Map<String, Value>>,
+}
+
+/// What the flow waits for.
+#[derive(Debug, Clone, Copy)]
+enum Waiting {
+    Nothing,
+    /// A document from this location's Cache API.
+    Cached(Doc),
+    /// A document from the provider.
+    Fetched(Doc),
+    Token,
+    Verify,
+    Userinfo,
+    Body,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Doc {
+    Metadata,
+    Jwks,
+}
+
+/// Why a flow failed: what is logged, and whose the trouble is.
+struct Failed {
+    reason: &'static str,
+    /// The provider's (502/503) rather than the user's (400/403).
+    provider: bool,
+    detail: Option<String>,
+}
+
+fn refused(reason: &'static str) -> Failed {
+    Failed {
+        reason,
+        provider: false,
+        detail: None,
+    }
+}
+
+fn provider(reason: &'static str, detail: impl Into<Option<String>>) -> Failed {
+    Failed {
+        reason,
+        provider: true,
+        detail: detail.into(),
+    }
+}
+
+/// The token endpoint's answer.
+#[derive(Deserialize)]
+struct Tokens {
+    id_token: String,
+    access_token: Option<String>,
+}
+
+/// A document as this location's Cache API keeps it.
+#[derive(serde::Serialize, Deserialize)]
+struct CachedDoc {
+    at: u64,
+    body: String,
+}
+
+impl Exchange {
+    /// `/.sessiongate/oidc/*`.
+    pub(super) fn oidc_endpoint(
+        &mut self,
+        gate: Gate<'_>,
+        endpoint: Endpoint,
+        req: &Inbound<'_>,
+        url: &RequestUrl<'_>,
+    ) -> Step {
+        let Some(oidc) = &gate.config.oidc else {
+            return self.finish(Reply::error(404, "not_found"));
+        };
+        let reads = matches!(req.method, "GET" | "HEAD");
+        let flow = |kind| Flow {
+            kind,
+            waiting: Waiting::Nothing,
+            metadata: None,
+            jwks: None,
+            jwks_fetched: false,
+            token: None,
+            verified: false,
+            browser: req.wants_html(),
+        };
+        let param = |name| url.query_param(name).and_then(routes::percent_decode);
+        match endpoint {
+            Endpoint::OidcStart if reads => {
+                self.log.event = Some("oidc_start");
+                let return_to = param("return_to")
+                    .filter(|r| routes::is_safe_return_to(r))
+                    .unwrap_or_else(|| "/".to_owned());
+                let login = match LoginState::new(return_to, self.now) {
+                    Ok(login) => login,
+                    Err(e) => {
+                        return self.fail(
+                            "internal",
+                            format!("no randomness: {e}"),
+                            Reply::internal(),
+                        )
+                    }
+                };
+                let redirect_uri = oidc.redirect_uri_for(url.origin);
+                self.advance(
+                    gate,
+                    flow(Kind::Start {
+                        login,
+                        redirect_uri,
+                    }),
+                )
+            }
+            Endpoint::OidcCallback if reads => {
+                self.log.event = Some("oidc_callback");
+                let mut flow = flow(Kind::Backchannel);
+                let state = param("state");
+                let login = match oidc.check_state(req.cookie, state.as_deref(), self.now) {
+                    Ok(login) => login,
+                    Err(e) => return self.signin_failed(gate, &flow, refused(e.as_str())),
+                };
+                if let Some(error) = param("error") {
+                    let failed = Failed {
+                        detail: Some(format!("the provider answered error={error}")),
+                        ..refused("provider_refused")
+                    };
+                    return self.signin_failed(gate, &flow, failed);
+                }
+                let Some(code) = param("code") else {
+                    return self.signin_failed(gate, &flow, refused("code_missing"));
+                };
+                let presented = match req
+                    .cookie
+                    .map(|h| cookie::find(h, gate.config.cookie.name()))
+                {
+                    Some(Presented::One(raw)) => Some(raw.to_owned()),
+                    _ => None,
+                };
+                flow.kind = Kind::Callback(Box::new(Callback {
+                    login,
+                    code,
+                    iss: param("iss"),
+                    redirect_uri: oidc.redirect_uri_for(url.origin),
+                    presented,
+                    user_agent: req.user_agent.map(str::to_owned),
+                    access_token: None,
+                    userinfo: None,
+                }));
+                self.advance(gate, flow)
+            }
+            Endpoint::OidcBackchannel if req.method == "POST" => {
+                self.log.event = Some("backchannel_logout");
+                self.advance(gate, flow(Kind::Backchannel))
+            }
+            Endpoint::OidcBackchannel => self.finish(reply::method_not_allowed("POST")),
+            _ => self.finish(reply::method_not_allowed("GET, HEAD")),
+        }
+    }
+
+    /// Takes the flow as far as it can go without I/O; asks for the next.
+    fn advance(&mut self, gate: Gate<'_>, flow: Flow) -> Step {
+        let Some(oidc) = gate.config.oidc.as_ref() else {
+            return self.fail(
+                "internal",
+                "the provider went away".to_owned(),
+                Reply::internal(),
+            );
+        };
+        if matches!(flow.kind, Kind::Backchannel) && flow.token.is_none() {
+            let read = Op::ReadBody {
+                limit: 2 * MAX_TOKEN_LEN,
+            };
+            return self.wait_flow(flow, Waiting::Body, read);
+        }
+        let Some(metadata) = flow.metadata.clone() else {
+            return self.need_doc(gate, flow, Doc::Metadata);
+        };
+        if let Kind::Start {
+            login,
+            redirect_uri,
+        } = &flow.kind
+        {
+            return self.send_to_provider(oidc, &metadata, login, redirect_uri);
+        }
+        if let Kind::Callback(callback) = &flow.kind {
+            // RFC 9207: the answer names the provider that made it (mix-up).
+            let named = callback.iss.as_deref();
+            let required = metadata.authorization_response_iss_parameter_supported;
+            if named.is_some_and(|iss| iss != oidc.issuer) || (required && named.is_none()) {
+                return self.signin_failed(gate, &flow, refused("issuer_mismatch"));
+            }
+            if flow.token.is_none() {
+                return self.exchange_code(oidc, &metadata, flow);
+            }
+        }
+        if !flow.verified {
+            return self.verify_token(gate, flow);
+        }
+        match &flow.kind {
+            Kind::Callback(_) => self.signed_in(gate, oidc, &metadata, flow),
+            _ => self.logged_out_at_provider(gate, oidc, flow),
+        }
+    }
+
+    /// A copy of the document from memory; else this location's Cache API.
+    fn need_doc(&mut self, gate: Gate<'_>, mut flow: Flow, doc: Doc) -> Step {
+        if let Some(cache) = gate.provider_cache {
+            let kept = match doc {
+                Doc::Metadata => cache.metadata(self.now).map(|m| flow.metadata = Some(m)),
+                Doc::Jwks => cache.jwks(self.now).map(|j| flow.jwks = Some(j)),
+            };
+            if kept.is_some() {
+                return self.advance(gate, flow);
+            }
+        }
+        let key = cache_key(&doc_url(gate, &flow, doc));
+        self.wait_flow(flow, Waiting::Cached(doc), Op::CacheRead { key })
+    }
+
+    fn fetch_doc(&mut self, gate: Gate<'_>, flow: Flow, doc: Doc) -> Step {
+        let fetch = Op::Fetch {
+            url: doc_url(gate, &flow, doc),
+            method: "GET".to_owned(),
+            headers: vec![("accept".to_owned(), "application/json".to_owned())],
+            body: None,
+        };
+        self.wait_flow(flow, Waiting::Fetched(doc), fetch)
+    }
+
+    fn wait_flow(&mut self, mut flow: Flow, waiting: Waiting, op: Op) -> Step {
+        flow.waiting = waiting;
+        self.wait(State::Oidc(Box::new(flow)), vec![op])
+    }
+
+    /// The flow's step is done: read what came back, and carry on.
+    pub(super) fn on_oidc(
+        &mut self,
+        gate: Gate<'_>,
+        mut flow: Flow,
+        outcomes: Vec<Outcome>,
+    ) -> Step {
+        let outcome = outcomes.into_iter().next();
+        let waiting = std::mem::replace(&mut flow.waiting, Waiting::Nothing);
+        let result = match (waiting, outcome) {
+            (Waiting::Cached(doc), Some(Outcome::Value(Some(text)))) => {
+                let cached = serde_json::from_str::<CachedDoc>(&text)
+                    .ok()
+                    .filter(|c| self.now.saturating_sub(c.at) < MAX_AGE);
+                match cached.map(|c| self.keep_doc(gate, &mut flow, doc, &c.body, c.at)) {
+                    Some(Ok(())) => Ok(()),
+                    // Missing, stale or unreadable: ask the provider.
+                    _ => return self.fetch_doc(gate, flow, doc),
+                }
+            }
+            (Waiting::Cached(doc), _) => return self.fetch_doc(gate, flow, doc),
+            (Waiting::Fetched(doc), Some(Outcome::Response { status: 200, body })) => {
+                let kept = self.keep_doc(gate, &mut flow, doc, &body, self.now);
+                flow.jwks_fetched |= doc == Doc::Jwks;
+                if kept.is_ok() {
+                    let value = serde_json::to_string(&CachedDoc { at: self.now, body })
+                        .unwrap_or_default();
+                    let key = cache_key(&doc_url(gate, &flow, doc));
+                    self.background.push(Op::CacheWrite {
+                        key,
+                        value,
+                        ttl: MAX_AGE,
+                    });
+                }
+                kept
+            }
+            (Waiting::Fetched(_), other) => Err(provider("provider_unavailable", describe(other))),
+            (Waiting::Token, Some(Outcome::Response { status: 200, body })) => {
+                match serde_json::from_str::<Tokens>(&body) {
+                    Ok(tokens) => self.take_token(&mut flow, &tokens.id_token).map(|()| {
+                        if let Kind::Callback(callback) = &mut flow.kind {
+                            callback.access_token = tokens.access_token;
+                        }
+                    }),
+                    Err(_) => Err(provider("token_response_invalid", None)),
+                }
+            }
+            // The provider refused the code: replayed, expired, or not ours.
+            (
+                Waiting::Token,
+                Some(Outcome::Response {
+                    status: 400..=499,
+                    body,
+                }),
+            ) => Err(Failed {
+                detail: Some(format!("token endpoint: {}", error_code(&body))),
+                ..refused("token_exchange_refused")
+            }),
+            (Waiting::Token, other) => Err(provider("provider_unavailable", describe(other))),
+            (Waiting::Verify, Some(Outcome::Value(Some(verdict)))) if verdict == "valid" => {
+                flow.verified = true;
+                Ok(())
+            }
+            (Waiting::Verify, other) => Err(Failed {
+                detail: describe(other),
+                ..refused("token_bad_signature")
+            }),
+            (Waiting::Userinfo, Some(Outcome::Response { status: 200, body })) => {
+                let claims = serde_json::from_str::<Map<String, Value>>(&body).ok();
+                let sub = flow.token.as_ref().and_then(|t| t.claims.get("sub"));
+                match (claims, &mut flow.kind) {
+                    // OpenID Connect Core §5.3.2: the same user, or nothing.
+                    (Some(claims), Kind::Callback(callback)) if claims.get("sub") == sub => {
+                        callback.userinfo = Some(claims);
+                        Ok(())
+                    }
+                    _ => Err(provider("userinfo_invalid", None)),
+                }
+            }
+            (Waiting::Userinfo, other) => Err(provider("provider_unavailable", describe(other))),
+            (Waiting::Body, Some(Outcome::Value(Some(body)))) => {
+                let token = form_value(&body, "logout_token");
+                match token {
+                    Some(token) => self.take_token(&mut flow, &token),
+                    None => Err(refused("logout_token_missing")),
+                }
+            }
+            (Waiting::Body, other) => Err(Failed {
+                detail: describe(other),
+                ..refused("logout_token_missing")
+            }),
+            (Waiting::Nothing, _) => Err(provider("internal", "no step was awaited".to_owned())),
+        };
+        match result {
+            Ok(()) => self.advance(gate, flow),
+            Err(failed) => self.signin_failed(gate, &flow, failed),
+        }
+    }
+
+    /// Reads a fetched (or cached) document into the flow and the isolate.
+    fn keep_doc(
+        &mut self,
+        gate: Gate<'_>,
+        flow: &mut Flow,
+        doc: Doc,
+        body: &str,
+        at: u64,
+    ) -> Result<(), Failed> {
+        let oidc = gate
+            .config
+            .oidc
+            .as_ref()
+            .ok_or_else(|| provider("internal", None))?;
+        if body.len() > MAX_DOCUMENT {
+            return Err(provider("provider_document_too_large", None));
+        }
+        match doc {
+            Doc::Metadata => {
+                let metadata =
+                    Arc::new(Metadata::parse(body, &oidc.issuer).map_err(|r| provider(r, None))?);
+                if let Some(cache) = gate.provider_cache {
+                    cache.keep_metadata(Fetched {
+                        value: metadata.clone(),
+                        at,
+                    });
+                }
+                flow.metadata = Some(metadata);
+            }
+            Doc::Jwks => {
+                let jwks = Arc::new(Jwks::parse(body).map_err(|r| provider(r, None))?);
+                if let Some(cache) = gate.provider_cache {
+                    cache.keep_jwks(Fetched {
+                        value: jwks.clone(),
+                        at,
+                    });
+                }
+                flow.jwks = Some(jwks);
+            }
+        }
+        Ok(())
+    }
+
+    fn take_token(&mut self, flow: &mut Flow, token: &str) -> Result<(), Failed> {
+        flow.token = Some(Jwt::parse(token).map_err(refused)?);
+        Ok(())
+    }
+
+    /// `303` to the provider's authorization endpoint, the state cookie set.
+    fn send_to_provider(
+        &mut self,
+        oidc: &Oidc,
+        metadata: &Metadata,
+        login: &LoginState,
+        redirect_uri: &str,
+    ) -> Step {
+        let challenge = login.challenge();
+        let query = oidc::form(&[
+            ("response_type", "code"),
+            ("client_id", &oidc.client_id),
+            ("redirect_uri", redirect_uri),
+            ("scope", &oidc.scopes),
+            ("state", &login.state),
+            ("nonce", &login.nonce),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ]);
+        let endpoint = &metadata.authorization_endpoint;
+        let separator = if endpoint.contains('?') { '&' } else { '?' };
+        let reply = Reply::empty(303)
+            .with("location", format!("{endpoint}{separator}{query}"))
+            .with("set-cookie", oidc.state_cookie(login));
+        self.finish(reply)
+    }
+
+    /// The code for tokens, at the token endpoint, with the PKCE verifier
+    /// and the client's secret.
+    fn exchange_code(&mut self, oidc: &Oidc, metadata: &Metadata, flow: Flow) -> Step {
+        let Kind::Callback(callback) = &flow.kind else {
+            return self.fail(
+                "internal",
+                "no code to exchange".to_owned(),
+                Reply::internal(),
+            );
+        };
+        let body = oidc::form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &callback.code),
+            ("redirect_uri", &callback.redirect_uri),
+            ("code_verifier", &callback.login.verifier),
+        ]);
+        let fetch = Op::Fetch {
+            url: metadata.token_endpoint.clone(),
+            method: "POST".to_owned(),
+            headers: vec![
+                (
+                    "content-type".to_owned(),
+                    "application/x-www-form-urlencoded".to_owned(),
+                ),
+                ("accept".to_owned(), "application/json".to_owned()),
+                ("authorization".to_owned(), oidc.basic_auth()),
+            ],
+            body: Some(body),
+        };
+        self.wait_flow(flow, Waiting::Token, fetch)
+    }
+
+    /// The token's signature, with the provider key its header names (the
+    /// keys fetched once more, rate-limited, for a `kid` they lack).
+    fn verify_token(&mut self, gate: Gate<'_>, flow: Flow) -> Step {
+        let Some(jwks) = flow.jwks.clone() else {
+            return self.need_doc(gate, flow, Doc::Jwks);
+        };
+        let Some(token) = &flow.token else {
+            return self.fail(
+                "internal",
+                "no token to verify".to_owned(),
+                Reply::internal(),
+            );
+        };
+        let Some(key) = jwks.find(token.kid.as_deref(), token.alg) else {
+            let may =
+                !flow.jwks_fetched && gate.provider_cache.is_none_or(|c| c.may_refetch(self.now));
+            if may {
+                return self.fetch_doc(gate, flow, Doc::Jwks);
+            }
+            return self.signin_failed(gate, &flow, refused("token_unknown_kid"));
+        };
+        let verify = Op::Verify {
+            alg: token.alg.to_owned(),
+            jwk: key.jwk.clone(),
+            data: token.signed.clone(),
+            signature: token.signature.clone(),
+        };
+        self.wait_flow(flow, Waiting::Verify, verify)
+    }
+
+    /// The ID token is the provider's: check it, ask userinfo for what it
+    /// lacks, check the allow-list, and start the session.
+    fn signed_in(
+        &mut self,
+        gate: Gate<'_>,
+        oidc: &Oidc,
+        metadata: &Metadata,
+        mut flow: Flow,
+    ) -> Step {
+        let (Some(token), Kind::Callback(callback)) = (&flow.token, &mut flow.kind) else {
+            return self.fail("internal", "no ID token".to_owned(), Reply::internal());
+        };
+        let sub = match token.check_id_token(
+            &oidc.issuer,
+            &oidc.client_id,
+            |n| callback.login.nonce_matches(n),
+            self.now,
+        ) {
+            Ok(sub) => sub,
+            Err(reason) => return self.signin_failed(gate, &flow, refused(reason)),
+        };
+        let mut claims = token.claims.clone();
+        let lacking = oidc
+            .allow
+            .needs()
+            .chain(oidc.claims.iter().map(String::as_str))
+            .any(|name| !claims.contains_key(name));
+        if lacking && callback.userinfo.is_none() {
+            if let (Some(endpoint), Some(access)) =
+                (&metadata.userinfo_endpoint, &callback.access_token)
+            {
+                let fetch = Op::Fetch {
+                    url: endpoint.clone(),
+                    method: "GET".to_owned(),
+                    headers: vec![
+                        ("accept".to_owned(), "application/json".to_owned()),
+                        ("authorization".to_owned(), format!("Bearer {access}")),
+                    ],
+                    body: None,
+                };
+                return self.wait_flow(flow, Waiting::Userinfo, fetch);
+            }
+        }
+        // The ID token's own claims win over userinfo's.
+        for (name, value) in callback.userinfo.take().unwrap_or_default() {
+            claims.entry(name).or_insert(value);
+        }
+        if let Err(refusal) = oidc.allow.admits(&claims) {
+            return self.signin_failed(gate, &flow, refused(refusal.as_str()));
+        }
+        let session_claims = match oidc::session_claims(&oidc.claims, &claims) {
+            Ok(c) => c,
+            Err(_) => return self.signin_failed(gate, &flow, refused("claims_too_large")),
+        };
+        let handoff = Handoff {
+            uid: sub,
+            claims: session_claims,
+        };
+        let then = LoginEnd::Redirect {
+            location: callback.login.return_to.clone(),
+            set_cookies: vec![oidc.clear_state_cookie()],
+        };
+        let login = Login::new(handoff, callback.user_agent.as_deref(), then);
+        self.begin_login(gate, login, callback.presented.take())
+    }
+
+    /// A verified logout token: end every session of its subject.
+    fn logged_out_at_provider(&mut self, gate: Gate<'_>, oidc: &Oidc, flow: Flow) -> Step {
+        let Some(token) = &flow.token else {
+            return self.fail("internal", "no logout token".to_owned(), Reply::internal());
+        };
+        let sub = match token.check_logout_token(&oidc.issuer, &oidc.client_id, self.now) {
+            Ok(sub) => sub,
+            Err(reason) => return self.signin_failed(gate, &flow, refused(reason)),
+        };
+        // A logout token is used once: a replay is refused, not repeated.
+        let jti = format!("logout:{}", token.jti().unwrap_or_default());
+        let expires = self.now + LOGOUT_MAX_AGE + 2 * LEEWAY;
+        if gate.spent.spend(&jti, expires, self.now).is_err() {
+            return self.signin_failed(gate, &flow, refused("logout_token_reused"));
+        }
+        let reply = Reply::empty(200);
+        self.end_sessions(gate, Ending::all(&sub), AfterEnding::Reply(reply))
+    }
+
+    /// A sign-in (or back-channel logout) that failed: logged, and
+    /// answered with a page for a browser, JSON otherwise; the state
+    /// cookie is cleared, since a sign-in is answered once.
+    fn signin_failed(&mut self, gate: Gate<'_>, flow: &Flow, failed: Failed) -> Step {
+        let Failed {
+            reason,
+            provider,
+            detail,
+        } = failed;
+        self.log.decision = if provider { "error" } else { "reject" };
+        self.log.reason = Some(reason);
+        self.log.detail = detail;
+        if matches!(flow.kind, Kind::Backchannel) {
+            // Back-Channel Logout §2.8: 400 for a token refused.
+            let (status, error) = if provider {
+                (503, "temporarily_unavailable")
+            } else {
+                (400, "invalid_request")
+            };
+            return self.finish(Reply::json(
+                status,
+                json!({ "error": error, "error_description": reason }),
+            ));
+        }
+        let status = match (provider, reason) {
+            (true, _) => 502,
+            (false, "not_allowed" | "email_not_verified") => 403,
+            _ => 400,
+        };
+        let mut reply = if flow.browser {
+            page(status, reason)
+        } else {
+            Reply::json(
+                status,
+                json!({ "error": "sign_in_failed", "reason": reason }),
+            )
+        };
+        if let Some(oidc) = &gate.config.oidc {
+            reply = reply.with("set-cookie", oidc.clear_state_cookie());
+        }
+        self.finish(reply)
+    }
+}
+
+/// A small page that says what went wrong and offers to start again.
+fn page(status: u16, reason: &str) -> Reply {
+    let message = match reason {
+        "not_allowed" => "This account may not sign in here.",
+        "email_not_verified" => "Your email address is not verified with your identity provider.",
+        r if r.starts_with("state_") => {
+            "This sign-in was started in another browser or has expired."
+        }
+        _ if status == 502 => {
+            "The identity provider could not be reached, or answered in a way we could not use."
+        }
+        _ => "The sign-in could not be completed.",
+    };
+    let body = format!(
+        "<!doctype html><meta charset=utf-8><title>Sign-in failed</title>\
+         <h1>Sign-in failed</h1><p>{message}</p><p><code>{reason}</code></p>\
+         <p><a href=\"{}\">Try again</a></p>",
+        oidc::START_PATH
+    );
+    Reply {
+        status,
+        headers: vec![
+            ("content-type", "text/html; charset=utf-8".to_owned()),
+            ("cache-control", "no-store".to_owned()),
+            (
+                "content-security-policy",
+                "default-src 'none'; frame-ancestors 'none'".to_owned(),
+            ),
+        ],
+        body,
+    }
+}
+
+fn doc_url(gate: Gate<'_>, flow: &Flow, doc: Doc) -> String {
+    match (doc, &flow.metadata, &gate.config.oidc) {
+        (Doc::Jwks, Some(metadata), _) => metadata.jwks_uri.clone(),
+        (_, _, Some(oidc)) => oidc.discovery_url(),
+        _ => String::new(),
+    }
+}
+
+/// The Cache API key of a provider document: a URL of our own.
+fn cache_key(url: &str) -> String {
+    format!(
+        "https://oidc.sessiongate.invalid/{}",
+        oidc::form_encode(url)
+    )
+}
+
+/// The `error` of an OAuth error response, for the log.
+fn error_code(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| "no error code".to_owned())
+}
+
+fn describe(outcome: Option<Outcome>) -> Option<String> {
+    Some(match outcome {
+        Some(Outcome::Failed(e)) => e,
+        Some(Outcome::Response { status, .. }) => format!("the provider answered {status}"),
+        other => format!("unexpected outcome {other:?}"),
+    })
+}
+
+/// One field of an `application/x-www-form-urlencoded` body.
+fn form_value(body: &str, name: &str) -> Option<String> {
+    body.split('&').find_map(|pair| {
+        let (n, v) = pair.split_once('=')?;
+        (n == name)
+            .then(|| routes::percent_decode(&v.replace('+', " ")))
+            .flatten()
+    })
+}
