@@ -88,6 +88,27 @@ enum Doc {
     Jwks,
 }
 
+/// Who is answered when a flow fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asker {
+    /// A browser: a page.
+    Browser,
+    /// Any other client: JSON.
+    Client,
+    /// The provider, posting a logout token: Back-Channel Logout's JSON.
+    Provider,
+}
+
+impl Flow {
+    fn asker(&self) -> Asker {
+        match (&self.kind, self.browser) {
+            (Kind::Backchannel, _) => Asker::Provider,
+            (_, true) => Asker::Browser,
+            (_, false) => Asker::Client,
+        }
+    }
+}
+
 /// Why a flow failed: what is logged, and whose the trouble is.
 struct Failed {
     reason: &'static str,
@@ -177,21 +198,25 @@ impl Exchange {
             }
             Endpoint::OidcCallback if reads => {
                 self.log.event = Some("oidc_callback");
-                let mut flow = flow(Kind::Backchannel);
+                let asker = if req.wants_html() {
+                    Asker::Browser
+                } else {
+                    Asker::Client
+                };
                 let state = param("state");
                 let login = match oidc.check_state(req.cookie, state.as_deref(), self.now) {
                     Ok(login) => login,
-                    Err(e) => return self.signin_failed(gate, &flow, refused(e.as_str())),
+                    Err(e) => return self.signin_failed(gate, asker, refused(e.as_str())),
                 };
                 if let Some(error) = param("error") {
                     let failed = Failed {
                         detail: Some(format!("the provider answered error={error}")),
                         ..refused("provider_refused")
                     };
-                    return self.signin_failed(gate, &flow, failed);
+                    return self.signin_failed(gate, asker, failed);
                 }
                 let Some(code) = param("code") else {
-                    return self.signin_failed(gate, &flow, refused("code_missing"));
+                    return self.signin_failed(gate, asker, refused("code_missing"));
                 };
                 let presented = match req
                     .cookie
@@ -200,7 +225,7 @@ impl Exchange {
                     Some(Presented::One(raw)) => Some(raw.to_owned()),
                     _ => None,
                 };
-                flow.kind = Kind::Callback(Box::new(Callback {
+                let flow = flow(Kind::Callback(Box::new(Callback {
                     login,
                     code,
                     iss: param("iss"),
@@ -209,7 +234,7 @@ impl Exchange {
                     user_agent: req.user_agent.map(str::to_owned),
                     access_token: None,
                     userinfo: None,
-                }));
+                })));
                 self.advance(gate, flow)
             }
             Endpoint::OidcBackchannel if req.method == "POST" => {
@@ -251,7 +276,7 @@ impl Exchange {
             let named = callback.iss.as_deref();
             let required = metadata.authorization_response_iss_parameter_supported;
             if named.is_some_and(|iss| iss != oidc.issuer) || (required && named.is_none()) {
-                return self.signin_failed(gate, &flow, refused("issuer_mismatch"));
+                return self.signin_failed(gate, flow.asker(), refused("issuer_mismatch"));
             }
             if flow.token.is_none() {
                 return self.exchange_code(oidc, &metadata, flow);
@@ -391,7 +416,7 @@ impl Exchange {
         };
         match result {
             Ok(()) => self.advance(gate, flow),
-            Err(failed) => self.signin_failed(gate, &flow, failed),
+            Err(failed) => self.signin_failed(gate, flow.asker(), failed),
         }
     }
 
@@ -521,7 +546,7 @@ impl Exchange {
             if may {
                 return self.fetch_doc(gate, flow, Doc::Jwks);
             }
-            return self.signin_failed(gate, &flow, refused("token_unknown_kid"));
+            return self.signin_failed(gate, flow.asker(), refused("token_unknown_kid"));
         };
         let verify = Op::Verify {
             alg: token.alg.to_owned(),
@@ -551,7 +576,7 @@ impl Exchange {
             self.now,
         ) {
             Ok(sub) => sub,
-            Err(reason) => return self.signin_failed(gate, &flow, refused(reason)),
+            Err(reason) => return self.signin_failed(gate, flow.asker(), refused(reason)),
         };
         let mut claims = token.claims.clone();
         let lacking = oidc
@@ -580,11 +605,11 @@ impl Exchange {
             claims.entry(name).or_insert(value);
         }
         if let Err(refusal) = oidc.allow.admits(&claims) {
-            return self.signin_failed(gate, &flow, refused(refusal.as_str()));
+            return self.signin_failed(gate, flow.asker(), refused(refusal.as_str()));
         }
         let session_claims = match oidc::session_claims(&oidc.claims, &claims) {
             Ok(c) => c,
-            Err(_) => return self.signin_failed(gate, &flow, refused("claims_too_large")),
+            Err(_) => return self.signin_failed(gate, flow.asker(), refused("claims_too_large")),
         };
         let handoff = Handoff {
             uid: sub,
@@ -605,13 +630,13 @@ impl Exchange {
         };
         let sub = match token.check_logout_token(&oidc.issuer, &oidc.client_id, self.now) {
             Ok(sub) => sub,
-            Err(reason) => return self.signin_failed(gate, &flow, refused(reason)),
+            Err(reason) => return self.signin_failed(gate, flow.asker(), refused(reason)),
         };
         // A logout token is used once: a replay is refused, not repeated.
         let jti = format!("logout:{}", token.jti().unwrap_or_default());
         let expires = self.now + LOGOUT_MAX_AGE + 2 * LEEWAY;
         if gate.spent.spend(&jti, expires, self.now).is_err() {
-            return self.signin_failed(gate, &flow, refused("logout_token_reused"));
+            return self.signin_failed(gate, flow.asker(), refused("logout_token_reused"));
         }
         let reply = Reply::empty(200);
         self.end_sessions(gate, Ending::all(&sub), AfterEnding::Reply(reply))
@@ -620,7 +645,7 @@ impl Exchange {
     /// A sign-in (or back-channel logout) that failed: logged, and
     /// answered with a page for a browser, JSON otherwise; the state
     /// cookie is cleared, since a sign-in is answered once.
-    fn signin_failed(&mut self, gate: Gate<'_>, flow: &Flow, failed: Failed) -> Step {
+    fn signin_failed(&mut self, gate: Gate<'_>, asker: Asker, failed: Failed) -> Step {
         let Failed {
             reason,
             provider,
@@ -629,7 +654,7 @@ impl Exchange {
         self.log.decision = if provider { "error" } else { "reject" };
         self.log.reason = Some(reason);
         self.log.detail = detail;
-        if matches!(flow.kind, Kind::Backchannel) {
+        if asker == Asker::Provider {
             // Back-Channel Logout §2.8: 400 for a token refused.
             let (status, error) = if provider {
                 (503, "temporarily_unavailable")
@@ -646,7 +671,7 @@ impl Exchange {
             (false, "not_allowed" | "email_not_verified") => 403,
             _ => 400,
         };
-        let mut reply = if flow.browser {
+        let mut reply = if asker == Asker::Browser {
             page(status, reason)
         } else {
             Reply::json(

@@ -96,7 +96,7 @@ export async function startGate({ vars = {}, worker = {}, workers = [] } = {}) {
         method: request.method,
         url: request.url,
         headers: Object.fromEntries(request.headers),
-        body: request.body ? await request.text() : "",
+        body: request.body ? await request.clone().text() : "",
       });
       remember(request.headers.get("sessiongate-assertion"));
       const response = await gate.origin(request);
