@@ -59,6 +59,19 @@ async function waitFor(url, child, name, timeoutMs, ca) {
   throw new Error(`${name} did not answer ${url} within ${timeoutMs / 1000} s`);
 }
 
+/** The edge's settings for signing in with the test provider `op` (tests/oidc/provider.mjs), the edge at `edge`. */
+export function oidcVars(op, edge) {
+  return {
+    OIDC_ISSUER: op.issuer,
+    OIDC_CLIENT_ID: op.client.id,
+    OIDC_CLIENT_SECRET: op.client.secret,
+    OIDC_REDIRECT_URI: `${edge}/.sessiongate/oidc/callback`,
+    OIDC_ALLOWED_DOMAINS: "example.com",
+    OIDC_CLAIMS: "email,name,groups",
+    LOGIN_URL: "/.sessiongate/oidc/start",
+  };
+}
+
 /**
  * Starts the demo origin and the edge; resolves once both answer.
  * `output`: "inherit" to show their output, or a function given each chunk.

@@ -278,6 +278,8 @@ pub enum Endpoint {
     OidcStart,
     OidcCallback,
     OidcBackchannel,
+    /// `/.sessiongate/oidc/end-session`: on to the provider's logout.
+    OidcEndSession,
     NotFound,
 }
 
@@ -303,6 +305,7 @@ fn endpoint(rest: &str) -> Endpoint {
         "/oidc/start" => Endpoint::OidcStart,
         "/oidc/callback" => Endpoint::OidcCallback,
         "/oidc/backchannel-logout" => Endpoint::OidcBackchannel,
+        "/oidc/end-session" => Endpoint::OidcEndSession,
         _ if rest.starts_with("/sessions/") => {
             let sid = &rest["/sessions/".len()..];
             let valid = sid.len() == 16
@@ -560,6 +563,19 @@ mod tests {
             Endpoint::DeviceRefresh
         );
         assert_eq!(reserved("/.sessiongate/dbsc"), Endpoint::NotFound);
+        assert_eq!(reserved("/.sessiongate/oidc/start"), Endpoint::OidcStart);
+        assert_eq!(
+            reserved("/.sessiongate/oidc/callback"),
+            Endpoint::OidcCallback
+        );
+        assert_eq!(
+            reserved("/.sessiongate/oidc/backchannel-logout"),
+            Endpoint::OidcBackchannel
+        );
+        assert_eq!(
+            reserved("/.sessiongate/oidc/end-session"),
+            Endpoint::OidcEndSession
+        );
         assert_eq!(
             reserved("/.sessiongate/sessions/AbCd-_0123456789"),
             Endpoint::OwnSession("AbCd-_0123456789".into())

@@ -66,9 +66,10 @@ impl Exchange {
             Endpoint::DeviceRegister | Endpoint::DeviceRefresh => {
                 self.device_endpoint(gate, endpoint, req)
             }
-            Endpoint::OidcStart | Endpoint::OidcCallback | Endpoint::OidcBackchannel => {
-                self.oidc_endpoint(gate, endpoint, req, url)
-            }
+            Endpoint::OidcStart
+            | Endpoint::OidcCallback
+            | Endpoint::OidcBackchannel
+            | Endpoint::OidcEndSession => self.oidc_endpoint(gate, endpoint, req, url),
             Endpoint::NotFound => self.finish(Reply::error(404, "not_found")),
         }
     }
@@ -85,7 +86,12 @@ impl Exchange {
         let all = url.query_param("scope") == Some("all");
         self.log.event = Some(if all { "logout_all" } else { "logout" });
         let reply = if req.wants_html() {
-            Reply::empty(303).with("location", "/".to_owned())
+            // Signed in at a provider: signed out there too, if it offers it.
+            let next = match gate.config.oidc {
+                Some(_) => crate::oidc::END_SESSION_PATH,
+                None => "/",
+            };
+            Reply::empty(303).with("location", next.to_owned())
         } else {
             Reply::empty(204)
         };

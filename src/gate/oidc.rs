@@ -51,6 +51,9 @@ enum Kind {
     Callback(Box<Callback>),
     /// `POST /.sessiongate/oidc/backchannel-logout`.
     Backchannel,
+    /// `GET /.sessiongate/oidc/end-session`: after logout, to the
+    /// provider's logout, back to `return_to`.
+    EndSession { return_to: String },
 }
 
 #[derive(Debug)]
@@ -97,12 +100,16 @@ enum Asker {
     Client,
     /// The provider, posting a logout token: Back-Channel Logout's JSON.
     Provider,
+    /// A browser logged out here, on its way to the provider's logout:
+    /// home, since the session has ended whatever the provider does.
+    LoggedOut,
 }
 
 impl Flow {
     fn asker(&self) -> Asker {
         match (&self.kind, self.browser) {
             (Kind::Backchannel, _) => Asker::Provider,
+            (Kind::EndSession { .. }, _) => Asker::LoggedOut,
             (_, true) => Asker::Browser,
             (_, false) => Asker::Client,
         }
@@ -242,6 +249,10 @@ impl Exchange {
                 self.advance(gate, flow(Kind::Backchannel))
             }
             Endpoint::OidcBackchannel => self.finish(reply::method_not_allowed("POST")),
+            Endpoint::OidcEndSession if reads => {
+                let return_to = oidc.post_logout_uri_for(url.origin);
+                self.advance(gate, flow(Kind::EndSession { return_to }))
+            }
             _ => self.finish(reply::method_not_allowed("GET, HEAD")),
         }
     }
@@ -270,6 +281,20 @@ impl Exchange {
         } = &flow.kind
         {
             return self.send_to_provider(oidc, &metadata, login, redirect_uri);
+        }
+        if let Kind::EndSession { return_to } = &flow.kind {
+            let location = match &metadata.end_session_endpoint {
+                Some(endpoint) => {
+                    let query = oidc::form(&[
+                        ("client_id", &oidc.client_id),
+                        ("post_logout_redirect_uri", return_to),
+                    ]);
+                    let separator = if endpoint.contains('?') { '&' } else { '?' };
+                    format!("{endpoint}{separator}{query}")
+                }
+                None => "/".to_owned(),
+            };
+            return self.finish(Reply::empty(303).with("location", location));
         }
         if let Kind::Callback(callback) = &flow.kind {
             // RFC 9207: the answer names the provider that made it (mix-up).
@@ -654,6 +679,9 @@ impl Exchange {
         self.log.decision = if provider { "error" } else { "reject" };
         self.log.reason = Some(reason);
         self.log.detail = detail;
+        if asker == Asker::LoggedOut {
+            return self.finish(Reply::empty(303).with("location", "/".to_owned()));
+        }
         if asker == Asker::Provider {
             // Back-Channel Logout §2.8: 400 for a token refused.
             let (status, error) = if provider {

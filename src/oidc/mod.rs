@@ -25,6 +25,9 @@ use crate::token::KeyRing;
 pub const START_PATH: &str = "/.sessiongate/oidc/start";
 pub const CALLBACK_PATH: &str = "/.sessiongate/oidc/callback";
 pub const BACKCHANNEL_PATH: &str = "/.sessiongate/oidc/backchannel-logout";
+/// Where a browser goes after logging out, to be sent on to the
+/// provider's logout (RP-Initiated Logout) when it has one.
+pub const END_SESSION_PATH: &str = "/.sessiongate/oidc/end-session";
 pub const DEFAULT_SCOPES: &str = "openid email profile";
 pub const DEFAULT_CLAIMS: &str = "email,name";
 pub const DEFAULT_GROUPS_CLAIM: &str = "groups";
@@ -176,6 +179,18 @@ impl Oidc {
             Some(uri) => uri.clone(),
             None => format!("{origin}{CALLBACK_PATH}"),
         }
+    }
+
+    /// Where the provider sends the browser after its logout: this site's
+    /// root, on the origin of the registered callback when one is set
+    /// (the URL a worker sees may not be the browser's).
+    pub fn post_logout_uri_for(&self, origin: &str) -> String {
+        let site = self
+            .redirect_uri
+            .as_deref()
+            .and_then(|uri| uri.strip_suffix(CALLBACK_PATH))
+            .unwrap_or(origin);
+        format!("{site}/")
     }
 
     /// `<issuer>/.well-known/openid-configuration`.

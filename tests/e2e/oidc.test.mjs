@@ -281,6 +281,21 @@ describe("attack cases: each is refused and starts no session", () => {
   });
 });
 
+describe("logout", () => {
+  test("a browser's logout ends the session, then goes on to the provider's logout and back", async () => {
+    const token = sessionOf(await signIn("alice"));
+    const logout = await gate.fetch("/.sessiongate/logout", { method: "POST", headers: { cookie: `${COOKIE}=${token}`, accept: "text/html" } });
+    assert.equal(logout.status, 303);
+    assert.equal(logout.headers.get("location"), "/.sessiongate/oidc/end-session");
+    assert.equal((await gate.fetch("/dashboard", { headers: { cookie: `${COOKIE}=${token}` } })).status, 401, "ended before the provider is asked");
+    const onward = await gate.fetch("/.sessiongate/oidc/end-session", { headers: { accept: "text/html" } });
+    assert.equal(onward.status, 303);
+    const url = new URL(onward.headers.get("location"));
+    assert.equal(`${url.origin}${url.pathname}`, `${op.issuer}/session/end`);
+    assert.deepEqual(Object.fromEntries(url.searchParams), { client_id: CLIENT_ID, post_logout_redirect_uri: `${SITE}/` });
+  });
+});
+
 describe("back-channel logout", () => {
   const post = (token) =>
     gate.fetch("/.sessiongate/oidc/backchannel-logout", {
