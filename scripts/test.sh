@@ -13,8 +13,10 @@ build
 step "checking the wasm size budget"
 gzip_bytes=$(gzip -9 -c build/worker/index.wasm | wc -c)
 echo "build/worker/index.wasm: $(wc -c < build/worker/index.wasm) bytes raw, $gzip_bytes bytes gzip"
-if [ "$gzip_bytes" -gt $((250 * 1024)) ]; then
-  echo "error: the gzipped wasm exceeds 250 KiB" >&2
+# 300 KiB: device binding (p256) and OpenID Connect took it past 250 KiB
+# (bench/RESULTS.md); the platform's limit is 3 MiB on the Free plan.
+if [ "$gzip_bytes" -gt $((300 * 1024)) ]; then
+  echo "error: the gzipped wasm exceeds 300 KiB" >&2
   exit 1
 fi
 

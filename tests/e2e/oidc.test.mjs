@@ -31,8 +31,11 @@ function outbound(provider) {
     const stand_in = await interceptProvider?.(request);
     if (stand_in) return stand_in;
     const response = await passOn(request);
-    if (tamperTokens && new URL(request.url).pathname === "/token" && response.ok) {
-      return Response.json(await tamperTokens(await response.json()));
+    if (new URL(request.url).pathname === "/token" && response.ok) {
+      const tokens = await response.json();
+      // The provider's tokens must never be logged (the harness checks at close).
+      for (const token of [tokens.id_token, tokens.access_token]) if (token) gate.sensitive.add(token);
+      return Response.json(tamperTokens ? await tamperTokens(tokens) : tokens);
     }
     return response;
   };
@@ -84,6 +87,7 @@ async function signIn(user = "alice", { returnTo, cookie: extraCookie, g = gate,
   const { location, cookie } = await start(returnTo, g);
   const answer = await provider.authorize(location, { login: user });
   assert.ok(answer.code, `the provider answered ${JSON.stringify(answer.params ?? answer.error)}`);
+  g.sensitive.add(answer.code);
   return callback({ code: answer.code, state: answer.state, iss: answer.iss }, [cookie, extraCookie].filter(Boolean).join("; "), g);
 }
 
