@@ -34,6 +34,9 @@ pub struct Record {
     /// The key the browser bound the session to (DESIGN §11), once it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_key: Option<Jwk>,
+    /// Unix seconds when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_bound_at: Option<u64>,
 }
 
 /// A stored value that is not a record this code can use.
@@ -188,6 +191,7 @@ impl Policy {
             abs_exp: now.saturating_add(self.absolute),
             claims,
             device_key: None,
+            device_bound_at: None,
         }
     }
 

@@ -2533,7 +2533,9 @@ mod device_binding {
             session.body
         );
 
-        // The session cookie alone: refused, but not cleared, before the origin.
+        // The session cookie alone, once the registration's grace is over:
+        // refused, but not cleared, before the origin.
+        world.clock.advance(sessiongate::dbsc::BINDING_GRACE);
         let before = world.counts();
         let r = reply(world.handle(get(&u, Some(&c))));
         assert_eq!((r.status, reason(&r).as_str()), (401, "unbound"));
@@ -2560,6 +2562,25 @@ mod device_binding {
         world.clock.advance(600 + 5);
         let r = reply(world.handle(get(&u, Some(&both))));
         assert_eq!(reason(&r), "unbound");
+    }
+
+    #[test]
+    fn requests_sent_while_the_browser_registered_are_let_in_for_a_few_seconds() {
+        let world = World::new();
+        let (c, _, _) = bound_session(&world, &Device::new(1));
+        let u = url("/dashboard");
+        // Without any bound cookie: the page after the login, say.
+        forward(world.handle(get(&u, Some(&c))));
+        // A wrong one is no such request.
+        let wrong = format!("{c}; __Host-sg-bound=k1.1.AAAAAAAAAAAAAAAAAAAAAA");
+        assert_eq!(
+            reason(&reply(world.handle(get(&u, Some(&wrong))))),
+            "unbound"
+        );
+        world.clock.advance(sessiongate::dbsc::BINDING_GRACE - 1);
+        forward(world.handle(get(&u, Some(&c))));
+        world.clock.advance(1);
+        assert_eq!(reason(&reply(world.handle(get(&u, Some(&c))))), "unbound");
     }
 
     #[test]
@@ -2752,6 +2773,7 @@ mod device_binding {
     fn report_mode_forwards_an_unbound_request_with_its_verdict() {
         let world = World::with(config_with(&[("MODE", "report")]));
         let (c, _, _) = bound_session(&world, &Device::new(1));
+        world.clock.advance(sessiongate::dbsc::BINDING_GRACE);
         let fwd = forward(world.handle(get(&url("/dashboard"), Some(&c))));
         let verdict = fwd
             .headers

@@ -40,6 +40,11 @@ pub const CHALLENGE_HEADER: &str = "secure-session-challenge";
 /// long enough for the browser to make one, short enough that a stolen
 /// cookie is almost always too late to bind a key of the thief's.
 pub const REGISTRATION_WINDOW: u64 = 120;
+/// Seconds after a registration during which a request of the session
+/// that carries no bound cookie at all is still let in: the browser's
+/// requests sent while it registered (the page after the login, say) left
+/// before the bound cookie came back.
+pub const BINDING_GRACE: u64 = 10;
 pub const DEFAULT_MODE: &str = "offer";
 pub const DEFAULT_REFRESH: &str = "10m";
 /// Bound-cookie lifetimes allowed for `DEVICE_BOUND_REFRESH`.

@@ -10,7 +10,8 @@ use super::reply::{self, Reply};
 use super::request::Inbound;
 use super::{Exchange, Gate, Op, Outcome, State, Step};
 use crate::dbsc::{
-    self, BoundCookieError, ChallengeError, Mode, ProofError, Refusal, REGISTRATION_WINDOW,
+    self, BoundCookieError, ChallengeError, Mode, ProofError, Refusal, BINDING_GRACE,
+    REGISTRATION_WINDOW,
 };
 use crate::device;
 use crate::routes::Endpoint;
@@ -108,10 +109,16 @@ impl Exchange {
     ) -> Result<(), Reason> {
         let binding = &gate.config.device_binding;
         if record.device_key.is_some() {
-            return bound.map_err(|e| {
-                self.log.detail = Some(e.as_str().to_owned());
-                Reason::Unbound
-            });
+            let just_bound = record
+                .device_bound_at
+                .is_some_and(|at| self.now.saturating_sub(at) < BINDING_GRACE);
+            return match bound {
+                Err(BoundCookieError::Missing) if just_bound => Ok(()),
+                other => other.map_err(|e| {
+                    self.log.detail = Some(e.as_str().to_owned());
+                    Reason::Unbound
+                }),
+            };
         }
         let window_closed = self.now.saturating_sub(record.iat) >= REGISTRATION_WINDOW;
         if binding.mode == Mode::Require && window_closed {
@@ -141,6 +148,7 @@ impl Exchange {
             Err(refusal) => return self.refuse_device(refusal),
         };
         record.device_key = Some(key);
+        record.device_bound_at = Some(self.now);
         let ttl = gate.config.policy.ttl(&record, self.now);
         let writes = vec![
             Op::Put {

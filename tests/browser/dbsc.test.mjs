@@ -88,7 +88,10 @@ test("logging in through the edge binds the session to the browser's key", async
   await page.fill("#username", "alice");
   await page.fill("#password", "wonderland");
   await page.click("#submit");
-  await page.waitForURL(`${servers.edge}/dashboard`);
+  await page.waitForURL(`${servers.edge}/dashboard`).catch((e) => {
+    const lines = log.split("\n").filter((l) => l.startsWith("{") || l.includes("wrangler:")).slice(-12);
+    throw new Error(`${e.message}\nat ${page.url()}; DBSC events: ${JSON.stringify(events)}\n${lines.join("\n")}`);
+  });
   // Chromium registers in the background, right after the login's response.
   for (let i = 0; i < 50 && !(await cookiesOf(browser))["__Host-sg-bound"]; i++) await sleep(100);
   const bound = (await cookiesOf(browser))["__Host-sg-bound"];

@@ -47,6 +47,14 @@ async function boundBrowser(uid = "alice") {
 }
 
 const hashOf = (browser) => idHash(tokenParts(browser.cookies[COOKIE]).id);
+
+/** Moves the browser's registration a minute into the past, past its few seconds of grace (DESIGN §11). */
+async function ageBinding(browser) {
+  const key = `s:${hashOf(browser)}`;
+  const record = JSON.parse(await gate.kv.get(key));
+  record.device_bound_at -= 60;
+  await gate.kv.put(key, JSON.stringify(record));
+}
 const jar = (cookies) => Object.entries(cookies).map(([n, v]) => `${n}=${v}`).join("; ");
 const refusal = async (response) => (await response.json()).reason;
 
@@ -110,8 +118,17 @@ describe("registration", () => {
 });
 
 describe("a copied cookie jar", () => {
+  test("without the bound cookie is let in only in the seconds after registration", async () => {
+    const browser = await boundBrowser();
+    const copy = new DbscClient(gate, { [COOKIE]: browser.cookies[COOKIE] });
+    assert.equal((await copy.fetch("/dashboard")).status, 200, "a request sent while the browser registered");
+    await ageBinding(browser);
+    assert.equal((await copy.fetch("/dashboard")).status, 401);
+  });
+
   test("without the bound cookie is refused before the origin", async () => {
     const browser = await boundBrowser();
+    await ageBinding(browser);
     gate.received.length = 0;
     const thief = new DbscClient(gate, { [COOKIE]: browser.cookies[COOKIE] });
     const api = await thief.fetch("/dashboard");
@@ -127,6 +144,7 @@ describe("a copied cookie jar", () => {
   test("with an expired bound cookie, or another session's, is refused", async () => {
     const browser = await boundBrowser();
     const other = await boundBrowser("bob");
+    await ageBinding(browser);
     gate.received.length = 0;
     const expired = now() - 10;
     for (const bound of [boundCookie(hashOf(browser), expired), other.cookies[BOUND], "k1.1.garbage"]) {
