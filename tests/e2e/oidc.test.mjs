@@ -244,11 +244,44 @@ describe("attack cases: each is refused and starts no session", () => {
 
   test("a domain not allowed", async () => refusedWith(await signIn("bob"), 403, "not_allowed"));
 
+  test("a group rule admits its members only", async () => {
+    const g = await startGate({ vars: oidcVars(op, { OIDC_ALLOWED_DOMAINS: undefined, OIDC_ALLOWED_GROUPS: "staff" }) });
+    g.origin = outbound(op);
+    try {
+      assert.equal((await signIn("alice", { g })).status, 303, "alice is staff");
+      await refusedWith(await signIn("bob", { g }), 403, "not_allowed");
+    } finally {
+      await g.close();
+    }
+  });
+
   test("an open redirect in return_to ends at /", async () => {
     for (const evil of ["//evil.example/x", "https://evil.example", "/\\evil.example", "/%2F%2Fevil.example"]) {
       const response = await signIn("alice", { returnTo: evil });
       assert.equal(response.status, 303, evil);
       assert.equal(response.headers.get("location"), "/", evil);
+    }
+  });
+
+  test("a kid the keys lack makes the edge fetch them again, at most once a minute", async () => {
+    const g = await startGate({ vars: oidcVars(op) });
+    let fetches = 0;
+    g.origin = async (request) => {
+      if (new URL(request.url).pathname === "/jwks") fetches++;
+      return outbound(op)(request);
+    };
+    try {
+      assert.equal((await signIn("alice", { g })).status, 303);
+      assert.equal(fetches, 1, "the keys, once");
+      assert.equal((await signIn("alice", { g })).status, 303);
+      assert.equal(fetches, 1, "then from the isolate's copy");
+      tamperTokens = async (tokens) => ({ ...tokens, id_token: await resign({}, { kid: "rotated-key" })(jwtClaims(tokens.id_token)) });
+      await refusedWith(await signIn("alice", { g }), 400, "token_unknown_kid");
+      assert.equal(fetches, 2, "one refetch for the unknown kid");
+      await refusedWith(await signIn("alice", { g }), 400, "token_unknown_kid");
+      assert.equal(fetches, 2, "and no second within the minute");
+    } finally {
+      await g.close();
     }
   });
 
