@@ -233,21 +233,10 @@ impl Config {
         );
         let revocation_staleness = errors.check(
             "REVOCATION_STALENESS",
-            duration(&or_default(
-                "REVOCATION_STALENESS",
-                ledger::DEFAULT_STALENESS,
-            ))
-            .and_then(|secs| {
-                if (ledger::MIN_STALENESS..=ledger::MAX_STALENESS).contains(&secs) {
-                    Ok(secs)
-                } else {
-                    Err(format!(
-                        "must be between {}s and {}s",
-                        ledger::MIN_STALENESS,
-                        ledger::MAX_STALENESS
-                    ))
-                }
-            }),
+            duration_within(
+                &or_default("REVOCATION_STALENESS", ledger::DEFAULT_STALENESS),
+                ledger::MIN_STALENESS..=ledger::MAX_STALENESS,
+            ),
         );
         let reauth_after = errors.check(
             "REAUTH_AFTER",
@@ -263,17 +252,10 @@ impl Config {
         );
         let device_bound_refresh = errors.check(
             "DEVICE_BOUND_REFRESH",
-            duration(&or_default("DEVICE_BOUND_REFRESH", dbsc::DEFAULT_REFRESH)).and_then(|secs| {
-                if (dbsc::MIN_REFRESH..=dbsc::MAX_REFRESH).contains(&secs) {
-                    Ok(secs)
-                } else {
-                    Err(format!(
-                        "must be between {}s and {}s",
-                        dbsc::MIN_REFRESH,
-                        dbsc::MAX_REFRESH
-                    ))
-                }
-            }),
+            duration_within(
+                &or_default("DEVICE_BOUND_REFRESH", dbsc::DEFAULT_REFRESH),
+                dbsc::MIN_REFRESH..=dbsc::MAX_REFRESH,
+            ),
         );
         let device_binding = match (device_bound, device_bound_refresh, &cookie, &session_keys) {
             (Some(mode), Some(refresh), Some(cookie), Some(keys)) => {
@@ -453,6 +435,20 @@ pub fn duration(v: &str) -> Result<u64, String> {
         return Err("must be more than zero".to_owned());
     }
     Ok(n * scale)
+}
+
+/// A [`duration`] within `range` (seconds).
+fn duration_within(v: &str, range: std::ops::RangeInclusive<u64>) -> Result<u64, String> {
+    let secs = duration(v)?;
+    if range.contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!(
+            "must be between {}s and {}s",
+            range.start(),
+            range.end()
+        ))
+    }
 }
 
 /// `MAX_SESSIONS_PER_USER`: 1 to 1000, or `unlimited`.

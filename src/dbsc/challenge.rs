@@ -1,20 +1,18 @@
-//! Stateless challenges: `<kid>.<t>.<nonce>.<tag>`, the tag an HMAC over
-//! the session's id hash, the time of issue and a random nonce (so that no
-//! two are alike). Issuing one costs no I/O, and only a session's own
+//! Stateless challenges: `<kid>.<t>.<nonce>.<tag>` ([`super::tag`]): the
+//! time of issue and a random nonce (so that no two are alike), tagged for
+//! one session. Issuing one costs no I/O, and only a session's own
 //! challenge, younger than [`LIFETIME`], checks out. A challenge answered
 //! once is spent in this isolate's memory ([`crate::spent`]).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use super::Binding;
-use crate::token::{parse_stamp, IdHash, Kid, MAX_FUTURE_SKEW};
+use super::{tag, Binding};
+use crate::token::{parse_stamp, IdHash, MAX_FUTURE_SKEW};
 
 /// Seconds a challenge may be answered in: the browser answers at once.
 pub const LIFETIME: u64 = 60;
-const TAG_LEN: usize = 16;
 const NONCE_LEN: usize = 12;
-const MAX_LEN: usize = 96;
 
 /// Why a proof's challenge was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,13 +49,11 @@ impl Binding {
         let mut nonce = [0; NONCE_LEN];
         getrandom::fill(&mut nonce)?;
         let nonce = URL_SAFE_NO_PAD.encode(nonce);
-        let kid = self.challenge_keys.primary();
-        let mut challenge = format!("{kid}.{now}.{nonce}.");
-        if let Some(key) = self.challenge_keys.get(kid) {
-            let tag = key.sign(&[hash.as_bytes(), challenge.as_bytes()]);
-            URL_SAFE_NO_PAD.encode_string(&tag[..TAG_LEN], &mut challenge);
-        }
-        Ok(challenge)
+        Ok(tag::seal(
+            &self.challenge_keys,
+            hash,
+            &[&now.to_string(), &nonce],
+        ))
     }
 
     /// Checks that `raw` is a live challenge of the session `hash`.
@@ -68,31 +64,8 @@ impl Binding {
         now: u64,
     ) -> Result<Challenge, ChallengeError> {
         let invalid = ChallengeError::Invalid;
-        if raw.len() > MAX_LEN {
-            return Err(invalid);
-        }
-        let mut parts = raw.split('.');
-        let (Some(kid), Some(issued), Some(_nonce), Some(tag), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(invalid);
-        };
-        let key = Kid::parse(kid)
-            .and_then(|kid| self.challenge_keys.get(kid))
-            .ok_or(invalid)?;
+        let [issued, _nonce] = tag::open(&self.challenge_keys, hash, raw).ok_or(invalid)?;
         let issued = parse_stamp(issued).map_err(|_| invalid)?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid)?;
-        if tag.len() != TAG_LEN {
-            return Err(invalid);
-        }
-        // Everything before the tag, its trailing dot included, is signed.
-        let signed = &raw[..raw.len() - tag_len(raw)];
-        key.verify_truncated(&[hash.as_bytes(), signed.as_bytes()], &tag)
-            .map_err(|_| invalid)?;
         if issued > now.saturating_add(MAX_FUTURE_SKEW) {
             return Err(invalid);
         }
@@ -102,11 +75,6 @@ impl Binding {
         }
         Ok(Challenge { expires })
     }
-}
-
-/// Length of the last dot-separated part.
-fn tag_len(raw: &str) -> usize {
-    raw.rsplit('.').next().map_or(0, str::len)
 }
 
 #[cfg(test)]

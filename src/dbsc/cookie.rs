@@ -1,16 +1,10 @@
-//! The bound cookie: `<kid>.<exp>.<tag>`, the tag an HMAC over the
-//! session's id hash and the cookie's expiry. Checked on every request of
+//! The bound cookie: `<kid>.<exp>.<tag>` ([`super::tag`]): its expiry,
+//! tagged for one session. Checked on every request of
 //! a bound session without I/O; only a proof of the device's key renews it.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-
-use super::Binding;
+use super::{tag, Binding};
 use crate::cookie::{self, Presented};
-use crate::token::{parse_stamp, IdHash, Kid};
-
-const TAG_LEN: usize = 16;
-const MAX_LEN: usize = 64;
+use crate::token::{parse_stamp, IdHash};
 /// Seconds a bound cookie is still accepted past its expiry: the browser
 /// drops it at its `Max-Age` and refreshes first, and a request already on
 /// its way then must not fail.
@@ -41,13 +35,8 @@ impl BoundCookieError {
 impl Binding {
     /// `Set-Cookie` of a fresh bound cookie for the session `hash`.
     pub fn bound_cookie(&self, hash: &IdHash, now: u64) -> String {
-        let kid = self.cookie_keys.primary();
         let expires = now.saturating_add(self.refresh);
-        let mut value = format!("{kid}.{expires}.");
-        if let Some(key) = self.cookie_keys.get(kid) {
-            let tag = key.sign(&[hash.as_bytes(), expires.to_string().as_bytes()]);
-            URL_SAFE_NO_PAD.encode_string(&tag[..TAG_LEN], &mut value);
-        }
+        let value = tag::seal(&self.cookie_keys, hash, &[&expires.to_string()]);
         self.cookie.set(&value, self.refresh)
     }
 
@@ -64,31 +53,14 @@ impl Binding {
             Some(Presented::One(raw)) => raw,
         };
         let invalid = BoundCookieError::Invalid;
-        if raw.len() > MAX_LEN {
-            return Err(invalid);
-        }
-        let mut parts = raw.split('.');
-        let (Some(kid), Some(expires), Some(tag), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid);
-        };
-        let key = Kid::parse(kid)
-            .and_then(|kid| self.cookie_keys.get(kid))
-            .ok_or(invalid)?;
-        let expires_at = parse_stamp(expires).map_err(|_| invalid)?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid)?;
-        if tag.len() != TAG_LEN {
-            return Err(invalid);
-        }
-        key.verify_truncated(&[hash.as_bytes(), expires.as_bytes()], &tag)
-            .map_err(|_| invalid)?;
+        let [expires] = tag::open(&self.cookie_keys, hash, raw).ok_or(invalid)?;
+        let expires = parse_stamp(expires).map_err(|_| invalid)?;
         // Minted with a lifetime of at most `refresh`: a later expiry
         // would be a cookie this configuration never issued.
-        if expires_at > now.saturating_add(self.refresh) {
+        if expires > now.saturating_add(self.refresh) {
             return Err(invalid);
         }
-        if now >= expires_at.saturating_add(GRACE) {
+        if now >= expires.saturating_add(GRACE) {
             return Err(BoundCookieError::Expired);
         }
         Ok(())

@@ -12,6 +12,7 @@
 mod challenge;
 mod cookie;
 pub mod proof;
+mod tag;
 
 use std::fmt;
 

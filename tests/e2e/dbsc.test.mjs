@@ -12,13 +12,13 @@ const BOUND = `${COOKIE}-bound`;
 const b64url = (bytes) => Buffer.from(bytes).toString("base64url");
 const hmac = (key, ...parts) => parts.reduce((mac, part) => mac.update(part), createHmac("sha256", key)).digest();
 
-/** Tags of DESIGN §11 made independently of the worker: each kind's key is HMAC(session key, label). */
-const boundTag = (label, hash, time) => b64url(hmac(hmac(KEYS.k1, label), Buffer.from(hash, "base64url"), String(time)).subarray(0, 16));
-const boundCookie = (hash, expires) => `k1.${expires}.${boundTag("sessiongate dbsc bound cookie v1", hash, expires)}`;
-const challengeAt = (hash, issued, nonce = "AAAAAAAAAAAAAAAA") => {
-  const signed = `k1.${issued}.${nonce}.`;
-  return signed + b64url(hmac(hmac(KEYS.k1, "sessiongate dbsc challenge v1"), Buffer.from(hash, "base64url"), signed).subarray(0, 16));
-};
+/** A tagged value of DESIGN §11, made independently of the worker: its kind's key is HMAC(session key, label). */
+function sealed(label, hash, fields) {
+  const signed = `k1.${fields.join(".")}.`;
+  return signed + b64url(hmac(hmac(KEYS.k1, label), Buffer.from(hash, "base64url"), signed).subarray(0, 16));
+}
+const boundCookie = (hash, expires) => sealed("sessiongate dbsc bound cookie v1", hash, [expires]);
+const challengeAt = (hash, issued, nonce = "AAAAAAAAAAAAAAAA") => sealed("sessiongate dbsc challenge v1", hash, [issued, nonce]);
 
 let gate;
 before(async () => (gate = await startGate()));
