@@ -2805,3 +2805,108 @@ mod device_binding {
         }
     }
 }
+
+mod oidc {
+    use super::*;
+    use sessiongate::oidc::form_encode;
+
+    const ISSUER: &str = "https://id.example.com";
+
+    fn world() -> World {
+        World::with(config_with(&[
+            ("OIDC_ISSUER", ISSUER),
+            ("OIDC_CLIENT_ID", "app"),
+            ("OIDC_CLIENT_SECRET", "s3cret"),
+            ("OIDC_ALLOWED_DOMAINS", "example.com"),
+        ]))
+    }
+
+    /// This location's Cache API holding the discovery document, fetched `age` seconds ago.
+    fn cache_discovery(world: &World, age: u64) {
+        let url = format!("{ISSUER}/.well-known/openid-configuration");
+        let body = serde_json::json!({
+            "issuer": ISSUER,
+            "authorization_endpoint": "https://id.example.com/authorize",
+            "token_endpoint": "https://id.example.com/token",
+            "jwks_uri": "https://id.example.com/jwks",
+        })
+        .to_string();
+        let entry = serde_json::json!({ "at": NOW - age, "body": body }).to_string();
+        let key = format!("https://oidc.sessiongate.invalid/{}", form_encode(&url));
+        world.memory().cache_write(&key, &entry, 3600).unwrap();
+    }
+
+    fn start(world: &World) -> Reply {
+        let u = url("/.sessiongate/oidc/start?return_to=%2Fdashboard");
+        reply(world.handle(Inbound {
+            accept: Some("text/html"),
+            ..get(&u, None)
+        }))
+    }
+
+    #[test]
+    fn a_login_redirect_goes_to_the_edge_start_which_goes_to_the_provider() {
+        let world = world();
+        let r = reply(world.handle(Inbound {
+            accept: Some("text/html"),
+            ..get(&url("/dashboard"), None)
+        }));
+        assert_eq!(
+            r.header("location"),
+            Some("/.sessiongate/oidc/start?return_to=/dashboard")
+        );
+        cache_discovery(&world, 60);
+        let r = start(&world);
+        assert_eq!(r.status, 303, "{}", r.body);
+        let location = r.header("location").unwrap();
+        assert!(
+            location.starts_with("https://id.example.com/authorize?response_type=code&client_id=app&redirect_uri=https%3A%2F%2Fapp.example.com%2F.sessiongate%2Foidc%2Fcallback&scope=openid%20email%20profile&state="),
+            "{location}"
+        );
+        assert!(location.ends_with("&code_challenge_method=S256"));
+        let state = set_cookies(&r)[0];
+        assert!(state.starts_with("__Host-sg-oidc="), "{state}");
+        assert!(state.ends_with("; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=600"));
+    }
+
+    #[test]
+    fn a_copy_of_the_discovery_document_past_an_hour_is_not_used() {
+        let world = world();
+        cache_discovery(&world, 3600);
+        // The provider is asked instead; the native driver has no network,
+        // so the sign-in fails closed with a page that says why.
+        let r = start(&world);
+        assert_eq!(r.status, 502);
+        assert!(
+            r.body.contains("<code>provider_unavailable</code>"),
+            "{}",
+            r.body
+        );
+        assert!(
+            set_cookies(&r).iter().all(|c| c.contains("Max-Age=0")),
+            "no state is set"
+        );
+    }
+
+    #[test]
+    fn a_callback_without_its_state_cookie_is_refused_before_any_io() {
+        let world = world();
+        let u = url("/.sessiongate/oidc/callback?code=c&state=s");
+        let before = world.counts();
+        let r = reply(world.handle(get(&u, None)));
+        assert_eq!(
+            (r.status, reason(&r).as_str()),
+            (400, "state_cookie_missing")
+        );
+        assert_eq!(world.counts(), before);
+        let backchannel = url("/.sessiongate/oidc/backchannel-logout");
+        assert_eq!(reply(world.handle(get(&backchannel, None))).status, 405);
+    }
+
+    #[test]
+    fn without_a_provider_the_endpoints_are_not_there() {
+        let world = World::new();
+        let r = reply(world.handle(get(&url("/.sessiongate/oidc/start"), None)));
+        assert_eq!(r.status, 404);
+    }
+}
