@@ -13,8 +13,6 @@ pub mod metadata;
 pub mod state;
 pub mod token;
 
-use std::fmt;
-
 use serde_json::{Map, Value};
 
 use crate::key::HmacKey;
@@ -350,20 +348,6 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
         .map(|(n, v)| format!("{}={}", form_encode(n), form_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Why a sign-in or a back-channel logout failed: what is logged and answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Failure {
-    pub reason: &'static str,
-    /// The provider's trouble (502/503), not the user's (400/403).
-    pub provider: bool,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.reason)
-    }
 }
 
 #[cfg(test)]
