@@ -32,10 +32,12 @@ if ! .venv/bin/python -c "import jwt" 2>/dev/null; then
   .venv/bin/pip install --quiet -r tests/interop/requirements.txt
 fi
 
-# chromium for the browser tests; certutil (libnss3-tools) makes it trust
-# the test CA, since it runs device-bound sessions only over trusted HTTPS.
+# chromium for the browser tests; openssl makes a test CA and certutil
+# (libnss3-tools) makes chromium trust it, since it runs device-bound
+# sessions only over trusted HTTPS.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing Debian's ${missing[*]} for the browser tests"
