@@ -2770,6 +2770,22 @@ mod device_binding {
     }
 
     #[test]
+    fn turning_binding_off_locks_no_bound_session_out() {
+        let world = World::with(config_with(&[("DEVICE_BOUND", "off")]));
+        let (token, id) = world.session("alice", 600);
+        // Bound while binding was on, an hour ago.
+        let mut record = stored(&world, &id);
+        record.device_key = Some(serde_json::from_value(Device::new(1).jwk()).unwrap());
+        record.device_bound_at = Some(NOW - 3600);
+        let key = session::record_key(&id.hash());
+        world
+            .memory()
+            .put(&key, &record.to_json(), None, 3600)
+            .unwrap();
+        forward(world.handle(get(&url("/dashboard"), Some(&cookie(&token)))));
+    }
+
+    #[test]
     fn report_mode_forwards_an_unbound_request_with_its_verdict() {
         let world = World::with(config_with(&[("MODE", "report")]));
         let (c, _, _) = bound_session(&world, &Device::new(1));
