@@ -34,18 +34,19 @@ pub fn find<'a>(header: &'a str, name: &str) -> Presented<'a> {
     found
 }
 
-/// The `Cookie` header with every `name` cookie removed and the others kept
-/// verbatim; `None` when nothing is left.
-pub fn without(header: &str, name: &str) -> Option<String> {
+/// The `Cookie` header with every cookie of one of `names` removed and the
+/// others kept verbatim; `None` when nothing is left.
+pub fn without(header: &str, names: &[&str]) -> Option<String> {
+    let named = |piece: &str| names.contains(&piece_name(piece));
     let mut kept: Vec<Cow<str>> = Vec::new();
     for segment in header.split(';') {
-        if segment.split(',').any(|piece| piece_name(piece) == name) {
+        if segment.split(',').any(named) {
             // Only a segment that carries our cookie is split on commas, so a
             // comma inside someone else's value is left alone.
             let rest: Vec<&str> = segment
                 .split(',')
                 .map(str::trim)
-                .filter(|piece| !piece.is_empty() && piece_name(piece) != name)
+                .filter(|piece| !piece.is_empty() && !named(piece))
                 .collect();
             if !rest.is_empty() {
                 kept.push(Cow::Owned(rest.join(", ")));
@@ -200,23 +201,31 @@ mod tests {
     #[test]
     fn without_drops_only_the_session_cookie() {
         assert_eq!(
-            without("a=1; __Host-sg=tok; b=2", NAME).as_deref(),
+            without("a=1; __Host-sg=tok; b=2", &[NAME]).as_deref(),
             Some("a=1; b=2")
         );
-        assert_eq!(without("__Host-sg=tok", NAME), None);
-        assert_eq!(without("__Host-sg=a; __Host-sg=b", NAME), None);
+        assert_eq!(without("__Host-sg=tok", &[NAME]), None);
+        assert_eq!(without("__Host-sg=a; __Host-sg=b", &[NAME]), None);
         assert_eq!(
-            without("prefs=a,b; __Host-sg=t", NAME).as_deref(),
+            without("prefs=a,b; __Host-sg=t", &[NAME]).as_deref(),
             Some("prefs=a,b")
         );
         assert_eq!(
-            without("x=1, __Host-sg=t; y=2", NAME).as_deref(),
+            without("x=1, __Host-sg=t; y=2", &[NAME]).as_deref(),
             Some("x=1; y=2")
         );
-        assert_eq!(without("a=1; b=2", NAME).as_deref(), Some("a=1; b=2"));
+        assert_eq!(without("a=1; b=2", &[NAME]).as_deref(), Some("a=1; b=2"));
         assert_eq!(
-            without("__host-sg=keep", NAME).as_deref(),
+            without("__host-sg=keep", &[NAME]).as_deref(),
             Some("__host-sg=keep")
+        );
+        assert_eq!(
+            without(
+                "a=1; __Host-sg=t; __Host-sg-bound=b, c=3",
+                &[NAME, "__Host-sg-bound"]
+            )
+            .as_deref(),
+            Some("a=1; c=3")
         );
     }
 

@@ -59,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
         .into_iter()
         .filter(|p| p.0 != name && non_empty(p))
         .collect();
-    match without(header, name) {
+    match without(header, &[name]) {
         Some(rest) => {
             assert!(!rest.is_empty());
             assert_eq!(

@@ -167,14 +167,11 @@ fn cookie_without_session(gate: Gate<'_>, header: Option<&str>) -> CookieHeader 
         gate.config.cookie.name(),
         gate.config.device_binding.cookie.name(),
     ];
+    // The bound cookie's name starts with the session cookie's.
     let Some(header) = header.filter(|h| h.contains(names[0])) else {
         return CookieHeader::Unchanged;
     };
-    // The bound cookie's name starts with the session cookie's.
-    match names
-        .iter()
-        .try_fold(header.to_owned(), |rest, name| cookie::without(&rest, name))
-    {
+    match cookie::without(header, &names) {
         Some(rest) => CookieHeader::Replace(rest),
         None => CookieHeader::Remove,
     }
