@@ -384,8 +384,7 @@ impl LoginUrl {
 
     /// The login URL with `return_to` appended (already percent-encoded).
     pub fn with_return_to(&self, encoded_return_to: &str) -> String {
-        let separator = if self.0.contains('?') { '&' } else { '?' };
-        format!("{}{separator}return_to={encoded_return_to}", self.0)
+        crate::routes::append_query(&self.0, &format!("return_to={encoded_return_to}"))
     }
 }
 

@@ -357,6 +357,13 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
+/// `url` with `query` (already encoded) appended, after `?` or, when `url`
+/// has a query already, `&`.
+pub fn append_query(url: &str, query: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{query}")
+}
+
 /// Whether a `return_to` value (as decoded once from the query) is a path
 /// on this origin. Every further decoding must be one too, since the
 /// origin's redirect code may decode again.

@@ -237,10 +237,6 @@ impl Exchange {
         self.finish(reply)
     }
 
-    fn no_randomness(&mut self, e: getrandom::Error) -> Step {
-        self.fail("internal", format!("no randomness: {e}"), Reply::internal())
-    }
-
     fn refuse_device(&mut self, refusal: Refusal) -> Step {
         let body = json!({ "error": "device_binding_refused", "reason": refusal.as_str() });
         self.reject(Reply::json(403, body), refusal.as_str())

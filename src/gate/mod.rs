@@ -309,6 +309,11 @@ impl Exchange {
         self.finish(reply)
     }
 
+    /// The platform's CSPRNG failed: nothing secret can be made, so 500.
+    fn no_randomness(&mut self, e: getrandom::Error) -> Step {
+        self.fail("internal", format!("no randomness: {e}"), Reply::internal())
+    }
+
     /// KV failed: 503, never forwarded (DESIGN §9).
     fn unavailable(&mut self, e: StoreError) -> Step {
         let reply = Reply::error(503, "session_store_unavailable");

@@ -186,13 +186,7 @@ impl Exchange {
                     .unwrap_or_else(|| "/".to_owned());
                 let login = match LoginState::new(return_to, self.now) {
                     Ok(login) => login,
-                    Err(e) => {
-                        return self.fail(
-                            "internal",
-                            format!("no randomness: {e}"),
-                            Reply::internal(),
-                        )
-                    }
+                    Err(e) => return self.no_randomness(e),
                 };
                 let redirect_uri = oidc.redirect_uri_for(url.origin);
                 self.advance(
@@ -284,14 +278,13 @@ impl Exchange {
         }
         if let Kind::EndSession { return_to } = &flow.kind {
             let location = match &metadata.end_session_endpoint {
-                Some(endpoint) => {
-                    let query = oidc::form(&[
+                Some(endpoint) => routes::append_query(
+                    endpoint,
+                    &oidc::form(&[
                         ("client_id", &oidc.client_id),
                         ("post_logout_redirect_uri", return_to),
-                    ]);
-                    let separator = if endpoint.contains('?') { '&' } else { '?' };
-                    format!("{endpoint}{separator}{query}")
-                }
+                    ]),
+                ),
                 None => "/".to_owned(),
             };
             return self.finish(Reply::empty(303).with("location", location));
@@ -512,10 +505,9 @@ impl Exchange {
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
         ]);
-        let endpoint = &metadata.authorization_endpoint;
-        let separator = if endpoint.contains('?') { '&' } else { '?' };
+        let location = routes::append_query(&metadata.authorization_endpoint, &query);
         let reply = Reply::empty(303)
-            .with("location", format!("{endpoint}{separator}{query}"))
+            .with("location", location)
             .with("set-cookie", oidc.state_cookie(login));
         self.finish(reply)
     }
