@@ -127,7 +127,7 @@ pub(super) struct Pending {
     purpose: Purpose,
     denial: Denial,
     /// The bound cookie's check, made with the token's (no I/O); `None`
-    /// with device binding off.
+    /// with device binding off, or for a purpose that needs none.
     bound: Option<Result<(), BoundCookieError>>,
 }
 
@@ -169,8 +169,7 @@ impl Exchange {
         };
         let hash = token.id().hash();
         let binding = &gate.config.device_binding;
-        let bound = binding
-            .is_on()
+        let bound = (binding.is_on() && !purpose.is_unbound_allowed())
             .then(|| binding.check_bound_cookie(req.cookie, &hash, self.now));
         let read = Op::get(session::record_key(&hash));
         let pending = Pending {
@@ -242,7 +241,7 @@ impl Exchange {
             let ending = Ending::expired(&hash, &record.uid);
             return self.end_sessions(gate, ending, AfterEnding::Expired(purpose, denial));
         }
-        if let (Some(bound), false) = (bound, purpose.is_unbound_allowed()) {
+        if let Some(bound) = bound {
             if let Err(reason) = self.check_device(gate, &record, bound) {
                 let denied = Denied::Reject {
                     reason,
