@@ -17,6 +17,7 @@ pub mod jwt;
 pub mod key;
 pub mod ledger;
 pub mod oidc;
+pub mod policy;
 pub mod routes;
 pub mod session;
 pub mod spent;

@@ -243,7 +243,8 @@ impl PublicPaths {
     }
 }
 
-fn is_reserved(path: &str) -> bool {
+/// Whether `path` is `/.sessiongate` or lies below it.
+pub fn is_reserved(path: &str) -> bool {
     path.strip_prefix(RESERVED_PREFIX)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }

@@ -1,0 +1,193 @@
+//! Authorization at the edge (DESIGN §13): who may reach which protected
+//! path, decided from the session alone, with no I/O.
+//!
+//! `POLICY` is a list of rules. The most specific rule whose `paths` match
+//! decides (an exact pattern beats any prefix, a longer prefix beats a
+//! shorter one, and among equals the first in the list); it admits the
+//! request when one of its `allow` conditions holds and none of its `deny`
+//! conditions does, and asks for a fresh sign-in when the session's login
+//! is older than its `max_auth_age`. A path no rule matches is open to any
+//! signed-in user, or closed with `POLICY_DEFAULT=deny`.
+//!
+//! ```
+//! use sessiongate::policy::{Fallback, Outcome, Policy, Request, Subject};
+//!
+//! let policy = Policy::parse(
+//!     r#"[{"name": "admins", "paths": ["/admin/*"], "allow": [{"groups": ["admins"]}]}]"#,
+//!     Fallback::Allow,
+//! )
+//! .unwrap();
+//! let claims = Default::default();
+//! let bob = Subject { uid: "bob", email: None, groups: &[], claims: &claims, device_bound: false, auth_time: 0 };
+//! let decision = policy.decide(&Request { path: "/Admin/users", method: "GET" }, &bob, 60);
+//! assert_eq!((decision.rule, decision.outcome), ("admins", Outcome::Forbidden));
+//! ```
+
+pub mod path;
+pub mod rule;
+
+use serde_json::Value;
+
+pub use rule::{PolicyError, Rule, DEFAULT_LABEL};
+
+use crate::session::Claims;
+
+/// The checked `POLICY` and `POLICY_DEFAULT`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    rules: Vec<Rule>,
+    /// What a protected path no rule matches gets.
+    fallback: Fallback,
+}
+
+/// `POLICY_DEFAULT`: whether a protected path no rule matches is open to
+/// any signed-in user (`allow`, the default) or refused (`deny`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fallback {
+    #[default]
+    Allow,
+    Deny,
+}
+
+impl Fallback {
+    pub fn parse(v: &str) -> Result<Self, String> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "allow" => Ok(Self::Allow),
+            "deny" => Ok(Self::Deny),
+            _ => Err(format!("{v:?} is not allow or deny")),
+        }
+    }
+}
+
+/// Who is asking, as the session record says.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub uid: &'a str,
+    pub email: Option<&'a str>,
+    pub groups: &'a [String],
+    pub claims: &'a Claims,
+    pub device_bound: bool,
+    /// Unix seconds of the user's last sign-in.
+    pub auth_time: u64,
+}
+
+/// What is asked for: the normalised path (no query) and the method.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub path: &'a str,
+    pub method: &'a str,
+}
+
+/// The policy's answer, and the rule that gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision<'p> {
+    /// The deciding rule's name or index, or [`DEFAULT_LABEL`].
+    pub rule: &'p str,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Allow,
+    /// Refused: no allow condition holds, or a deny condition does.
+    Forbidden,
+    /// Admitted, but only after a sign-in within `max_age` seconds.
+    StepUp {
+        max_age: u64,
+    },
+}
+
+impl Policy {
+    /// Reads `POLICY`: a JSON array of rules, empty for none. Errors name
+    /// the rule and the field.
+    pub fn parse(rules: &str, fallback: Fallback) -> Result<Self, PolicyError> {
+        let whole = |problem: String| PolicyError {
+            rule: None,
+            field: String::new(),
+            problem,
+        };
+        let rules = if rules.trim().is_empty() {
+            Vec::new()
+        } else {
+            let value: Value = serde_json::from_str(rules)
+                .map_err(|e| whole(format!("is not valid JSON ({e})")))?;
+            let Value::Array(values) = value else {
+                return Err(whole("must be a JSON array of rules".into()));
+            };
+            values
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| Rule::parse(i, v))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        if let Some((i, rule)) = rules.iter().enumerate().find(|(i, rule)| {
+            rules[..*i]
+                .iter()
+                .any(|earlier| earlier.label == rule.label)
+        }) {
+            return Err(PolicyError {
+                rule: Some(format!("rule {i} ({:?})", rule.label)),
+                field: "name".into(),
+                problem: "is used by an earlier rule: names must be unique".into(),
+            });
+        }
+        Ok(Self { rules, fallback })
+    }
+
+    /// Whether the policy can refuse anything: without rules and with the
+    /// default `allow`, every signed-in user passes.
+    pub fn is_active(&self) -> bool {
+        self.fallback == Fallback::Deny || !self.rules.is_empty()
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule that decides `path`: the most specific match, the first
+    /// among equals; `None` when no rule's paths match.
+    pub fn rule_for(&self, path: &str) -> Option<&Rule> {
+        let folded = path::fold(path);
+        let mut best: Option<(path::Specificity, &Rule)> = None;
+        for rule in &self.rules {
+            if let Some(specificity) = rule.covers(&folded) {
+                // Strictly more specific: among equals the first stays.
+                if best.is_none_or(|(b, _)| specificity > b) {
+                    best = Some((specificity, rule));
+                }
+            }
+        }
+        best.map(|(_, rule)| rule)
+    }
+
+    /// Decides a request of `subject`'s at `now` (Unix seconds).
+    pub fn decide(&self, request: &Request<'_>, subject: &Subject<'_>, now: u64) -> Decision<'_> {
+        let Some(rule) = self.rule_for(request.path) else {
+            let outcome = match self.fallback {
+                Fallback::Allow => Outcome::Allow,
+                Fallback::Deny => Outcome::Forbidden,
+            };
+            return Decision {
+                rule: DEFAULT_LABEL,
+                outcome,
+            };
+        };
+        let outcome = if !rule.admits(subject, request.method) {
+            Outcome::Forbidden
+        } else {
+            match rule.max_auth_age {
+                Some(max_age) if now.saturating_sub(subject.auth_time) > max_age => {
+                    Outcome::StepUp { max_age }
+                }
+                _ => Outcome::Allow,
+            }
+        };
+        Decision {
+            rule: &rule.label,
+            outcome,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,548 @@
+use serde_json::json;
+
+use super::*;
+
+const NOW: u64 = 1_700_000_000;
+
+fn policy(rules: serde_json::Value) -> Policy {
+    Policy::parse(&rules.to_string(), Fallback::Allow).unwrap()
+}
+
+fn problem(rules: serde_json::Value) -> String {
+    Policy::parse(&rules.to_string(), Fallback::Allow)
+        .unwrap_err()
+        .to_string()
+}
+
+/// A user as the tests need one.
+#[derive(Debug)]
+struct User {
+    uid: &'static str,
+    email: Option<&'static str>,
+    groups: Vec<String>,
+    claims: Claims,
+    device_bound: bool,
+    auth_time: u64,
+}
+
+impl User {
+    fn new(uid: &'static str) -> Self {
+        Self {
+            uid,
+            email: None,
+            groups: Vec::new(),
+            claims: Claims::new(),
+            device_bound: false,
+            auth_time: NOW - 60,
+        }
+    }
+
+    fn email(mut self, email: &'static str) -> Self {
+        self.email = Some(email);
+        self
+    }
+
+    fn groups(mut self, groups: &[&str]) -> Self {
+        self.groups = groups.iter().map(|g| g.to_string()).collect();
+        self
+    }
+
+    fn claim(mut self, name: &str, value: &str) -> Self {
+        self.claims.insert(name.into(), value.into());
+        self
+    }
+
+    fn subject(&self) -> Subject<'_> {
+        Subject {
+            uid: self.uid,
+            email: self.email,
+            groups: &self.groups,
+            claims: &self.claims,
+            device_bound: self.device_bound,
+            auth_time: self.auth_time,
+        }
+    }
+}
+
+fn decide<'p>(policy: &'p Policy, user: &User, method: &str, path: &str) -> (&'p str, Outcome) {
+    let d = policy.decide(&Request { path, method }, &user.subject(), NOW);
+    (d.rule, d.outcome)
+}
+
+fn allowed(policy: &Policy, user: &User, method: &str, path: &str) -> bool {
+    decide(policy, user, method, path).1 == Outcome::Allow
+}
+
+#[test]
+fn the_most_specific_rule_decides() {
+    let p = policy(json!([
+        {"name": "all", "paths": ["/*"], "allow": [{"any_user": true}]},
+        {"name": "admin", "paths": ["/admin/*"], "allow": [{"groups": ["admins"]}]},
+        {"name": "admin-users", "paths": ["/admin/users/*"], "allow": [{"users": ["carol"]}]},
+        {"name": "admin-users-list", "paths": ["/admin/users"], "allow": [{"users": ["dave"]}]},
+    ]));
+    let rule = |path| p.rule_for(path).map(|r| r.label.as_str());
+    assert_eq!(rule("/"), Some("all"));
+    assert_eq!(rule("/reports"), Some("all"));
+    assert_eq!(rule("/admin"), Some("admin"));
+    assert_eq!(rule("/admin/settings"), Some("admin"));
+    assert_eq!(rule("/admin/users/7"), Some("admin-users"));
+    // Exact beats the longer prefix that covers it too.
+    assert_eq!(rule("/admin/users"), Some("admin-users-list"));
+}
+
+#[test]
+fn among_equals_the_first_in_the_list_decides() {
+    let p = policy(json!([
+        {"paths": ["/a/*"], "allow": [{"users": ["first"]}]},
+        {"paths": ["/b/*", "/a/*"], "allow": [{"users": ["second"]}]},
+    ]));
+    assert_eq!(p.rule_for("/a/x").unwrap().label, "0");
+    assert_eq!(p.rule_for("/b/x").unwrap().label, "1");
+}
+
+#[test]
+fn a_rule_is_never_escaped_by_how_the_path_is_written() {
+    let p = policy(json!([
+        {"name": "admin", "paths": ["/admin/*"], "allow": [{"groups": ["admins"]}]},
+        {"name": "billing", "paths": ["/billing"], "allow": [{"groups": ["finance"]}]},
+    ]));
+    let bob = User::new("bob");
+    for path in [
+        "/admin",
+        "/admin/",
+        "/ADMIN/users",
+        "//admin/users",
+        "/admin;x/users",
+        "/Admin",
+    ] {
+        assert_eq!(
+            decide(&p, &bob, "GET", path),
+            ("admin", Outcome::Forbidden),
+            "{path}"
+        );
+    }
+    for path in [
+        "/billing",
+        "/billing/",
+        "/BILLING",
+        "/billing;v=1",
+        "//billing",
+    ] {
+        assert_eq!(
+            decide(&p, &bob, "GET", path),
+            ("billing", Outcome::Forbidden),
+            "{path}"
+        );
+    }
+    // A neighbour is not a child.
+    assert_eq!(
+        decide(&p, &bob, "GET", "/administrator"),
+        ("default", Outcome::Allow)
+    );
+}
+
+#[test]
+fn deny_wins_over_allow() {
+    let p = policy(json!([{
+        "name": "reports",
+        "paths": ["/reports/*"],
+        "allow": [{"email_domains": ["example.com"]}],
+        "deny": [{"emails": ["mallory@example.com"]}],
+    }]));
+    let ada = User::new("ada").email("ada@example.com");
+    let mallory = User::new("m").email("Mallory@Example.com");
+    assert!(allowed(&p, &ada, "GET", "/reports/q3"));
+    assert_eq!(
+        decide(&p, &mallory, "GET", "/reports/q3"),
+        ("reports", Outcome::Forbidden)
+    );
+}
+
+#[test]
+fn each_condition_field_is_checked() {
+    let one =
+        |condition: serde_json::Value| policy(json!([{"paths": ["/x"], "allow": [condition]}]));
+    let ada = User::new("ada")
+        .email("ada@example.com")
+        .groups(&["staff", "admins"])
+        .claim("plan", "pro");
+
+    assert!(allowed(&one(json!({"any_user": true})), &ada, "GET", "/x"));
+    assert!(allowed(
+        &one(json!({"users": ["bob", "ada"]})),
+        &ada,
+        "GET",
+        "/x"
+    ));
+    assert!(!allowed(&one(json!({"users": ["Ada"]})), &ada, "GET", "/x"));
+    assert!(allowed(
+        &one(json!({"emails": ["ADA@example.com"]})),
+        &ada,
+        "GET",
+        "/x"
+    ));
+    assert!(!allowed(
+        &one(json!({"emails": ["bob@example.com"]})),
+        &ada,
+        "GET",
+        "/x"
+    ));
+    assert!(!allowed(
+        &one(json!({"emails": ["ada@example.com"]})),
+        &User::new("ada"),
+        "GET",
+        "/x"
+    ));
+    assert!(allowed(
+        &one(json!({"email_domains": ["Example.COM"]})),
+        &ada,
+        "GET",
+        "/x"
+    ));
+    assert!(!allowed(
+        &one(json!({"email_domains": ["ample.com"]})),
+        &ada,
+        "GET",
+        "/x"
+    ));
+    assert!(!allowed(
+        &one(json!({"email_domains": ["example.com"]})),
+        &User::new("x").email("x@sub.example.com"),
+        "GET",
+        "/x"
+    ));
+    assert!(allowed(
+        &one(json!({"groups": ["finance", "admins"]})),
+        &ada,
+        "GET",
+        "/x"
+    ));
+    assert!(!allowed(
+        &one(json!({"groups": ["Admins"]})),
+        &ada,
+        "GET",
+        "/x"
+    ));
+    assert!(allowed(
+        &one(json!({"claims": {"plan": ["pro", "team"]}})),
+        &ada,
+        "GET",
+        "/x"
+    ));
+    assert!(!allowed(
+        &one(json!({"claims": {"plan": ["team"]}})),
+        &ada,
+        "GET",
+        "/x"
+    ));
+    assert!(!allowed(
+        &one(json!({"claims": {"plan": ["pro"], "region": ["eu"]}})),
+        &ada,
+        "GET",
+        "/x"
+    ));
+    assert!(!allowed(
+        &one(json!({"device_bound": true})),
+        &ada,
+        "GET",
+        "/x"
+    ));
+    let bound = User {
+        device_bound: true,
+        ..User::new("ada")
+    };
+    assert!(allowed(
+        &one(json!({"device_bound": true})),
+        &bound,
+        "GET",
+        "/x"
+    ));
+    // Every field of a condition must hold (AND).
+    assert!(!allowed(
+        &one(json!({"users": ["ada"], "groups": ["finance"]})),
+        &ada,
+        "GET",
+        "/x"
+    ));
+    // Any condition of the list may (OR).
+    let either =
+        policy(json!([{"paths": ["/x"], "allow": [{"groups": ["finance"]}, {"users": ["ada"]}]}]));
+    assert!(allowed(&either, &ada, "GET", "/x"));
+}
+
+#[test]
+fn methods_narrow_a_condition() {
+    let p = policy(json!([{
+        "name": "read-only",
+        "paths": ["/docs/*"],
+        "allow": [{"any_user": true, "methods": ["get", "HEAD"]}, {"groups": ["editors"]}],
+    }]));
+    let reader = User::new("r");
+    let editor = User::new("e").groups(&["editors"]);
+    assert!(allowed(&p, &reader, "GET", "/docs/a"));
+    assert!(allowed(&p, &reader, "HEAD", "/docs/a"));
+    assert_eq!(
+        decide(&p, &reader, "POST", "/docs/a"),
+        ("read-only", Outcome::Forbidden)
+    );
+    assert!(allowed(&p, &editor, "DELETE", "/docs/a"));
+}
+
+#[test]
+fn step_up_asks_only_past_max_auth_age_and_only_when_allowed() {
+    let p = policy(json!([{
+        "name": "billing",
+        "paths": ["/billing/*"],
+        "allow": [{"groups": ["finance"]}],
+        "max_auth_age": "15m",
+    }]));
+    let at = |age: u64, groups: &[&str]| {
+        let mut user = User::new("f").groups(groups);
+        user.auth_time = NOW - age;
+        decide(&p, &user, "GET", "/billing").1
+    };
+    assert_eq!(at(0, &["finance"]), Outcome::Allow);
+    assert_eq!(at(900, &["finance"]), Outcome::Allow);
+    assert_eq!(at(901, &["finance"]), Outcome::StepUp { max_age: 900 });
+    // A fresh sign-in would not change who the user is.
+    assert_eq!(at(901, &[]), Outcome::Forbidden);
+    // A sign-in stamped ahead of the edge's clock is not stale.
+    let mut ahead = User::new("f").groups(&["finance"]);
+    ahead.auth_time = NOW + 30;
+    assert_eq!(decide(&p, &ahead, "GET", "/billing").1, Outcome::Allow);
+}
+
+#[test]
+fn the_fallback_decides_paths_no_rule_matches() {
+    let rules = json!([{"paths": ["/admin/*"], "allow": [{"groups": ["admins"]}]}]).to_string();
+    let user = User::new("u");
+    let open = Policy::parse(&rules, Fallback::Allow).unwrap();
+    let closed = Policy::parse(&rules, Fallback::Deny).unwrap();
+    assert_eq!(
+        decide(&open, &user, "GET", "/"),
+        ("default", Outcome::Allow)
+    );
+    assert_eq!(
+        decide(&closed, &user, "GET", "/"),
+        ("default", Outcome::Forbidden)
+    );
+    assert!(!Policy::default().is_active());
+    assert!(Policy::parse("", Fallback::Deny).unwrap().is_active());
+    assert!(open.is_active());
+    assert_eq!(Fallback::parse(" Deny "), Ok(Fallback::Deny));
+    assert!(Fallback::parse("closed").is_err());
+}
+
+#[test]
+fn every_invalid_form_is_refused_naming_the_rule_and_field() {
+    let cases: &[(serde_json::Value, &str)] = &[
+        (json!({"a": 1}), "must be a JSON array of rules"),
+        (json!(["x"]), "rule 0: must be an object"),
+        (
+            json!([{"paths": ["/a"], "allow": [{"any_user": true}], "alow": []}]),
+            "rule 0: unknown field `alow`",
+        ),
+        (
+            json!([{"allow": [{"any_user": true}]}]),
+            "rule 0: paths: must list at least one path",
+        ),
+        (
+            json!([{"name": "x", "paths": [], "allow": [{"any_user": true}]}]),
+            "rule 0 (\"x\"): paths: must list at least one path",
+        ),
+        (
+            json!([{"paths": ["/a"]}]),
+            "rule 0: allow: must list at least one condition",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": []}]),
+            "rule 0: allow: must list at least one condition",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"any_user": true}], "max_auth_age": "soon"}]),
+            "rule 0: max_auth_age: \"soon\" is not a duration",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"any_user": true}], "max_auth_age": 0}]),
+            "rule 0: max_auth_age: must be a duration",
+        ),
+        (
+            json!([{"paths": ["admin"], "allow": [{"any_user": true}]}]),
+            "rule 0: paths[0]: \"admin\" must start with /",
+        ),
+        (
+            json!([{"paths": ["/a", "/b*"], "allow": [{"any_user": true}]}]),
+            "rule 0: paths[1]: \"/b*\" may use * only as a final /*",
+        ),
+        (
+            json!([{"paths": ["/.sessiongate/*"], "allow": [{"any_user": true}]}]),
+            "cannot match: paths under /.sessiongate/",
+        ),
+        (
+            json!([{"paths": ["/a/../b"], "allow": [{"any_user": true}]}]),
+            "cannot match: not in normal form",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{}]}]),
+            "rule 0: allow[0]: must say who",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"methods": ["GET"]}]}]),
+            "rule 0: allow[0]: must say who",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"any_user": true}], "deny": [{"users": []}]}]),
+            "rule 0: deny[0].users: must not be empty",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"emial": ["a@b"]}]}]),
+            "rule 0: allow[0]: unknown field `emial`",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"any_user": false}]}]),
+            "rule 0: allow[0].any_user: may only be true",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"device_bound": false}]}]),
+            "rule 0: allow[0].device_bound: may only be true",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"emails": ["ada"]}]}]),
+            "rule 0: allow[0].emails: must hold addresses",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"email_domains": ["@example.com"]}]}]),
+            "rule 0: allow[0].email_domains: must hold domains",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"any_user": true, "methods": ["GE T"]}]}]),
+            "rule 0: allow[0].methods: must hold HTTP methods",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"claims": {}}]}]),
+            "rule 0: allow[0].claims: must name at least one claim",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"claims": {"plan": []}}]}]),
+            "rule 0: allow[0].claims: \"plan\" must list at least one value",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"groups": ["  "]}]}]),
+            "rule 0: allow[0].groups: must not hold an empty string",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"users": "ada"}]}]),
+            "rule 0: allow[0]: invalid type",
+        ),
+        (
+            json!([{"name": "has space", "paths": ["/a"], "allow": [{"any_user": true}]}]),
+            "rule 0 (\"has space\"): name:",
+        ),
+        (
+            json!([{"name": "7", "paths": ["/a"], "allow": [{"any_user": true}]}]),
+            "must not be a number",
+        ),
+        (
+            json!([{"name": "default", "paths": ["/a"], "allow": [{"any_user": true}]}]),
+            "is reserved",
+        ),
+        (
+            json!([
+                {"name": "a", "paths": ["/a"], "allow": [{"any_user": true}]},
+                {"name": "a", "paths": ["/b"], "allow": [{"any_user": true}]},
+            ]),
+            "rule 1 (\"a\"): name: is used by an earlier rule",
+        ),
+    ];
+    for (rules, expected) in cases {
+        let text = problem(rules.clone());
+        assert!(
+            text.contains(expected),
+            "{rules}: {text:?} lacks {expected:?}"
+        );
+    }
+    let invalid_json = Policy::parse("[{", Fallback::Allow)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        invalid_json.starts_with("is not valid JSON"),
+        "{invalid_json}"
+    );
+    assert!(Policy::parse("  ", Fallback::Allow)
+        .unwrap()
+        .rules()
+        .is_empty());
+    assert!(Policy::parse("[]", Fallback::Allow).is_ok());
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn condition() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(json!({"any_user": true})),
+            Just(json!({"users": ["ada"]})),
+            Just(json!({"users": ["bob"]})),
+            Just(json!({"groups": ["admins"]})),
+            Just(json!({"email_domains": ["example.com"]})),
+            Just(json!({"claims": {"plan": ["pro"]}})),
+            Just(json!({"any_user": true, "methods": ["GET"]})),
+            Just(json!({"device_bound": true})),
+        ]
+    }
+
+    fn user() -> impl Strategy<Value = User> {
+        (
+            prop_oneof![Just("ada"), Just("bob"), Just("eve")],
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(uid, admin, example, pro, bound)| {
+                let mut user = User::new(uid);
+                if admin {
+                    user = user.groups(&["admins"]);
+                }
+                if example {
+                    user = user.email("someone@example.com");
+                }
+                if pro {
+                    user = user.claim("plan", "pro");
+                }
+                user.device_bound = bound;
+                user
+            })
+    }
+
+    proptest! {
+        /// Adding a deny condition to a rule never lets anyone in who was
+        /// kept out before, on any path or method.
+        #[test]
+        fn adding_a_deny_never_allows_more(
+            allow in prop::collection::vec(condition(), 1..4),
+            deny in prop::collection::vec(condition(), 0..3),
+            extra in condition(),
+            user in user(),
+            method in prop_oneof![Just("GET"), Just("POST")],
+            path in prop_oneof![Just("/a"), Just("/a/b"), Just("/c")],
+        ) {
+            let rules = |deny: &[serde_json::Value]| {
+                policy(json!([
+                    {"paths": ["/a/*"], "allow": allow.clone(), "deny": deny},
+                    {"paths": ["/*"], "allow": [{"any_user": true}], "deny": deny},
+                ]))
+            };
+            let before = rules(&deny);
+            let mut more = deny.clone();
+            more.push(extra);
+            let after = rules(&more);
+            if allowed(&after, &user, method, path) {
+                prop_assert!(allowed(&before, &user, method, path));
+            }
+        }
+    }
+}
