@@ -30,8 +30,9 @@ pub struct AssertionClaims {
     pub sid: String,
     pub iat: u64,
     pub exp: u64,
-    /// When the user logged in (the session's start), for origins that ask
-    /// for a fresh login before sensitive actions.
+    /// When the user last authenticated (the login's `auth_time`; for a
+    /// session from before records kept one, its start), for origins that
+    /// ask for a fresh login before sensitive actions.
     pub auth_time: u64,
     /// The request method.
     pub htm: String,
@@ -39,6 +40,13 @@ pub struct AssertionClaims {
     pub htu: String,
     #[serde(default)]
     pub claims: Claims,
+    /// The user's email address, when the login named one; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The user's groups, as the login named them: always sent, `[]` for
+    /// none; absent (from an older edge) reads as none.
+    #[serde(default)]
+    pub groups: Vec<String>,
     /// Whether the session is bound to a key of the user's device
     /// (DESIGN §11), for origins that demand it for sensitive actions.
     #[serde(default)]
@@ -152,6 +160,8 @@ mod tests {
             htm: "GET".into(),
             htu: "/a?b=1".into(),
             claims: Claims::new(),
+            email: Some("alice@example.com".into()),
+            groups: vec!["admins".into()],
             device_bound: false,
         }
     }
@@ -173,6 +183,28 @@ mod tests {
             AssertionClaims::verify(&key(), &token, &expected(NOW)).unwrap(),
             claims()
         );
+    }
+
+    #[test]
+    fn email_is_left_out_when_unknown_and_groups_are_always_a_list() {
+        let json = |c: &AssertionClaims| serde_json::to_value(c).unwrap();
+        let full = json(&claims());
+        assert_eq!(full["email"], "alice@example.com");
+        assert_eq!(full["groups"], serde_json::json!(["admins"]));
+        assert_eq!(full["auth_time"], NOW - 600);
+        let bare = json(&AssertionClaims {
+            email: None,
+            groups: Vec::new(),
+            ..claims()
+        });
+        assert!(bare.get("email").is_none());
+        assert_eq!(bare["groups"], serde_json::json!([]));
+        // An assertion from an edge before identity: no email, no groups.
+        let mut old = bare.clone();
+        old.as_object_mut().unwrap().remove("groups");
+        let token = jwt::sign(&key(), &old);
+        let read = AssertionClaims::verify(&key(), &token, &expected(NOW)).unwrap();
+        assert_eq!((read.email, read.groups), (None, Vec::new()));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use sessiongate::gate::{
 use sessiongate::jwt;
 use sessiongate::key::HmacKey;
 use sessiongate::ledger::LedgerCache;
-use sessiongate::session::{self, Record};
+use sessiongate::session::{self, Identity, Record};
 use sessiongate::spent::Spent;
 use sessiongate::store::{
     drive, perform, CountingStore, Counts, Fail, FailingStore, MemoryStore, SessionStore,
@@ -197,11 +197,11 @@ impl World {
     fn session(&self, uid: &str, age: u64) -> (String, SessionId) {
         let id = SessionId::generate().unwrap();
         let now = self.clock.now();
-        let record = self.config.policy.start(
-            uid.to_owned(),
-            [("role".to_owned(), "admin".to_owned())].into(),
-            now - age,
-        );
+        let identity = Identity {
+            claims: [("role".to_owned(), "admin".to_owned())].into(),
+            ..Identity::new(uid, now - age)
+        };
+        let record = self.config.policy.start(identity, now - age);
         let ttl = self.config.policy.ttl(&record, now);
         let hash = id.hash();
         self.memory()
@@ -817,6 +817,95 @@ mod login {
     }
 
     #[test]
+    fn a_handoffs_email_groups_and_auth_time_reach_the_record_the_assertion_and_the_session() {
+        let world = World::new();
+        let token = handoff(serde_json::json!({
+            "sub": "alice", "exp": NOW + 60, "email": "alice@example.com",
+            "groups": ["admins", "staff"], "auth_time": NOW - 600,
+        }));
+        let (Completion::Pass(edits), _) = login_as(&world, None, &token) else {
+            panic!()
+        };
+        let session: Token = token_in(&edits.set_cookies[0]).parse().unwrap();
+        let stored = world
+            .memory()
+            .value(&session::record_key(&session.id().hash()))
+            .unwrap();
+        let record = Record::from_json(&stored).unwrap();
+        assert_eq!(record.email.as_deref(), Some("alice@example.com"));
+        assert_eq!(record.groups, ["admins", "staff"]);
+        assert_eq!(
+            (record.auth_time, record.iat),
+            (Some(NOW - 600), NOW),
+            "authenticated before the session began"
+        );
+
+        let c = cookie(token_in(&edits.set_cookies[0]));
+        let claims = dashboard_assertion(&world, &c);
+        assert_eq!(claims.email.as_deref(), Some("alice@example.com"));
+        assert_eq!(claims.groups, ["admins", "staff"]);
+        assert_eq!(claims.auth_time, NOW - 600);
+
+        let u = url("/.sessiongate/session");
+        let body: serde_json::Value =
+            serde_json::from_str(&reply(world.handle(get(&u, Some(&c)))).body).unwrap();
+        assert_eq!(body["email"], "alice@example.com");
+        assert_eq!(body["groups"], serde_json::json!(["admins", "staff"]));
+        assert_eq!(body["auth_time"], NOW - 600);
+        assert_eq!(body["iat"], NOW);
+    }
+
+    #[test]
+    fn a_record_written_before_identity_still_authenticates() {
+        let world = World::new();
+        let id = SessionId::generate().unwrap();
+        let hash = id.hash();
+        // A record exactly as the previous version wrote it.
+        let old = format!(
+            r#"{{"v":1,"uid":"alice","iat":{},"abs_exp":{},"claims":{{"role":"admin"}}}}"#,
+            NOW - 300,
+            NOW + 3600
+        );
+        world
+            .memory()
+            .put(&session::record_key(&hash), &old, None, 3600)
+            .unwrap();
+        let c = cookie(&world.config.session_keys.mint(&id, NOW));
+        let claims = dashboard_assertion(&world, &c);
+        assert_eq!(claims.auth_time, NOW - 300, "its iat");
+        assert_eq!((claims.email, claims.groups), (None, Vec::new()));
+        assert_eq!(
+            world.memory().value(&session::record_key(&hash)),
+            Some(old),
+            "read, not rewritten"
+        );
+    }
+
+    /// The verified assertion of `GET /dashboard` with this cookie header.
+    fn dashboard_assertion(world: &World, cookie_header: &str) -> AssertionClaims {
+        let u = url("/dashboard");
+        let fwd = forward(world.handle(get(&u, Some(cookie_header))));
+        let (_, assertion) = fwd
+            .headers
+            .iter()
+            .find(|(n, _)| *n == assertion::HEADER)
+            .unwrap();
+        let expected = Expected {
+            audience: "app",
+            method: "GET",
+            path_and_query: "/dashboard",
+            now: NOW,
+            leeway: 0,
+        };
+        AssertionClaims::verify(
+            &HmacKey::new(ASSERTION_KEY.as_bytes()),
+            assertion,
+            &expected,
+        )
+        .unwrap()
+    }
+
+    #[test]
     fn ends_the_session_the_request_came_with() {
         let world = World::new();
         let (old, old_id) = world.session("mallory", 60);
@@ -868,6 +957,35 @@ mod login {
             ),
             (other_key, "jwt_bad_signature"),
             ("not a jwt".to_owned(), "jwt_malformed"),
+            (
+                handoff(serde_json::json!({"sub": "a", "exp": NOW + 60, "email": "a"})),
+                "bad_email",
+            ),
+            (
+                handoff(serde_json::json!({"sub": "a", "exp": NOW + 60, "groups": [""]})),
+                "bad_groups",
+            ),
+            (
+                handoff(serde_json::json!({
+                    "sub": "a", "exp": NOW + 60,
+                    "groups": (0..65).map(|i| i.to_string()).collect::<Vec<_>>(),
+                })),
+                "too_many_groups",
+            ),
+            (
+                handoff(
+                    serde_json::json!({"sub": "a", "exp": NOW + 60, "groups": ["g".repeat(2100)]}),
+                ),
+                "groups_too_large",
+            ),
+            (
+                handoff(serde_json::json!({"sub": "a", "exp": NOW + 60, "auth_time": NOW + 1})),
+                "auth_time_in_future",
+            ),
+            (
+                handoff(serde_json::json!({"sub": "a", "exp": NOW + 60, "auth_time": "now"})),
+                "bad_auth_time",
+            ),
         ];
         for (token, detail) in cases {
             let (completion, log) = login_as(&world, None, &token);
@@ -1041,6 +1159,9 @@ mod endpoints {
         let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(body["uid"], "alice");
         assert_eq!(body["claims"]["role"], "admin");
+        assert_eq!(body["email"], serde_json::Value::Null);
+        assert_eq!(body["groups"], serde_json::json!([]));
+        assert_eq!(body["auth_time"], NOW - 60);
         assert_eq!(body["iat"], NOW - 60);
         assert_eq!(body["abs_exp"], NOW - 60 + 43_200);
         assert_eq!(body["idle_exp"], NOW + 1800);
@@ -2089,7 +2210,10 @@ mod reauthentication {
         let r = reply(world.handle(form));
         assert_eq!(
             (r.status, r.header("location")),
-            (303, Some("/login?return_to=/.sessiongate/sessions"))
+            (
+                303,
+                Some("/login?return_to=/.sessiongate/sessions&max_age=900")
+            )
         );
         let all = url("/.sessiongate/logout?scope=all");
         let r = reply(world.handle(Inbound {
@@ -2112,6 +2236,42 @@ mod reauthentication {
             ..get(&own, Some(&c))
         }));
         assert_eq!(r.status, 204, "ending one's own session never needs it");
+    }
+
+    #[test]
+    fn the_login_that_counts_is_when_the_user_authenticated_not_when_the_session_began() {
+        let world = World::with(config_with(&[("REAUTH_AFTER", "15m")]));
+        let (_, other_id) = world.session("alice", 60);
+        // A session begun a minute ago from a single sign-on login of an hour ago.
+        let handoff = jwt::sign(
+            &HmacKey::new(HANDOFF_KEY.as_bytes()),
+            &serde_json::json!({"sub": "alice", "exp": NOW + 60, "auth_time": NOW - 3600}),
+        );
+        let u = url("/login");
+        let fwd = forward(world.handle(Inbound {
+            method: "POST",
+            ..get(&u, None)
+        }));
+        let (Completion::Pass(edits), _) = world.after(
+            &fwd,
+            Directives {
+                login: Some(&handoff),
+                logout: None,
+            },
+        ) else {
+            panic!()
+        };
+        let c = cookie(token_in(&edits.set_cookies[0]));
+        let u = url(&format!("/.sessiongate/sessions/{}", other_id.hash().sid()));
+        let r = reply(world.handle(Inbound {
+            method: "DELETE",
+            sec_fetch_site: Some("same-origin"),
+            ..get(&u, Some(&c))
+        }));
+        assert_eq!(
+            (r.status, reason(&r).as_str()),
+            (403, "reauthentication_required")
+        );
     }
 
     #[test]

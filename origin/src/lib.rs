@@ -65,14 +65,26 @@ pub struct Identity {
     pub sid: String,
     /// The claims the login handoff gave the session.
     pub claims: Claims,
+    /// The user's email address, when the login named one (from an
+    /// identity provider: only an address it verified).
+    pub email: Option<String>,
+    /// The groups the login named the user in; empty for none.
+    pub groups: Vec<String>,
     pub iat: u64,
     pub exp: u64,
-    /// When the user logged in: ask for a fresh login before sensitive
-    /// actions if this is too long ago.
+    /// When the user last authenticated (entered credentials): ask for a
+    /// fresh login before sensitive actions if this is too long ago.
     pub auth_time: u64,
     /// Whether the session is bound to a key of the user's device (DBSC):
     /// demand it for sensitive actions if every browser of yours binds.
     pub device_bound: bool,
+}
+
+impl Identity {
+    /// Whether the user is in `group`.
+    pub fn in_group(&self, group: &str) -> bool {
+        self.groups.iter().any(|g| g == group)
+    }
 }
 
 /// A key shorter than sessiongate accepts.
@@ -140,6 +152,8 @@ impl Verifier {
             sub: claims.sub,
             sid: claims.sid,
             claims: claims.claims,
+            email: claims.email,
+            groups: claims.groups,
             iat: claims.iat,
             exp: claims.exp,
             auth_time: claims.auth_time,
@@ -160,11 +174,16 @@ impl Verifier {
 
 /// The login handoff: what your login handler answers with, as the value of
 /// the `Sessiongate-Login` response header, once it has checked the user's
-/// credentials. The edge then starts a session for `sub`.
+/// credentials. The edge then starts a session for `sub`, with the email,
+/// groups and claims given here, and `auth_time` (when the user entered
+/// credentials) defaulting to when the edge reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handoff {
     sub: String,
     claims: Claims,
+    email: Option<String>,
+    groups: Vec<String>,
+    auth_time: Option<u64>,
 }
 
 #[derive(serde::Serialize)]
@@ -172,6 +191,12 @@ struct HandoffClaims<'a> {
     sub: &'a str,
     exp: u64,
     claims: &'a Claims,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    groups: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<u64>,
 }
 
 impl Handoff {
@@ -182,7 +207,31 @@ impl Handoff {
         Self {
             sub: sub.into(),
             claims: Claims::new(),
+            email: None,
+            groups: Vec::new(),
+            auth_time: None,
         }
+    }
+
+    /// The user's email address: at most 320 bytes, `local@domain`, no
+    /// whitespace.
+    pub fn email(mut self, email: impl Into<String>) -> Self {
+        self.email = Some(email.into());
+        self
+    }
+
+    /// Adds a group the user is in: at most 64 groups, 2 KiB in all, none
+    /// empty.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.groups.push(group.into());
+        self
+    }
+
+    /// When the user entered credentials, in Unix seconds, if earlier than
+    /// now (a single sign-on session's login, say); never in the future.
+    pub fn auth_time(mut self, auth_time: u64) -> Self {
+        self.auth_time = Some(auth_time);
+        self
     }
 
     /// Adds a string claim (roles, tenant): at most 1 KiB in all.
@@ -197,6 +246,9 @@ impl Handoff {
             sub: &self.sub,
             exp: now + Self::LIFETIME,
             claims: &self.claims,
+            email: self.email.as_deref(),
+            groups: &self.groups,
+            auth_time: self.auth_time,
         };
         jwt::sign(&HmacKey::new(handoff_key.as_bytes()), &claims)
     }
@@ -242,6 +294,8 @@ pub fn test_assertion(
         htm: method.to_owned(),
         htu: path_and_query.to_owned(),
         claims: Claims::new(),
+        email: None,
+        groups: Vec::new(),
         device_bound: false,
     }
     .sign(&HmacKey::new(key.as_bytes()))
@@ -325,6 +379,36 @@ mod tests {
     }
 
     #[test]
+    fn the_identity_carries_email_groups_and_auth_time() {
+        let key = HmacKey::new(KEY.as_bytes());
+        let assertion = AssertionClaims {
+            iss: sessiongate::assertion::ISSUER.to_owned(),
+            aud: "app".to_owned(),
+            sub: "alice".to_owned(),
+            sid: "AAAAAAAAAAAAAAAA".to_owned(),
+            iat: NOW,
+            exp: NOW + LIFETIME,
+            auth_time: NOW - 900,
+            htm: "GET".to_owned(),
+            htu: "/admin".to_owned(),
+            claims: Claims::new(),
+            email: Some("alice@example.com".to_owned()),
+            groups: vec!["admins".to_owned(), "staff".to_owned()],
+            device_bound: false,
+        }
+        .sign(&key);
+        let identity = verifier().verify(&assertion, "GET", "/admin", NOW).unwrap();
+        assert_eq!(identity.email.as_deref(), Some("alice@example.com"));
+        assert_eq!(identity.groups, ["admins", "staff"]);
+        assert_eq!(identity.auth_time, NOW - 900);
+        assert!(identity.in_group("admins") && !identity.in_group("admin"));
+        // Without them (and from an edge before them): none.
+        let bare = test_assertion(KEY, "app", "bob", "GET", "/", NOW);
+        let identity = verifier().verify(&bare, "GET", "/", NOW).unwrap();
+        assert_eq!((identity.email, identity.groups), (None, Vec::new()));
+    }
+
+    #[test]
     fn handoffs_verify_at_the_edge() {
         let key = "handoff-key-of-at-least-32-chars!";
         let token = Handoff::new("alice").claim("role", "admin").sign(key, NOW);
@@ -335,5 +419,26 @@ mod tests {
             handoff.claims.get("role").map(String::as_str),
             Some("admin")
         );
+        assert_eq!(
+            (handoff.email, handoff.groups, handoff.auth_time),
+            (None, Vec::new(), NOW),
+            "nothing more than asked for; auth_time defaults to now"
+        );
+    }
+
+    #[test]
+    fn handoffs_carry_email_groups_and_auth_time_to_the_edge() {
+        let key = "handoff-key-of-at-least-32-chars!";
+        let token = Handoff::new("alice")
+            .email("alice@example.com")
+            .group("admins")
+            .group("staff")
+            .auth_time(NOW - 120)
+            .sign(key, NOW);
+        let handoff =
+            sessiongate::handoff::verify(&HmacKey::new(key.as_bytes()), &token, NOW).unwrap();
+        assert_eq!(handoff.email.as_deref(), Some("alice@example.com"));
+        assert_eq!(handoff.groups, ["admins", "staff"]);
+        assert_eq!(handoff.auth_time, NOW - 120);
     }
 }

@@ -290,7 +290,7 @@ impl Exchange {
                 reply,
                 browser,
             } => {
-                if all && self.needs_reauthentication(gate, auth.record.iat) {
+                if all && self.needs_reauthentication(gate, auth.record.auth_time()) {
                     return self.reauthenticate(gate, browser);
                 }
                 let uid = &auth.record.uid;
@@ -305,9 +305,9 @@ impl Exchange {
                 let (listing, read) = Listing::start(&auth.record.uid);
                 let then = AfterListing::Own {
                     current: auth.hash,
+                    auth_time: auth.record.auth_time(),
                     uid: auth.record.uid,
                     sid,
-                    auth_time: auth.record.iat,
                     browser,
                 };
                 self.wait(State::Listing(listing, then), vec![read])

@@ -10,7 +10,7 @@ use super::sessions::{Ending, Listing};
 use super::{
     page, AfterEnding, AfterListing, Exchange, Gate, Op, Outcome, State, Step, HEALTH_KEY,
 };
-use crate::routes::Endpoint;
+use crate::routes::{self, Endpoint};
 use crate::session::IndexMetadata;
 use crate::token::IdHash;
 
@@ -120,6 +120,9 @@ impl Exchange {
         let body = json!({
             "uid": auth.record.uid,
             "claims": auth.record.claims,
+            "email": auth.record.email,
+            "groups": auth.record.groups,
+            "auth_time": auth.record.auth_time(),
             "iat": auth.record.iat,
             "abs_exp": auth.record.abs_exp,
             "idle_exp": gate.config.policy.idle_deadline(stamp),
@@ -245,12 +248,18 @@ impl Exchange {
     }
 
     /// Sends a browser to log in again (and back to its sessions), or
-    /// refuses an API client.
+    /// refuses an API client. The login is asked for a `max_age` of
+    /// `REAUTH_AFTER`: without it, an identity provider's single sign-on
+    /// could hand back the same old `auth_time`, and send the user round
+    /// again.
     pub(super) fn reauthenticate(&mut self, gate: Gate<'_>, browser: bool) -> Step {
         self.log.decision = "reject";
         self.log.reason = Some("reauthentication_required");
         let reply = if browser {
-            let location = gate.config.login_url.with_return_to(page::PATH);
+            let mut location = gate.config.login_url.with_return_to(page::PATH);
+            if let Some(max_age) = gate.config.reauth_after {
+                location = routes::append_query(&location, &format!("max_age={max_age}"));
+            }
             Reply::empty(303).with("location", location)
         } else {
             reply::forbidden("reauthentication_required")

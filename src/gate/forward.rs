@@ -132,11 +132,13 @@ impl Exchange {
             sid: self.log.sid.clone().unwrap_or_default(),
             iat: now,
             exp: now + assertion::LIFETIME,
-            auth_time: record.iat,
+            auth_time: record.auth_time(),
             htm: method,
             htu: path_and_query,
             device_bound: record.device_key.is_some(),
             claims: record.claims,
+            email: record.email,
+            groups: record.groups,
         };
         forward.headers = vec![
             (

@@ -157,7 +157,7 @@ enum AfterListing {
         current: crate::token::IdHash,
         uid: String,
         sid: Option<String>,
-        /// When the session's user logged in (its record's `iat`).
+        /// When the session's user last authenticated (`Record::auth_time`).
         auth_time: u64,
         /// A browser: the page, and redirects, rather than JSON.
         browser: bool,

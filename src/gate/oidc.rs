@@ -16,12 +16,12 @@ use super::request::{Inbound, RequestUrl};
 use super::sessions::Ending;
 use super::{AfterEnding, Exchange, Gate, Op, Outcome, State, Step};
 use crate::cookie::{self, Presented};
-use crate::handoff::Handoff;
 use crate::oidc::metadata::{Fetched, Jwks, Metadata, MAX_AGE, MAX_DOCUMENT};
 use crate::oidc::state::LoginState;
 use crate::oidc::token::{Jwt, LEEWAY, LOGOUT_MAX_AGE, MAX_TOKEN_LEN};
 use crate::oidc::{self, Oidc};
 use crate::routes::{self, Endpoint};
+use crate::session::Identity;
 
 /// A sign-in, or a back-channel logout, on its way through the provider.
 #[derive(Debug)]
@@ -628,15 +628,15 @@ impl Exchange {
             Ok(c) => c,
             Err(_) => return self.signin_failed(gate, flow.asker(), refused("claims_too_large")),
         };
-        let handoff = Handoff {
-            uid: sub,
+        let identity = Identity {
             claims: session_claims,
+            ..Identity::new(sub, self.now)
         };
         let then = LoginEnd::Redirect {
             location: callback.login.return_to.clone(),
             set_cookies: vec![oidc.clear_state_cookie()],
         };
-        let login = Login::new(handoff, callback.user_agent.as_deref(), then);
+        let login = Login::new(identity, callback.user_agent.as_deref(), then);
         self.begin_login(gate, login, callback.presented.take())
     }
 

@@ -7,8 +7,8 @@ use super::reply::{Edits, Reply};
 use super::sessions::{self, Ending, Listing};
 use super::{AfterEnding, Answer, Exchange, Gate, Op, OriginHead, Outcome, State, Step};
 use crate::device;
-use crate::handoff::{self, Handoff};
-use crate::session::{self, Record};
+use crate::handoff;
+use crate::session::{self, Identity, Record};
 use crate::store::StoreError;
 use crate::token::{IdHash, SessionId};
 
@@ -29,10 +29,11 @@ pub(super) struct After {
     pub edits: Edits,
 }
 
-/// Starting a session from a verified handoff.
+/// Starting a session from a verified handoff (or sign-in).
 #[derive(Debug)]
 pub(super) struct Login {
-    handoff: Handoff,
+    /// Boxed: a login waits in the exchange's state beside smaller ones.
+    identity: Box<Identity>,
     /// "Firefox on Linux", for the user's list of sessions.
     device: String,
     phase: Phase,
@@ -53,9 +54,9 @@ pub(super) enum LoginEnd {
 }
 
 impl Login {
-    pub(super) fn new(handoff: Handoff, user_agent: Option<&str>, then: LoginEnd) -> Self {
+    pub(super) fn new(identity: Identity, user_agent: Option<&str>, then: LoginEnd) -> Self {
         Self {
-            handoff,
+            identity: Box::new(identity),
             device: device::describe(user_agent),
             phase: Phase::Pending,
             then,
@@ -166,7 +167,7 @@ impl Exchange {
                 return self.pass(after.edits);
             }
         };
-        let login = Login::new(handoff, after.user_agent.as_deref(), LoginEnd::Pass);
+        let login = Login::new(handoff.into(), after.user_agent.as_deref(), LoginEnd::Pass);
         // No fixation: the session the request came with ends first.
         if let Some((hash, uid)) = after.session {
             return self.end_sessions(gate, Ending::one(&hash, &uid), AfterEnding::Login(login));
@@ -228,7 +229,7 @@ impl Exchange {
     /// Writes the new session's record, then its index entry.
     pub(super) fn write_session(&mut self, gate: Gate<'_>, login: Login) -> Step {
         if let (Some(_), Phase::Pending) = (gate.config.max_sessions_per_user, &login.phase) {
-            let (listing, read) = Listing::start(&login.handoff.uid);
+            let (listing, read) = Listing::start(&login.identity.uid);
             return self.wait(State::Login(login.at(Phase::Counting(listing))), vec![read]);
         }
         let id = match SessionId::generate() {
@@ -236,8 +237,7 @@ impl Exchange {
             Err(e) => return self.store_failed(gate, StoreError(format!("no randomness: {e}"))),
         };
         let policy = &gate.config.policy;
-        let handoff = &login.handoff;
-        let record = policy.start(handoff.uid.clone(), handoff.claims.clone(), self.now);
+        let record = policy.start(Identity::clone(&login.identity), self.now);
         let put = Op::Put {
             key: session::record_key(&id.hash()),
             value: record.to_json(),

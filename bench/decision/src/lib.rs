@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use sessiongate::assertion;
 use sessiongate::config::Config;
 use sessiongate::gate::{Answer, Exchange, Gate, Inbound, Input, OriginHead, Step};
-use sessiongate::session::{self, Claims};
+use sessiongate::session::{self, Claims, Identity};
 use sessiongate::store::{drive, MemoryStore, SessionStore};
 use sessiongate::token::SessionId;
 
@@ -76,7 +76,11 @@ impl Workload {
             ("tenant".to_owned(), "acme".to_owned()),
         ]
         .into();
-        let mut record = config.policy.start("alice".to_owned(), claims, NOW - 60);
+        let identity = Identity {
+            claims,
+            ..Identity::new("alice", NOW - 60)
+        };
+        let mut record = config.policy.start(identity, NOW - 60);
         if device_bound {
             // Any P-256 point will do: the hot path never verifies with it.
             record.device_key = Some(sessiongate::dbsc::Jwk {
