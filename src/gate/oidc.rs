@@ -17,7 +17,7 @@ use super::sessions::Ending;
 use super::{AfterEnding, Exchange, Gate, Op, Outcome, State, Step};
 use crate::cookie::{self, Presented};
 use crate::oidc::metadata::{Fetched, Jwks, Metadata, MAX_AGE, MAX_DOCUMENT};
-use crate::oidc::state::LoginState;
+use crate::oidc::state::{self, LoginState};
 use crate::oidc::token::{Jwt, LEEWAY, LOGOUT_MAX_AGE, MAX_TOKEN_LEN};
 use crate::oidc::{self, Oidc};
 use crate::routes::{self, Endpoint};
@@ -184,7 +184,23 @@ impl Exchange {
                 let return_to = param("return_to")
                     .filter(|r| routes::is_safe_return_to(r))
                     .unwrap_or_else(|| "/".to_owned());
-                let login = match LoginState::new(return_to, self.now) {
+                // A step-up asks for a recent login: one it cannot read is
+                // refused, never dropped (that would sign in without it).
+                let max_age = match param("max_age") {
+                    None => None,
+                    Some(v) => match state::parse_max_age(&v) {
+                        Some(max_age) => Some(max_age),
+                        None => {
+                            let asker = if req.wants_html() {
+                                Asker::Browser
+                            } else {
+                                Asker::Client
+                            };
+                            return self.signin_failed(gate, asker, refused("max_age_invalid"));
+                        }
+                    },
+                };
+                let login = match LoginState::new(return_to, max_age, self.now) {
                     Ok(login) => login,
                     Err(e) => return self.no_randomness(e),
                 };
@@ -495,7 +511,8 @@ impl Exchange {
         redirect_uri: &str,
     ) -> Step {
         let challenge = login.challenge();
-        let query = oidc::form(&[
+        let max_age = login.max_age.map(|seconds| seconds.to_string());
+        let mut params = vec![
             ("response_type", "code"),
             ("client_id", &oidc.client_id),
             ("redirect_uri", redirect_uri),
@@ -504,7 +521,13 @@ impl Exchange {
             ("nonce", &login.nonce),
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
-        ]);
+        ];
+        // A step-up: the user logs in again, whatever session the provider
+        // has, and the ID token says when (OpenID Connect Core §3.1.2.1).
+        if let Some(max_age) = &max_age {
+            params.extend([("prompt", "login"), ("max_age", max_age.as_str())]);
+        }
+        let query = oidc::form(&params);
         let location = routes::append_query(&metadata.authorization_endpoint, &query);
         let reply = Reply::empty(303)
             .with("location", location)
@@ -595,10 +618,15 @@ impl Exchange {
             Ok(sub) => sub,
             Err(reason) => return self.signin_failed(gate, flow.asker(), refused(reason)),
         };
+        let auth_time = match token.auth_time(callback.login.max_age, self.now) {
+            Ok(auth_time) => auth_time,
+            Err(reason) => return self.signin_failed(gate, flow.asker(), refused(reason)),
+        };
         let mut claims = token.claims.clone();
         let lacking = oidc
             .allow
             .needs()
+            .chain(oidc.allow.identity_claims())
             .chain(oidc.claims.iter().map(String::as_str))
             .any(|name| !claims.contains_key(name));
         if lacking && callback.userinfo.is_none() {
@@ -628,9 +656,20 @@ impl Exchange {
             Ok(c) => c,
             Err(_) => return self.signin_failed(gate, flow.asker(), refused("claims_too_large")),
         };
+        let email = oidc::verified_email(&claims);
+        let groups = oidc.allow.groups_of(&claims);
+        let (email, groups) = match (email, groups) {
+            (Ok(email), Ok(groups)) => (email, groups),
+            (Err(reason), _) | (_, Err(reason)) => {
+                return self.signin_failed(gate, flow.asker(), refused(reason))
+            }
+        };
         let identity = Identity {
+            uid: sub,
+            email,
+            groups,
             claims: session_claims,
-            ..Identity::new(sub, self.now)
+            auth_time,
         };
         let then = LoginEnd::Redirect {
             location: callback.login.return_to.clone(),
@@ -711,6 +750,9 @@ fn page(status: u16, reason: &str) -> Reply {
     let message = match reason {
         "not_allowed" => "This account may not sign in here.",
         "email_not_verified" => "Your email address is not verified with your identity provider.",
+        "auth_time_too_old" | "auth_time_missing" => {
+            "The identity provider did not confirm that you signed in again just now."
+        }
         r if r.starts_with("state_") => {
             "This sign-in was started in another browser or has expired."
         }

@@ -16,7 +16,7 @@ pub mod token;
 use serde_json::{Map, Value};
 
 use crate::key::HmacKey;
-use crate::session::{check_claims, Claims};
+use crate::session::{check_claims, check_email, check_groups, Claims, MAX_GROUPS};
 use crate::token::KeyRing;
 
 /// The edge's endpoints.
@@ -282,10 +282,7 @@ impl AllowList {
         if !listed {
             return Err(Refused::NotAllowed);
         }
-        // Some providers send the flag as a string.
-        let verified = matches!(claims.get("email_verified"), Some(Value::Bool(true)))
-            || claims.get("email_verified").and_then(Value::as_str) == Some("true");
-        if verified {
+        if email_verified(claims) {
             Ok(())
         } else {
             Err(Refused::EmailNotVerified)
@@ -300,6 +297,51 @@ impl AllowList {
             .into_iter()
             .flatten()
             .chain((!self.groups.is_empty()).then_some(self.groups_claim.as_str()))
+    }
+
+    /// The claims the session's identity is made of: the email, whether it
+    /// is verified, and the groups.
+    pub fn identity_claims(&self) -> [&str; 3] {
+        ["email", "email_verified", self.groups_claim.as_str()]
+    }
+
+    /// The user's groups, from [`groups_claim`](Self::groups_claim): a list
+    /// of strings, or one string for one group; none when absent or null.
+    /// Anything else, or a list past the bounds of `session::check_groups`,
+    /// is refused with the log's reason.
+    pub fn groups_of(&self, claims: &Map<String, Value>) -> Result<Vec<String>, &'static str> {
+        let groups = match claims.get(&self.groups_claim) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(one)) => vec![one.clone()],
+            Some(Value::Array(list)) if list.len() > MAX_GROUPS => return Err("too_many_groups"),
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|g| g.as_str().map(str::to_owned).ok_or("bad_groups"))
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err("bad_groups"),
+        };
+        check_groups(&groups).map_err(|e| e.as_str())?;
+        Ok(groups)
+    }
+}
+
+/// Whether the provider says it verified the user's email. Some providers
+/// send the flag as a string.
+fn email_verified(claims: &Map<String, Value>) -> bool {
+    matches!(claims.get("email_verified"), Some(Value::Bool(true)))
+        || claims.get("email_verified").and_then(Value::as_str) == Some("true")
+}
+
+/// The user's email for the session: only one the provider says it
+/// verified, as the allow-list counts only those. A verified address that
+/// is not one (`session::check_email`) is refused as `bad_email`.
+pub fn verified_email(claims: &Map<String, Value>) -> Result<Option<String>, &'static str> {
+    match claims.get("email").and_then(Value::as_str) {
+        Some(email) if email_verified(claims) => match check_email(email) {
+            Ok(()) => Ok(Some(email.to_owned())),
+            Err(_) => Err("bad_email"),
+        },
+        _ => Ok(None),
     }
 }
 
@@ -495,6 +537,57 @@ mod tests {
         assert_eq!(
             rules.needs().collect::<Vec<_>>(),
             ["email", "email_verified", "groups"]
+        );
+    }
+
+    #[test]
+    fn the_identity_takes_only_a_verified_email() {
+        let of = |v: Value| verified_email(v.as_object().unwrap());
+        assert_eq!(
+            of(json!({ "email": "alice@example.com", "email_verified": true })),
+            Ok(Some("alice@example.com".into()))
+        );
+        assert_eq!(
+            of(json!({ "email": "alice@example.com", "email_verified": "true" })),
+            Ok(Some("alice@example.com".into()))
+        );
+        for unverified in [
+            json!({ "email": "mallory@example.com", "email_verified": false }),
+            json!({ "email": "mallory@example.com" }),
+            json!({ "email_verified": true }),
+        ] {
+            assert_eq!(of(unverified.clone()), Ok(None), "{unverified}");
+        }
+        assert_eq!(
+            of(json!({ "email": "not an address", "email_verified": true })),
+            Err("bad_email")
+        );
+    }
+
+    #[test]
+    fn groups_come_from_the_groups_claim_within_bounds() {
+        let rules = AllowList {
+            groups_claim: "roles".into(),
+            ..allow(&[], &["*"], &[])
+        };
+        let of = |v: Value| rules.groups_of(v.as_object().unwrap());
+        assert_eq!(
+            of(json!({ "roles": ["admins", "staff"], "groups": ["x"] })),
+            Ok(vec!["admins".into(), "staff".into()])
+        );
+        assert_eq!(of(json!({ "roles": "admins" })), Ok(vec!["admins".into()]));
+        assert_eq!(of(json!({ "groups": ["x"] })), Ok(Vec::new()));
+        assert_eq!(of(json!({ "roles": null })), Ok(Vec::new()));
+        assert_eq!(of(json!({ "roles": ["a", 1] })), Err("bad_groups"));
+        assert_eq!(of(json!({ "roles": { "a": 1 } })), Err("bad_groups"));
+        assert_eq!(of(json!({ "roles": [""] })), Err("bad_groups"));
+        let many: Vec<String> = (0..65).map(|i| format!("g{i}")).collect();
+        assert_eq!(of(json!({ "roles": many })), Err("too_many_groups"));
+        let wide: Vec<String> = (0..64).map(|i| format!("{i:0>40}")).collect();
+        assert_eq!(of(json!({ "roles": wide })), Err("groups_too_large"));
+        assert_eq!(
+            rules.identity_claims(),
+            ["email", "email_verified", "roles"]
         );
     }
 

@@ -29,6 +29,27 @@ pub struct LoginState {
     /// A local path, checked before it was put here.
     pub return_to: String,
     pub exp: u64,
+    /// The start's `max_age`: the provider was asked for a login at most
+    /// this many seconds old, and the ID token's `auth_time` must show one.
+    /// Absent in cookies of sign-ins started before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u64>,
+}
+
+/// Largest `max_age` a start takes: 400 days, the longest a session lives.
+pub const MAX_MAX_AGE: u64 = 400 * 24 * 3600;
+
+/// Reads a start's `max_age`: canonical decimal seconds (no sign, no
+/// leading zero), at most [`MAX_MAX_AGE`].
+pub fn parse_max_age(value: &str) -> Option<u64> {
+    let canonical = !value.is_empty()
+        && value.len() <= 10
+        && value.bytes().all(|b| b.is_ascii_digit())
+        && (value == "0" || !value.starts_with('0'));
+    canonical
+        .then(|| value.parse().ok())
+        .flatten()
+        .filter(|&seconds| seconds <= MAX_MAX_AGE)
 }
 
 /// Why the callback's state was refused.
@@ -60,14 +81,20 @@ fn random() -> Result<String, getrandom::Error> {
 }
 
 impl LoginState {
-    /// Fresh secrets for a sign-in that returns to `return_to`.
-    pub fn new(return_to: String, now: u64) -> Result<Self, getrandom::Error> {
+    /// Fresh secrets for a sign-in that returns to `return_to`, asking for
+    /// a login at most `max_age` seconds old when there is one.
+    pub fn new(
+        return_to: String,
+        max_age: Option<u64>,
+        now: u64,
+    ) -> Result<Self, getrandom::Error> {
         Ok(Self {
             state: random()?,
             nonce: random()?,
             verifier: random()?,
             return_to,
             exp: now + LIFETIME,
+            max_age,
         })
     }
 
@@ -177,7 +204,7 @@ mod tests {
     #[test]
     fn a_state_comes_back_only_with_its_own_cookie_and_state() {
         let oidc = oidc(1);
-        let login = LoginState::new("/dashboard".into(), NOW).unwrap();
+        let login = LoginState::new("/dashboard".into(), None, NOW).unwrap();
         let cookie = sent(&oidc.state_cookie(&login));
         assert_eq!(
             oidc.check_state(Some(&cookie), Some(&login.state), NOW + 10),
@@ -201,7 +228,7 @@ mod tests {
             "expired"
         );
         // Another browser's sign-in: its own cookie and state, not this one's.
-        let other = LoginState::new("/".into(), NOW).unwrap();
+        let other = LoginState::new("/".into(), None, NOW).unwrap();
         let theirs = sent(&oidc.state_cookie(&other));
         assert_eq!(
             oidc.check_state(Some(&theirs), Some(&login.state), NOW),
@@ -221,10 +248,57 @@ mod tests {
     }
 
     #[test]
+    fn max_age_rides_in_the_state_and_old_cookies_still_parse() {
+        let oidc = oidc(1);
+        let login = LoginState::new("/admin".into(), Some(300), NOW).unwrap();
+        let cookie = sent(&oidc.state_cookie(&login));
+        let back = oidc
+            .check_state(Some(&cookie), Some(&login.state), NOW)
+            .unwrap();
+        assert_eq!(back.max_age, Some(300));
+        // A cookie set before max_age was kept: the same JSON without it.
+        let json =
+            r#"{"state":"s1","nonce":"n1","verifier":"v1","return_to":"/","exp":1700000600}"#;
+        let payload = URL_SAFE_NO_PAD.encode(json);
+        let tag = oidc.state_key.sign(&[payload.as_bytes()]);
+        let old = format!(
+            "{COOKIE}={payload}.{}",
+            URL_SAFE_NO_PAD.encode(&tag[..TAG_LEN])
+        );
+        let back = oidc.check_state(Some(&old), Some("s1"), NOW).unwrap();
+        assert_eq!((back.return_to.as_str(), back.max_age), ("/", None));
+        // And a state without max_age is written as before.
+        let plain = LoginState::new("/".into(), None, NOW).unwrap();
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(!json.contains("max_age"), "{json}");
+    }
+
+    #[test]
+    fn max_age_is_canonical_decimal_seconds_within_400_days() {
+        assert_eq!(parse_max_age("0"), Some(0));
+        assert_eq!(parse_max_age("300"), Some(300));
+        assert_eq!(parse_max_age("34560000"), Some(MAX_MAX_AGE));
+        for bad in [
+            "",
+            "-1",
+            "+5",
+            "05",
+            "1.5",
+            "1e3",
+            "5m",
+            " 5",
+            "34560001",
+            "99999999999",
+        ] {
+            assert_eq!(parse_max_age(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn secrets_are_fresh_and_the_challenge_is_s256() {
         let (a, b) = (
-            LoginState::new("/".into(), NOW).unwrap(),
-            LoginState::new("/".into(), NOW).unwrap(),
+            LoginState::new("/".into(), None, NOW).unwrap(),
+            LoginState::new("/".into(), None, NOW).unwrap(),
         );
         assert_ne!(
             (a.state.clone(), a.nonce.clone(), a.verifier.clone()),

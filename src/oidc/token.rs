@@ -135,6 +135,29 @@ impl Jwt {
         self.subject()
     }
 
+    /// When the user authenticated, from an ID token checked by
+    /// [`check_id_token`](Self::check_id_token): its `auth_time` (a whole
+    /// number of seconds; anything else counts as absent), never later than
+    /// `now`, or `now` when it has none. When the sign-in asked for a
+    /// `max_age`, the token must have one no older than that (OpenID Connect
+    /// Core §3.1.2.1, §3.1.3.7), with [`LEEWAY`] for the clocks.
+    pub fn auth_time(&self, max_age: Option<u64>, now: u64) -> Result<u64, &'static str> {
+        let Some(auth_time) = self.number("auth_time") else {
+            return match max_age {
+                Some(_) => Err("auth_time_missing"),
+                None => Ok(now),
+            };
+        };
+        if auth_time > now.saturating_add(LEEWAY) {
+            return Err("auth_time_in_future");
+        }
+        let oldest = now.saturating_sub(max_age.unwrap_or(u64::MAX).saturating_add(LEEWAY));
+        if auth_time < oldest {
+            return Err("auth_time_too_old");
+        }
+        Ok(auth_time.min(now))
+    }
+
     /// Checks a back-channel logout token (Back-Channel Logout 1.0 §2.6,
     /// ASVS 10.5.5); its subject.
     pub fn check_logout_token(
@@ -280,6 +303,50 @@ mod tests {
                 json!({ "aud": ["app", "other"], "azp": "app" })
             )),
             Ok("u1".into())
+        );
+    }
+
+    #[test]
+    fn auth_time_must_be_as_recent_as_the_sign_in_asked() {
+        let at = |changes: Value, max_age: Option<u64>| {
+            let jwt = Jwt::parse(&token(
+                json!({ "alg": "RS256" }),
+                with(id_claims(), changes),
+            ))
+            .unwrap();
+            jwt.auth_time(max_age, NOW)
+        };
+        // No max_age asked: the token's, or now.
+        assert_eq!(at(json!({}), None), Ok(NOW));
+        assert_eq!(
+            at(json!({ "auth_time": NOW - 86_400 }), None),
+            Ok(NOW - 86_400)
+        );
+        assert_eq!(at(json!({ "auth_time": "yesterday" }), None), Ok(NOW));
+        // Asked: present, and no older than max_age, give or take the leeway.
+        assert_eq!(at(json!({}), Some(300)), Err("auth_time_missing"));
+        assert_eq!(
+            at(json!({ "auth_time": 1.5 }), Some(300)),
+            Err("auth_time_missing")
+        );
+        assert_eq!(
+            at(json!({ "auth_time": NOW - 300 - LEEWAY }), Some(300)),
+            Ok(NOW - 300 - LEEWAY)
+        );
+        assert_eq!(
+            at(json!({ "auth_time": NOW - 301 - LEEWAY }), Some(300)),
+            Err("auth_time_too_old")
+        );
+        assert_eq!(
+            at(json!({ "auth_time": NOW - 3600 }), Some(0)),
+            Err("auth_time_too_old")
+        );
+        assert_eq!(at(json!({ "auth_time": NOW - 10 }), Some(0)), Ok(NOW - 10));
+        // Ahead: within the leeway it is now; beyond, refused.
+        assert_eq!(at(json!({ "auth_time": NOW + LEEWAY }), Some(300)), Ok(NOW));
+        assert_eq!(
+            at(json!({ "auth_time": NOW + LEEWAY + 1 }), None),
+            Err("auth_time_in_future")
         );
     }
 
