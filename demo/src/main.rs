@@ -31,6 +31,11 @@ const STYLE: &str = include_str!("../static/style.css");
 struct User {
     name: String,
     role: String,
+    #[serde(default)]
+    email: Option<String>,
+    /// What sessiongate's policies match on (`admins` may reach `/admin`).
+    #[serde(default)]
+    groups: Vec<String>,
     /// argon2id, PHC string format.
     password_hash: String,
 }
@@ -114,6 +119,9 @@ fn hash(password: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The login page's query. Any other parameter is ignored: a step-up sends
+/// `max_age` too, and every login here checks the password anyway, so the
+/// handoff's `auth_time` (now, by default) is always fresh.
 #[derive(Deserialize)]
 struct LoginQuery {
     return_to: Option<String>,
@@ -141,10 +149,16 @@ async fn login(State(demo): State<Arc<Demo>>, Form(form): Form<LoginForm>) -> Re
     let return_to = form.return_to.as_deref().and_then(safe_return_to);
     match user.filter(|_| password_ok) {
         Some(user) => {
-            let handoff = Handoff::new(&form.username)
+            let mut handoff = Handoff::new(&form.username)
                 .claim("name", &user.name)
-                .claim("role", &user.role)
-                .sign_now(&demo.handoff_key);
+                .claim("role", &user.role);
+            if let Some(email) = &user.email {
+                handoff = handoff.email(email);
+            }
+            for group in &user.groups {
+                handoff = handoff.group(group);
+            }
+            let handoff = handoff.sign_now(&demo.handoff_key);
             let mut headers = HeaderMap::new();
             if let Ok(value) = HeaderValue::from_str(&handoff) {
                 headers.insert(LOGIN_HEADER, value);
@@ -169,6 +183,8 @@ async fn dashboard(Extension(identity): Extension<Identity>) -> Html<String> {
         .iter()
         .map(|(k, v)| format!("<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(v)))
         .collect();
+    let email = identity.email.as_deref().unwrap_or("—");
+    let groups = identity.groups.join(", ");
     let body = format!(
         r#"<header><h1>Dashboard</h1><p class="who" id="user">Signed in as <strong>{name}</strong> <span class="muted">({sub})</span></p></header>
 <section class="card">
@@ -177,6 +193,8 @@ async fn dashboard(Extension(identity): Extension<Identity>) -> Html<String> {
   <table>
     <tr><th>user</th><td id="sub">{sub}</td></tr>
     <tr><th>session</th><td><code>{sid}</code></td></tr>
+    <tr><th>email</th><td id="email">{email}</td></tr>
+    <tr><th>groups</th><td id="groups">{groups}</td></tr>
     {claims}
   </table>
   <p><a href="/api/me">This identity as JSON</a> · <a href="/.sessiongate/sessions">Your sessions</a></p>
@@ -188,14 +206,18 @@ async fn dashboard(Extension(identity): Extension<Identity>) -> Html<String> {
         name = escape(name),
         sub = escape(&identity.sub),
         sid = escape(&identity.sid),
+        email = escape(email),
+        groups = escape(&groups),
     );
     Html(page("Dashboard", &body))
 }
 
 async fn me(Extension(identity): Extension<Identity>) -> Json<serde_json::Value> {
-    Json(
-        serde_json::json!({ "sub": identity.sub, "sid": identity.sid, "claims": identity.claims, "exp": identity.exp }),
-    )
+    Json(serde_json::json!({
+        "sub": identity.sub, "sid": identity.sid, "claims": identity.claims,
+        "email": identity.email, "groups": identity.groups,
+        "auth_time": identity.auth_time, "exp": identity.exp,
+    }))
 }
 
 fn login_html(return_to: Option<&str>, error: Option<&str>) -> String {
