@@ -22,6 +22,7 @@ use crate::session::Policy;
 use crate::throttle::Limit;
 use crate::token::KeyRing;
 
+mod authorization;
 mod dbsc;
 mod enforcement;
 mod keys;
@@ -74,6 +75,8 @@ pub struct Config {
     pub device_binding: Binding,
     /// Sign-in with an OpenID Connect provider (`OIDC_*`); `None` is off.
     pub oidc: Option<Oidc>,
+    /// Who may reach which protected path (`POLICY`, `POLICY_DEFAULT`).
+    pub authorization: crate::policy::Policy,
     /// Whether the revocation ledger (`LEDGER`) is bound: the edge says,
     /// from the bindings; without it, revocation is KV's alone.
     pub ledger: bool,
@@ -126,6 +129,7 @@ impl Config {
         let revocation = revocation::read(&mut vars);
         let device_binding = dbsc::read(&mut vars, cookie.as_ref(), session_keys.as_ref());
         let oidc = oidc::read(&mut vars, session_keys.as_ref());
+        let authorization = authorization::read(&mut vars);
         vars.finish(|| {
             let origin = origin?;
             let secrets = secrets?;
@@ -149,6 +153,7 @@ impl Config {
                 revocation_staleness: revocation.revocation_staleness,
                 device_binding: device_binding?,
                 oidc: oidc?,
+                authorization: authorization?,
                 ledger: false,
             })
         })

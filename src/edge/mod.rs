@@ -80,9 +80,15 @@ pub fn configure(env: &worker::Env) -> String {
     ISOLATE.with(|isolate| {
         isolate.get_or_init(|| {
             let config = Config::from_lookup(|name| {
-                js_sys::Reflect::get(env, &JsValue::from_str(name))
-                    .ok()?
-                    .as_string()
+                let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+                // `[vars]` may hold TOML numbers, booleans and tables (a
+                // `POLICY` array of tables): read them as their JSON text,
+                // never as unset.
+                match value.as_string() {
+                    Some(text) => Some(text),
+                    None if value.is_undefined() || value.is_null() => None,
+                    None => js_sys::JSON::stringify(&value).ok()?.as_string(),
+                }
             })
             .map_err(|errors: ConfigErrors| errors.to_string())
             .and_then(|mut config| match env.kv(SESSIONS_BINDING) {

@@ -283,7 +283,7 @@ impl Exchange {
         purpose: Purpose,
     ) -> Step {
         match purpose {
-            Purpose::Forward(pending) => self.forward_authenticated(gate, pending, auth),
+            Purpose::Forward(pending) => self.authorize(gate, pending, auth),
             Purpose::Session => self.describe_session(gate, auth),
             Purpose::Logout {
                 all,
@@ -367,15 +367,7 @@ impl Exchange {
             Denied::Reject { reason, clear } => {
                 let config = gate.config;
                 let mut reply = if denial.navigation {
-                    // `//evil.example/x` is a path here but a host to a
-                    // login page that redirects to it: such a return_to
-                    // is left out, never sent.
-                    let location = if routes::is_safe_return_to(&denial.return_to) {
-                        let return_to = routes::percent_encode(&denial.return_to);
-                        config.login_url.with_return_to(&return_to)
-                    } else {
-                        config.login_url.as_str().to_owned()
-                    };
+                    let location = login_location(config, &denial.return_to);
                     Reply::empty(303).with("location", location)
                 } else {
                     Reply::json(
@@ -408,5 +400,18 @@ impl Exchange {
                 self.finish(Reply::error(500, "session_record_unreadable"))
             }
         }
+    }
+}
+
+/// The login URL with `return_to`. `//evil.example/x` is a path here but a
+/// host to a login page that redirects to it: such a `return_to` is left
+/// out, never sent.
+pub(super) fn login_location(config: &crate::config::Config, return_to: &str) -> String {
+    if routes::is_safe_return_to(return_to) {
+        config
+            .login_url
+            .with_return_to(&routes::percent_encode(return_to))
+    } else {
+        config.login_url.as_str().to_owned()
     }
 }

@@ -19,8 +19,31 @@ pub(super) struct Pending {
     method: String,
     /// The path and query as forwarded: the assertion's `htu`.
     path_and_query: String,
+    /// The normalised path's length within `path_and_query`.
+    path_len: usize,
+    /// A browser navigating: refusals are pages and redirects, not JSON.
+    navigation: bool,
     /// For a session a login handoff in the response starts.
     user_agent: Option<String>,
+}
+
+impl Pending {
+    /// The normalised path, without the query: what the policy matches.
+    pub(super) fn path(&self) -> &str {
+        &self.path_and_query[..self.path_len]
+    }
+
+    pub(super) fn method(&self) -> &str {
+        &self.method
+    }
+
+    pub(super) fn path_and_query(&self) -> &str {
+        &self.path_and_query
+    }
+
+    pub(super) fn is_navigation(&self) -> bool {
+        self.navigation
+    }
 }
 
 impl Exchange {
@@ -83,6 +106,8 @@ impl Exchange {
             },
             method: req.method.to_owned(),
             path_and_query: path_and_query.clone(),
+            path_len: path.len(),
+            navigation: req.is_navigation(),
             user_agent: req.user_agent.map(str::to_owned),
         };
         if cross_site {
@@ -111,17 +136,21 @@ impl Exchange {
         Step::Forward(forward)
     }
 
+    /// Forwards with the assertion. `refusal`, in `MODE=report` only, is
+    /// what the policy would have answered: the verdict says so.
     pub(super) fn forward_authenticated(
         &mut self,
         gate: Gate<'_>,
         pending: Pending,
         auth: Authenticated,
+        refusal: Option<&'static str>,
     ) -> Step {
         let Pending {
             mut forward,
             method,
             path_and_query,
             user_agent,
+            ..
         } = pending;
         let now = self.now;
         let record = auth.record;
@@ -147,11 +176,19 @@ impl Exchange {
             ),
             (USER_HEADER, record.uid.clone()),
         ];
+        self.log.decision = "forward";
         if gate.config.mode == Mode::Report {
-            forward.headers.push((VERDICT_HEADER, "allow".to_owned()));
+            let verdict = match (refusal, &self.log.rule) {
+                (Some(reason), Some(rule)) => {
+                    self.log.decision = "reject";
+                    self.log.reason = Some(reason);
+                    format!("deny; reason={reason}; rule={rule}")
+                }
+                _ => "allow".to_owned(),
+            };
+            forward.headers.push((VERDICT_HEADER, verdict));
             self.log.mode = Some("report");
         }
-        self.log.decision = "forward";
         self.state = State::Origin(After {
             session: Some((auth.hash, record.uid)),
             restamp: auth.restamp,

@@ -45,6 +45,7 @@
 //! [`reply`] (edge responses and the log line). [`step`] is the protocol.
 
 mod authenticate;
+mod authorize;
 mod dbsc;
 mod endpoints;
 mod forward;

@@ -1,15 +1,15 @@
-//! The "your sessions" page (`GET /.sessiongate/sessions` from a browser):
-//! each of the user's sessions with when it began and on what device,
-//! "this device", a button to end each other one, and "sign out
-//! everywhere". Plain HTML, no script; its forms post back to the edge,
-//! which checks them like every unsafe request (CSRF) and asks for a
-//! recent login before ending other sessions (`REAUTH_AFTER`).
+//! The pages the edge answers browsers with, in one look: the "your
+//! sessions" page (`GET /.sessiongate/sessions`), the refusal of a path the
+//! policy closes to this user, and the failed sign-in. Each says who is
+//! signed in where it knows, and what to do next. Plain HTML, no script,
+//! a strict CSP; forms post back to the edge, which checks them like every
+//! unsafe request (CSRF).
 
 use super::reply::Reply;
 use crate::session::IndexMetadata;
 use crate::token::IdHash;
 
-/// Where the page lives, and where its forms come back to.
+/// Where the sessions page lives, and where its forms come back to.
 pub const PATH: &str = "/.sessiongate/sessions";
 
 /// No script, no framing (its buttons must not be clickjacked), forms
@@ -17,8 +17,71 @@ pub const PATH: &str = "/.sessiongate/sessions";
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}\
+h1{font-size:1.5rem}.who{color:#555}form.inline{display:inline}\
 table{border-collapse:collapse;width:100%;margin:1.5rem 0}caption{text-align:left;font-weight:600;padding-bottom:.5rem}\
 th,td{text-align:left;padding:.5rem;border-bottom:1px solid #ccc}button{font:inherit;padding:.3rem .9rem;cursor:pointer}";
+
+/// The sign-out form: after it, the browser is sent on to sign in again,
+/// possibly as someone else.
+const SIGN_OUT: &str = "<form method=\"post\" action=\"/.sessiongate/logout\">\
+<button type=\"submit\">Sign out and use another account</button></form>";
+
+/// A page in the edge's one look: `main` is trusted HTML, already escaped.
+pub fn document(status: u16, title: &str, main: &str) -> Reply {
+    let title = escape(title);
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n\
+         <h1>{title}</h1>\n{main}\n</main>\n</body>\n</html>\n"
+    );
+    Reply {
+        status,
+        headers: vec![
+            ("content-type", "text/html; charset=utf-8".to_owned()),
+            ("cache-control", "no-store".to_owned()),
+            ("content-security-policy", CSP.to_owned()),
+            ("referrer-policy", "no-referrer".to_owned()),
+        ],
+        body,
+    }
+}
+
+/// "Signed in as …": the address, or the user id where there is none.
+fn signed_in_as(who: &str) -> String {
+    format!(
+        "<p class=\"who\">Signed in as <strong>{}</strong>.</p>",
+        escape(who)
+    )
+}
+
+/// The policy refuses this user the path (DESIGN §13.3).
+pub fn forbidden(who: &str, rule: &str) -> Reply {
+    let main = format!(
+        "{}\n<p>This account may not open this page. If you should have access, \
+         ask your administrator and mention the rule <code>{}</code>; \
+         or sign in with another account.</p>\n{SIGN_OUT}",
+        signed_in_as(who),
+        escape(rule),
+    );
+    document(403, "You do not have access to this page", &main)
+}
+
+/// A sign-in at the identity provider that did not complete: `account`,
+/// when the provider named one, is the account that was refused.
+pub fn signin_failed(status: u16, message: &str, account: Option<&str>) -> Reply {
+    let refused = account.map_or_else(String::new, |who| {
+        format!(
+            "<p class=\"who\">The account was <strong>{}</strong>.</p>\n",
+            escape(who)
+        )
+    });
+    let main = format!(
+        "<p>{}</p>\n{refused}<p><a href=\"/\">Try again</a>, with another account if this one is not allowed.</p>",
+        escape(message),
+    );
+    document(status, "Sign-in failed", &main)
+}
 
 /// The page, newest session first (`sessions` comes sorted).
 pub fn sessions(sessions: &[(IdHash, IndexMetadata)], current: &IdHash) -> Reply {
@@ -44,29 +107,15 @@ pub fn sessions(sessions: &[(IdHash, IndexMetadata)], current: &IdHash) -> Reply
             iso = iso(meta.iat),
         ));
     }
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Your sessions</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n\
-         <h1>Your sessions</h1>\n\
-         <p>You are signed in on these devices. End any you do not recognise.</p>\n\
+    let main = format!(
+        "<p>You are signed in on these devices. End any you do not recognise.</p>\n\
          <table>\n<caption>Signed-in sessions, newest first</caption>\n\
          <thead><tr><th scope=\"col\">Device</th><th scope=\"col\">Signed in</th><th scope=\"col\">Action</th></tr></thead>\n\
          <tbody>\n{rows}</tbody>\n</table>\n\
          <form method=\"post\" action=\"/.sessiongate/logout?scope=all\">\
-         <button type=\"submit\">Sign out everywhere</button></form>\n\
-         </main>\n</body>\n</html>\n"
+         <button type=\"submit\">Sign out everywhere</button></form>"
     );
-    Reply {
-        status: 200,
-        headers: vec![
-            ("content-type", "text/html; charset=utf-8".to_owned()),
-            ("cache-control", "no-store".to_owned()),
-            ("content-security-policy", CSP.to_owned()),
-            ("referrer-policy", "no-referrer".to_owned()),
-        ],
-        body,
-    }
+    document(200, "Your sessions", &main)
 }
 
 fn escape(s: &str) -> String {

@@ -124,6 +124,9 @@ pub struct Log {
     pub detail: Option<String>,
     /// `report` when `MODE` is report: a `reject` was forwarded anyway.
     pub mode: Option<&'static str>,
+    /// The policy rule that decided a protected request, by name or index,
+    /// or `default` (DESIGN §13); `None` without a policy.
+    pub rule: Option<String>,
     /// `protected`, `public`, `edge` (`/.sessiongate/*`) or `invalid` (a
     /// malformed URL or path): for metrics, not the log line.
     pub route: &'static str,
@@ -154,6 +157,8 @@ impl Log {
             #[serde(skip_serializing_if = "Option::is_none")]
             reason: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
+            rule: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
             sid: Option<&'a str>,
             status: u16,
         }
@@ -164,6 +169,7 @@ impl Log {
             mode: self.mode,
             ms,
             reason: self.reason,
+            rule: self.rule.as_deref(),
             sid: self.sid.as_deref(),
             status: self.status,
         };
@@ -179,6 +185,7 @@ impl Log {
                 self.reason.unwrap_or(""),
                 self.route,
                 self.mode.unwrap_or("enforce"),
+                self.rule.as_deref().unwrap_or(""),
             ],
             doubles: [f64::from(self.status), ms as f64],
             indexes: [self.route],
@@ -186,11 +193,12 @@ impl Log {
     }
 }
 
-/// `blob1` decision, `blob2` reason, `blob3` route class, `blob4` mode;
-/// `double1` status, `double2` ms at the edge; `index1` the route class.
+/// `blob1` decision, `blob2` reason, `blob3` route class, `blob4` mode,
+/// `blob5` the policy rule; `double1` status, `double2` ms at the edge;
+/// `index1` the route class.
 #[derive(Debug, Serialize)]
 pub struct DataPoint<'a> {
-    blobs: [&'a str; 4],
+    blobs: [&'a str; 5],
     doubles: [f64; 2],
     indexes: [&'a str; 1],
 }

@@ -44,13 +44,13 @@ test("each kind of request writes exactly one point that says what happened", as
   await gate.fetch("/static/%2e%2e%2fadmin");
   const [forward, reject, pub, endpoint, invalid] = await written(5);
   assert.equal(points().length, 5, "one point per request");
-  assert.deepEqual(forward.blobs, ["forward", "", "protected", "enforce"]);
+  assert.deepEqual(forward.blobs, ["forward", "", "protected", "enforce", ""]);
   assert.equal(forward.doubles[0], 200);
-  assert.deepEqual(reject.blobs, ["reject", "missing", "protected", "enforce"]);
+  assert.deepEqual(reject.blobs, ["reject", "missing", "protected", "enforce", ""]);
   assert.equal(reject.doubles[0], 401);
-  assert.deepEqual(pub.blobs, ["forward", "public", "public", "enforce"]);
-  assert.deepEqual(endpoint.blobs, ["endpoint", "", "edge", "enforce"]);
-  assert.deepEqual(invalid.blobs, ["reject", "encoded_slash", "invalid", "enforce"]);
+  assert.deepEqual(pub.blobs, ["forward", "public", "public", "enforce", ""]);
+  assert.deepEqual(endpoint.blobs, ["endpoint", "", "edge", "enforce", ""]);
+  assert.deepEqual(invalid.blobs, ["reject", "encoded_slash", "invalid", "enforce", ""]);
   for (const point of [forward, reject, pub, endpoint, invalid]) {
     assert.equal(point.doubles.length, 2);
     assert.ok(point.doubles[1] >= 0, "ms at the edge");
