@@ -1,0 +1,144 @@
+//! The command line, parsed by hand: a few flags, then `METHOD PATH`.
+
+use std::path::PathBuf;
+
+use sessiongate::config::duration;
+use sessiongate::policy::Fallback;
+use sessiongate::session::Claims;
+
+pub const USAGE: &str = "\
+usage: npm run policy -- --user ID [options] METHOD PATH
+
+Which POLICY rule decides a request of this user's, and what it answers,
+with the gate's own code. PATH may carry a query (ignored) or be a URL.
+
+who:
+  --user ID               the session's user id (required)
+  --email ADDR            the session's email
+  --groups A,B            its groups (repeatable)
+  --claim NAME=VALUE      one of its claims (repeatable)
+  --device-bound          the session is bound to its device
+  --auth-age DURATION     time since the user signed in: 90s, 20m, 12h, 2d (0)
+
+which policy:
+  --config FILE           the wrangler.toml whose [vars] hold POLICY,
+                          POLICY_DEFAULT, PUBLIC_PATHS and LOGIN_URL (./wrangler.toml)
+  --policy FILE           a JSON array of rules instead of POLICY
+  --default allow|deny    with --policy: what a path no rule matches gets (allow)
+
+exit status: 0 the request passes (allowed, public, an edge endpoint);
+1 it is refused (forbidden, step-up, a path refused with 400);
+2 a usage or configuration error.";
+
+/// What to decide, and where the policy comes from.
+#[derive(Debug)]
+pub struct Args {
+    pub user: String,
+    pub email: Option<String>,
+    pub groups: Vec<String>,
+    pub claims: Claims,
+    pub device_bound: bool,
+    /// Seconds since the user signed in.
+    pub auth_age: u64,
+    pub config: Option<PathBuf>,
+    pub policy: Option<PathBuf>,
+    pub default: Option<Fallback>,
+    pub method: String,
+    /// The path as given: perhaps with a query, or a whole URL.
+    pub target: String,
+}
+
+pub enum Command {
+    Decide(Box<Args>),
+    Help,
+}
+
+impl Command {
+    /// Reads the arguments after the program's name. `--flag value` and
+    /// `--flag=value` both work.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut args = args.into_iter();
+        let mut user = None;
+        let mut email = None;
+        let mut groups = Vec::new();
+        let mut claims = Claims::new();
+        let mut device_bound = false;
+        let mut auth_age = 0;
+        let mut config = None;
+        let mut policy = None;
+        let mut default = None;
+        let mut positional = Vec::new();
+
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) if arg.starts_with("--") => (flag, Some(value.to_owned())),
+                _ => (arg.as_str(), None),
+            };
+            // The flag's value: after `=`, or the next argument.
+            let mut value = || {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("{flag} needs a value"))
+            };
+            match flag {
+                "-h" | "--help" => return Ok(Self::Help),
+                "--user" => user = Some(value()?),
+                "--email" => email = Some(value()?),
+                "--groups" => groups.extend(
+                    value()?
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|g| !g.is_empty())
+                        .map(str::to_owned),
+                ),
+                "--claim" => {
+                    let claim = value()?;
+                    let (name, value) = claim
+                        .split_once('=')
+                        .filter(|(name, _)| !name.is_empty())
+                        .ok_or_else(|| format!("--claim {claim:?} must be NAME=VALUE"))?;
+                    claims.insert(name.to_owned(), value.to_owned());
+                }
+                "--device-bound" => device_bound = true,
+                "--auth-age" => {
+                    let age = value()?;
+                    auth_age = match age.trim() {
+                        "0" => 0,
+                        age => duration(age).map_err(|e| format!("--auth-age: {e}"))?,
+                    };
+                }
+                "--config" => config = Some(PathBuf::from(value()?)),
+                "--policy" => policy = Some(PathBuf::from(value()?)),
+                "--default" => {
+                    default =
+                        Some(Fallback::parse(&value()?).map_err(|e| format!("--default: {e}"))?)
+                }
+                "--" => positional.extend(args.by_ref()),
+                flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
+                _ => positional.push(arg),
+            }
+        }
+
+        let user = user.filter(|u| !u.is_empty()).ok_or("--user is required")?;
+        if default.is_some() && policy.is_none() {
+            return Err("--default goes with --policy; otherwise POLICY_DEFAULT applies".into());
+        }
+        let [method, target]: [String; 2] = positional
+            .try_into()
+            .map_err(|_| "expected METHOD PATH after the options, e.g. GET /admin/users")?;
+        Ok(Self::Decide(Box::new(Args {
+            user,
+            email,
+            groups,
+            claims,
+            device_bound,
+            auth_age,
+            config,
+            policy,
+            default,
+            method,
+            target,
+        })))
+    }
+}

@@ -1,0 +1,334 @@
+//! The tester as an operator runs it: on a `wrangler.toml` whose `POLICY`
+//! is a JSON string or an array of tables, and on a rules file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// `[vars]` of both configs, before their `POLICY`.
+const VARS: &str = r#"
+[vars]
+LOGIN_URL = "/signin"
+PUBLIC_PATHS = "/static/*"
+"#;
+
+const RULES: &str = r#"[
+  {"name": "admins", "paths": ["/admin/*"], "allow": [{"groups": ["admins"]}], "max_auth_age": "10m"},
+  {"name": "reports", "paths": ["/reports/*"],
+   "allow": [{"email_domains": ["example.com"]}], "deny": [{"emails": ["mallory@example.com"]}]}
+]"#;
+
+/// The same rules as TOML tables.
+const RULES_AS_TABLES: &str = r#"
+[[vars.POLICY]]
+name = "admins"
+paths = ["/admin/*"]
+allow = [{ groups = ["admins"] }]
+max_auth_age = "10m"
+
+[[vars.POLICY]]
+name = "reports"
+paths = ["/reports/*"]
+allow = [{ email_domains = ["example.com"] }]
+deny = [{ emails = ["mallory@example.com"] }]
+"#;
+
+fn file(name: &str, text: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("policy-cli-{name}"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Both ways of writing `POLICY` in `wrangler.toml`, written once for
+/// the tests running in parallel.
+fn configs() -> &'static [PathBuf; 2] {
+    static CONFIGS: OnceLock<[PathBuf; 2]> = OnceLock::new();
+    CONFIGS.get_or_init(|| {
+        [
+            file(
+                "string.toml",
+                &format!("{VARS}POLICY = '''\n{RULES}\n'''\n"),
+            ),
+            file("tables.toml", &format!("{VARS}{RULES_AS_TABLES}")),
+        ]
+    })
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn tester(config: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_sessiongate-policy"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+#[track_caller]
+fn expect(run: &Run, code: i32, lines: &[&str]) {
+    for line in lines {
+        assert!(
+            run.stdout.lines().any(|l| l == *line),
+            "no line {line:?} in:\n{}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    assert_eq!(run.code, code, "{}{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn an_admin_is_allowed() {
+    for config in configs() {
+        let run = tester(
+            config,
+            &[
+                "--user",
+                "alice",
+                "--groups",
+                "staff,admins",
+                "GET",
+                "/admin/users",
+            ],
+        );
+        expect(
+            &run,
+            0,
+            &[
+                "path:    /admin/users",
+                "rule:    admins (matches /admin/*)",
+                "verdict: allow",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_user_outside_the_group_is_forbidden_however_the_path_is_written() {
+    for config in configs() {
+        let run = tester(
+            config,
+            &[
+                "--user",
+                "bob",
+                "--groups",
+                "staff",
+                "GET",
+                "/%41dmin/users?tab=2",
+            ],
+        );
+        expect(
+            &run,
+            1,
+            &[
+                "path:    /Admin/users",
+                "rule:    admins (matches /admin/*)",
+                "verdict: forbidden (403): no allow condition holds for this user and GET",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_deny_condition_says_which() {
+    for config in configs() {
+        let run = tester(
+            config,
+            &[
+                "--user",
+                "m",
+                "--email",
+                "Mallory@example.com",
+                "POST",
+                "/reports/q3",
+            ],
+        );
+        expect(
+            &run,
+            1,
+            &[
+                "rule:    reports (matches /reports/*)",
+                "verdict: forbidden (403): deny[0] holds",
+            ],
+        );
+        let run = tester(
+            config,
+            &[
+                "--user",
+                "ada",
+                "--email",
+                "ada@example.com",
+                "POST",
+                "/reports/q3",
+            ],
+        );
+        expect(&run, 0, &["verdict: allow"]);
+    }
+}
+
+#[test]
+fn a_login_older_than_the_rule_allows_must_step_up() {
+    for config in configs() {
+        let run = tester(
+            config,
+            &[
+                "--user",
+                "alice",
+                "--groups",
+                "admins",
+                "--auth-age",
+                "20m",
+                "GET",
+                "/admin",
+            ],
+        );
+        expect(
+            &run,
+            1,
+            &["verdict: step_up (max_age=600s): signed in 1200s ago; a browser is sent to sign in again (303), other clients get 401"],
+        );
+        let run = tester(
+            config,
+            &[
+                "--user",
+                "alice",
+                "--groups",
+                "admins",
+                "--auth-age=9m",
+                "GET",
+                "/admin",
+            ],
+        );
+        expect(&run, 0, &["verdict: allow"]);
+    }
+}
+
+#[test]
+fn public_and_edge_paths_are_outside_the_policy() {
+    for config in configs() {
+        for path in ["/static/app.js", "/signin?return_to=%2Fadmin"] {
+            let run = tester(config, &["--user", "bob", "GET", path]);
+            expect(&run, 0, &["verdict: public: outside the policy"]);
+        }
+        let run = tester(config, &["--user", "bob", "GET", "/.sessiongate/session"]);
+        expect(&run, 0, &["verdict: edge endpoint: outside the policy"]);
+        // Neither public nor a way round the rule: refused before it.
+        let run = tester(config, &["--user", "bob", "GET", "/static/../admin"]);
+        expect(
+            &run,
+            1,
+            &["verdict: refused before the policy: 400 dot_segment"],
+        );
+    }
+}
+
+#[test]
+fn a_rules_file_replaces_the_policy_with_its_own_default() {
+    let config = file("vars-only.toml", VARS);
+    let rules = file("rules.json", RULES);
+    let rules = rules.to_str().unwrap();
+    let run = tester(
+        &config,
+        &[
+            "--policy",
+            rules,
+            "--default",
+            "deny",
+            "--user",
+            "bob",
+            "GET",
+            "/billing",
+        ],
+    );
+    expect(
+        &run,
+        1,
+        &[
+            "rule:    default (no rule's paths match; POLICY_DEFAULT is deny)",
+            "verdict: forbidden (403)",
+        ],
+    );
+    let run = tester(
+        &config,
+        &["--policy", rules, "--user", "bob", "GET", "/billing"],
+    );
+    expect(
+        &run,
+        0,
+        &[
+            "rule:    default (no rule's paths match; POLICY_DEFAULT is allow)",
+            "verdict: allow",
+        ],
+    );
+    let run = tester(
+        &config,
+        &[
+            "--policy", rules, "--user", "alice", "--groups", "admins", "GET", "/admin/x",
+        ],
+    );
+    expect(
+        &run,
+        0,
+        &["rule:    admins (matches /admin/*)", "verdict: allow"],
+    );
+}
+
+#[test]
+fn a_bad_policy_is_refused_naming_the_rule_and_the_field() {
+    let bad = RULES.replace(r#"{"email_domains": ["example.com"]}"#, r#"{"groups": []}"#);
+    let config = file("bad.toml", &format!("{VARS}POLICY = '''{bad}'''\n"));
+    let run = tester(&config, &["--user", "bob", "GET", "/admin"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains(r#"POLICY: rule 1 ("reports"): allow[0].groups: must not be empty"#),
+        "{}",
+        run.stderr
+    );
+
+    let rules = file("bad.json", &bad);
+    let run = tester(
+        &config,
+        &[
+            "--policy",
+            rules.to_str().unwrap(),
+            "--user",
+            "bob",
+            "GET",
+            "/admin",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains(r#"bad.json: rule 1 ("reports"): allow[0].groups"#),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let config = &configs()[0];
+    for args in [
+        &["GET", "/admin"][..],
+        &["--user", "bob", "/admin"],
+        &["--user", "bob", "--color", "GET", "/admin"],
+        &["--user", "bob", "--auth-age", "soon", "GET", "/admin"],
+        &["--user", "bob", "--default", "deny", "GET", "/admin"],
+    ] {
+        let run = tester(config, args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
+        assert!(run.stderr.starts_with("policy: "), "{}", run.stderr);
+    }
+}
