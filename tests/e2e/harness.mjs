@@ -217,12 +217,13 @@ export const cookieValue = (setCookie) => setCookie.split(";")[0].slice(COOKIE.l
 
 /**
  * Logs `uid` in through the origin's handoff on the public /login path;
- * returns the new session token. `cookie` is sent with the login request.
+ * returns the new session token. `cookie` is sent with the login request;
+ * `identity` adds handoff fields (`email`, `groups`, `auth_time`).
  */
-export async function login(gate, uid = "alice", { claims, cookie } = {}) {
+export async function login(gate, uid = "alice", { claims, cookie, identity = {} } = {}) {
   const previous = gate.origin;
   gate.origin = () =>
-    new Response("welcome", { headers: { "sessiongate-login": handoff(uid, claims ? { claims } : {}) } });
+    new Response("welcome", { headers: { "sessiongate-login": handoff(uid, { ...(claims ? { claims } : {}), ...identity }) } });
   try {
     const response = await gate.fetch("/login", {
       method: "POST",

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { COOKIE, handoff, jwtClaims, now, sessionCookies, cookieValue, startGate, withSession } from "./harness.mjs";
+import { COOKIE, jwtClaims, login, now, sessionCookies, startGate, withSession } from "./harness.mjs";
 
 const POLICY = [
   { name: "admins", paths: ["/admin/*"], allow: [{ groups: ["admins"] }] },
@@ -26,18 +26,7 @@ const json = { accept: "application/json" };
 const page = { accept: "text/html", "sec-fetch-mode": "navigate", "sec-fetch-site": "same-origin" };
 
 /** Logs a user in through the origin's handoff, with the identity the policy reads. */
-async function loginAs(gate, uid, identity = {}) {
-  const previous = gate.origin;
-  gate.origin = () => new Response("welcome", { headers: { "sessiongate-login": handoff(uid, identity) } });
-  try {
-    const response = await gate.fetch("/login", { method: "POST" });
-    const [set] = sessionCookies(response);
-    if (!set) throw new Error(`login set no cookie (status ${response.status}: ${await response.text()})`);
-    return cookieValue(set);
-  } finally {
-    gate.origin = previous;
-  }
-}
+const loginAs = (gate, uid, identity = {}) => login(gate, uid, { identity });
 
 const forwarded = (gate, path) => gate.received.filter((r) => new URL(r.url).pathname === path);
 
