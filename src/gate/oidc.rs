@@ -14,7 +14,7 @@ use super::origin::{Login, LoginEnd};
 use super::reply::{self, Reply};
 use super::request::{Inbound, RequestUrl};
 use super::sessions::Ending;
-use super::{AfterEnding, Exchange, Gate, Op, Outcome, State, Step};
+use super::{page, AfterEnding, Exchange, Gate, Op, Outcome, State, Step};
 use crate::cookie::{self, Presented};
 use crate::oidc::metadata::{Fetched, Jwks, Metadata, MAX_AGE, MAX_DOCUMENT};
 use crate::oidc::state::{self, LoginState};
@@ -122,6 +122,9 @@ struct Failed {
     /// The provider's (502/503) rather than the user's (400/403).
     provider: bool,
     detail: Option<String>,
+    /// The account the provider signed in, when it is the one refused:
+    /// the page names it, so the user knows to switch.
+    account: Option<String>,
 }
 
 fn refused(reason: &'static str) -> Failed {
@@ -129,6 +132,7 @@ fn refused(reason: &'static str) -> Failed {
         reason,
         provider: false,
         detail: None,
+        account: None,
     }
 }
 
@@ -137,6 +141,7 @@ fn provider(reason: &'static str, detail: impl Into<Option<String>>) -> Failed {
         reason,
         provider: true,
         detail: detail.into(),
+        account: None,
     }
 }
 
@@ -650,7 +655,12 @@ impl Exchange {
             claims.entry(name).or_insert(value);
         }
         if let Err(refusal) = oidc.allow.admits(&claims) {
-            return self.signin_failed(gate, flow.asker(), refused(refusal.as_str()));
+            let account = claims.get("email").and_then(Value::as_str).unwrap_or(&sub);
+            let failed = Failed {
+                account: Some(account.to_owned()),
+                ..refused(refusal.as_str())
+            };
+            return self.signin_failed(gate, flow.asker(), failed);
         }
         let session_claims = match oidc::session_claims(&oidc.claims, &claims) {
             Ok(c) => c,
@@ -706,6 +716,7 @@ impl Exchange {
             reason,
             provider,
             detail,
+            account,
         } = failed;
         self.log.decision = if provider { "error" } else { "reject" };
         self.log.reason = Some(reason);
@@ -731,7 +742,7 @@ impl Exchange {
             _ => 400,
         };
         let mut reply = if asker == Asker::Browser {
-            page(status, reason)
+            failure_page(status, reason, account.as_deref())
         } else {
             Reply::json(
                 status,
@@ -745,8 +756,9 @@ impl Exchange {
     }
 }
 
-/// A small page that says what went wrong and offers to start again.
-fn page(status: u16, reason: &str) -> Reply {
+/// What went wrong, in words, on the edge's page (DESIGN §13.3 gives
+/// every edge page one look), with the reason code for a support request.
+fn failure_page(status: u16, reason: &str, account: Option<&str>) -> Reply {
     let message = match reason {
         "not_allowed" => "This account may not sign in here.",
         "email_not_verified" => "Your email address is not verified with your identity provider.",
@@ -761,24 +773,7 @@ fn page(status: u16, reason: &str) -> Reply {
         }
         _ => "The sign-in could not be completed.",
     };
-    let body = format!(
-        "<!doctype html><meta charset=utf-8><title>Sign-in failed</title>\
-         <h1>Sign-in failed</h1><p>{message}</p><p><code>{reason}</code></p>\
-         <p><a href=\"{}\">Try again</a></p>",
-        oidc::START_PATH
-    );
-    Reply {
-        status,
-        headers: vec![
-            ("content-type", "text/html; charset=utf-8".to_owned()),
-            ("cache-control", "no-store".to_owned()),
-            (
-                "content-security-policy",
-                "default-src 'none'; frame-ancestors 'none'".to_owned(),
-            ),
-        ],
-        body,
-    }
+    page::signin_failed(status, message, reason, account)
 }
 
 fn doc_url(gate: Gate<'_>, flow: &Flow, doc: Doc) -> String {

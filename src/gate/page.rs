@@ -67,9 +67,9 @@ pub fn forbidden(who: &str, rule: &str) -> Reply {
     document(403, "You do not have access to this page", &main)
 }
 
-/// A sign-in at the identity provider that did not complete: `account`,
-/// when the provider named one, is the account that was refused.
-pub fn signin_failed(status: u16, message: &str, account: Option<&str>) -> Reply {
+/// A sign-in at the identity provider that did not complete: what went
+/// wrong, its code, and, when the provider named one, the account refused.
+pub fn signin_failed(status: u16, message: &str, reason: &str, account: Option<&str>) -> Reply {
     let refused = account.map_or_else(String::new, |who| {
         format!(
             "<p class=\"who\">The account was <strong>{}</strong>.</p>\n",
@@ -77,8 +77,11 @@ pub fn signin_failed(status: u16, message: &str, account: Option<&str>) -> Reply
         )
     });
     let main = format!(
-        "<p>{}</p>\n{refused}<p><a href=\"/\">Try again</a>, with another account if this one is not allowed.</p>",
+        "<p>{}</p>\n{refused}<p><a href=\"{}\">Try again</a>, with another account if this one \
+         is not allowed.</p>\n<p class=\"who\">Reason: <code>{}</code></p>",
         escape(message),
+        crate::oidc::START_PATH,
+        escape(reason),
     );
     document(status, "Sign-in failed", &main)
 }
@@ -171,6 +174,38 @@ mod tests {
         assert_eq!(iso(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
         assert_eq!(iso(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn every_page_has_the_one_look_and_a_strict_csp() {
+        for reply in [
+            forbidden("ada@example.com", "admins"),
+            signin_failed(403, "This account may not sign in here.", "not_allowed", None),
+            sessions(&[], &crate::token::SessionId::from_bytes([1; 32]).hash()),
+        ] {
+            let csp = reply.header("content-security-policy").unwrap();
+            assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+            assert_eq!(reply.header("cache-control"), Some("no-store"));
+            assert!(reply.body.contains(&format!("<style>{STYLE}</style>")));
+        }
+    }
+
+    #[test]
+    fn the_forbidden_page_names_who_is_signed_in_and_offers_to_switch() {
+        let reply = forbidden("<ada>", "admins");
+        assert_eq!(reply.status, 403);
+        assert!(reply.body.contains("Signed in as <strong>&lt;ada&gt;</strong>"));
+        assert!(reply.body.contains(SIGN_OUT));
+        assert!(reply.body.contains("<code>admins</code>"));
+    }
+
+    #[test]
+    fn a_failed_sign_in_names_the_account_refused() {
+        let reply = signin_failed(403, "No.", "not_allowed", Some("eve@example.com"));
+        assert!(reply.body.contains("The account was <strong>eve@example.com</strong>"));
+        assert!(reply.body.contains("<code>not_allowed</code>"));
+        let anonymous = signin_failed(400, "No.", "state_missing", None);
+        assert!(!anonymous.body.contains("The account was"));
     }
 
     #[test]
