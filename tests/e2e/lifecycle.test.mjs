@@ -35,7 +35,7 @@ describe("login", () => {
     const token = await login(gate, "alice", { claims: { role: "editor" } });
     const { id } = tokenParts(token);
     const record = JSON.parse(await gate.kv.get(`s:${idHash(id)}`));
-    assert.deepEqual(Object.keys(record).sort(), ["abs_exp", "claims", "iat", "uid", "v"]);
+    assert.deepEqual(Object.keys(record).sort(), ["abs_exp", "auth_time", "claims", "iat", "uid", "v"]);
     assert.equal(record.uid, "alice");
     assert.equal(record.abs_exp - record.iat, 43200);
     const { keys } = await gate.kv.list();
@@ -287,7 +287,7 @@ describe("the user's own sessions", () => {
     assert.equal((await response.json()).reason, "reauthentication_required");
     response = await gate.fetch(`/.sessiongate/sessions/${other}`, { method: "POST", headers: withSession(stale, { ...same, accept: "text/html" }) });
     assert.equal(response.status, 303);
-    assert.equal(response.headers.get("location"), "/login?return_to=/.sessiongate/sessions");
+    assert.equal(response.headers.get("location"), "/login?return_to=/.sessiongate/sessions&max_age=900");
     assert.equal(await status(fresh), 200, "nothing ended");
     // After logging in again, the same request ends the other session.
     const again = await login(gate, "jan");

@@ -71,9 +71,10 @@ beforeEach(() => {
 const stateCookieOf = (response) =>
   response.headers.getSetCookie().find((c) => c.startsWith(`${STATE_COOKIE}=`) && !c.includes("Max-Age=0"))?.split(";")[0];
 
-/** `GET /.sessiongate/oidc/start`: the provider URL and the browser's state cookie. */
-async function start(returnTo = "/dashboard", g = gate) {
-  const response = await g.fetch(`/.sessiongate/oidc/start?return_to=${encodeURIComponent(returnTo)}`, { headers: { accept: "text/html" } });
+/** `GET /.sessiongate/oidc/start` (with `max_age` when given): the provider URL and the browser's state cookie. */
+async function start(returnTo = "/dashboard", g = gate, maxAge = undefined) {
+  const step = maxAge === undefined ? "" : `&max_age=${maxAge}`;
+  const response = await g.fetch(`/.sessiongate/oidc/start?return_to=${encodeURIComponent(returnTo)}${step}`, { headers: { accept: "text/html" } });
   assert.equal(response.status, 303, await response.clone().text());
   return { location: response.headers.get("location"), cookie: stateCookieOf(response) };
 }
@@ -82,9 +83,9 @@ async function start(returnTo = "/dashboard", g = gate) {
 const callback = (params, cookie, g = gate) =>
   g.fetch(`/.sessiongate/oidc/callback?${new URLSearchParams(params)}`, { headers: { cookie: cookie ?? "", accept: "text/html" } });
 
-/** The whole flow for `user`; the callback's response. */
-async function signIn(user = "alice", { returnTo, cookie: extraCookie, g = gate, provider = op } = {}) {
-  const { location, cookie } = await start(returnTo, g);
+/** The whole flow for `user` (a step-up with `maxAge`); the callback's response. */
+async function signIn(user = "alice", { returnTo, cookie: extraCookie, g = gate, provider = op, maxAge } = {}) {
+  const { location, cookie } = await start(returnTo, g, maxAge);
   const answer = await provider.authorize(location, { login: user });
   assert.ok(answer.code, `the provider answered ${JSON.stringify(answer.params ?? answer.error)}`);
   g.sensitive.add(answer.code);
@@ -131,6 +132,45 @@ describe("the code flow", () => {
     const assertion = jwtClaims(gate.received.at(-1).headers["sessiongate-assertion"]);
     assert.equal(assertion.sub, sub);
     assert.equal(assertion.claims.email, "alice@example.com");
+  });
+
+  test("the session keeps the verified email, the groups and when the user logged in; the assertion carries them", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const response = await signIn("alice");
+    assert.equal(response.status, 303);
+    const token = sessionOf(response);
+    const record = JSON.parse(await gate.kv.get(`s:${idHash(tokenParts(token).id)}`));
+    assert.equal(record.email, "alice@example.com");
+    assert.deepEqual(record.groups, ["staff"]);
+    assert.ok(record.auth_time >= before - 5 && record.auth_time <= record.iat, `auth_time ${record.auth_time}`);
+    await gate.fetch("/dashboard", { headers: { cookie: `${COOKIE}=${token}` } });
+    const assertion = jwtClaims(gate.received.at(-1).headers["sessiongate-assertion"]);
+    assert.equal(assertion.email, "alice@example.com");
+    assert.deepEqual(assertion.groups, ["staff"]);
+    assert.equal(assertion.auth_time, record.auth_time);
+  });
+
+  test("a start with max_age (a step-up) asks the provider for a fresh login, and the session keeps its auth_time", async () => {
+    const { location } = await start("/admin", gate, 300);
+    const params = new URL(location).searchParams;
+    assert.equal(params.get("prompt"), "login");
+    assert.equal(params.get("max_age"), "300");
+    assert.equal(new URL((await start()).location).searchParams.get("prompt"), null, "not without max_age");
+    const before = Math.floor(Date.now() / 1000);
+    const response = await signIn("alice", { returnTo: "/admin", maxAge: 300 });
+    assert.equal(response.status, 303, await reasonOf(response.clone()).catch(() => ""));
+    assert.equal(response.headers.get("location"), "/admin");
+    const record = JSON.parse(await gate.kv.get(`s:${idHash(tokenParts(sessionOf(response)).id)}`));
+    assert.ok(record.auth_time >= before - 5, "the provider's auth_time of the login just made");
+  });
+
+  test("a start with a max_age it cannot read is refused, not signed in without it", async () => {
+    for (const bad of ["abc", "-1", "5m", "99999999999"]) {
+      const response = await gate.fetch(`/.sessiongate/oidc/start?return_to=/admin&max_age=${bad}`, { headers: { accept: "text/html" } });
+      assert.equal(response.status, 400, bad);
+      assert.equal(await reasonOf(response), "max_age_invalid");
+      assert.equal(stateCookieOf(response), undefined);
+    }
   });
 
   test("the session the browser came with ends (no fixation)", async () => {
@@ -202,12 +242,12 @@ describe("attack cases: each is refused and starts no session", () => {
   });
 
   /** Signs in with the token response's id_token replaced by `forge(realClaims, realHeader)`. */
-  async function forged(forge) {
+  async function forged(forge, options = {}) {
     tamperTokens = async (tokens) => {
       const [header, payload] = tokens.id_token.split(".").slice(0, 2).map((p) => JSON.parse(Buffer.from(p, "base64url")));
       return { ...tokens, id_token: await forge(payload, header) };
     };
-    return signIn("alice");
+    return signIn("alice", options);
   }
   const now = () => Math.floor(Date.now() / 1000);
   const resign = (changes, header = {}) => (claims) => op.signWithProviderKey({ ...claims, ...changes }, header);
@@ -239,6 +279,14 @@ describe("attack cases: each is refused and starts no session", () => {
   for (const [name, forge, reason] of idTokenCases) {
     test(name, async () => refusedWith(await forged(forge), 400, reason));
   }
+
+  test("a step-up answered with a login older than its max_age, or without auth_time", async () => {
+    await refusedWith(await forged(resign({ auth_time: now() - 3600 }), { maxAge: 300 }), 400, "auth_time_too_old");
+    await refusedWith(await forged(resign({ auth_time: undefined }), { maxAge: 300 }), 400, "auth_time_missing");
+    assert.ok(gate.logs.some((l) => l.reason === "auth_time_too_old" && l.decision === "reject"), "logged");
+    // The same old login is fine where no max_age was asked for.
+    assert.equal((await forged(resign({ auth_time: now() - 3600 }))).status, 303);
+  });
 
   test("an unverified email", async () => refusedWith(await signIn("mallory"), 403, "email_not_verified"));
 
