@@ -1793,7 +1793,7 @@ mod steps {
         assert_eq!(
             wire["metric"],
             serde_json::json!({
-                "blobs": ["forward", "", "protected", "enforce"],
+                "blobs": ["forward", "", "protected", "enforce", ""],
                 "doubles": [200.0, 7.0],
                 "indexes": ["protected"],
             })
@@ -1808,7 +1808,7 @@ mod steps {
         let wire: serde_json::Value = serde_json::from_str(&step.to_json(0, 0, true, &[])).unwrap();
         assert_eq!(
             wire["metric"]["blobs"],
-            serde_json::json!(["reject", "bad_escape", "invalid", "enforce"])
+            serde_json::json!(["reject", "bad_escape", "invalid", "enforce", ""])
         );
     }
 }

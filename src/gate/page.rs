@@ -180,7 +180,12 @@ mod tests {
     fn every_page_has_the_one_look_and_a_strict_csp() {
         for reply in [
             forbidden("ada@example.com", "admins"),
-            signin_failed(403, "This account may not sign in here.", "not_allowed", None),
+            signin_failed(
+                403,
+                "This account may not sign in here.",
+                "not_allowed",
+                None,
+            ),
             sessions(&[], &crate::token::SessionId::from_bytes([1; 32]).hash()),
         ] {
             let csp = reply.header("content-security-policy").unwrap();
@@ -194,7 +199,9 @@ mod tests {
     fn the_forbidden_page_names_who_is_signed_in_and_offers_to_switch() {
         let reply = forbidden("<ada>", "admins");
         assert_eq!(reply.status, 403);
-        assert!(reply.body.contains("Signed in as <strong>&lt;ada&gt;</strong>"));
+        assert!(reply
+            .body
+            .contains("Signed in as <strong>&lt;ada&gt;</strong>"));
         assert!(reply.body.contains(SIGN_OUT));
         assert!(reply.body.contains("<code>admins</code>"));
     }
@@ -202,7 +209,9 @@ mod tests {
     #[test]
     fn a_failed_sign_in_names_the_account_refused() {
         let reply = signin_failed(403, "No.", "not_allowed", Some("eve@example.com"));
-        assert!(reply.body.contains("The account was <strong>eve@example.com</strong>"));
+        assert!(reply
+            .body
+            .contains("The account was <strong>eve@example.com</strong>"));
         assert!(reply.body.contains("<code>not_allowed</code>"));
         let anonymous = signin_failed(400, "No.", "state_missing", None);
         assert!(!anonymous.body.contains("The account was"));
