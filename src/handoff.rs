@@ -196,6 +196,16 @@ mod tests {
         verify(&key(), &jwt::sign(&key(), &claims), NOW)
     }
 
+    /// A valid handoff for `a` with `extra` claims added.
+    fn with(extra: serde_json::Value) -> Result<Handoff, HandoffError> {
+        let mut claims = json!({"sub": "a", "exp": NOW + 60});
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        check(claims)
+    }
+
     #[test]
     fn a_valid_handoff_names_the_user_and_claims() {
         let handoff =
@@ -244,17 +254,15 @@ mod tests {
 
     #[test]
     fn a_validity_span_that_has_not_begun_is_refused() {
-        let at = |extra: serde_json::Value| {
-            let mut claims = json!({"sub": "a", "exp": NOW + 60});
-            claims
-                .as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            check(claims)
-        };
-        assert_eq!(at(json!({"nbf": NOW + 1})), Err(HandoffError::NotYetValid));
-        assert_eq!(at(json!({"iat": NOW + 1})), Err(HandoffError::NotYetValid));
-        assert!(at(json!({"nbf": NOW, "iat": NOW - 5})).is_ok());
+        assert_eq!(
+            with(json!({"nbf": NOW + 1})),
+            Err(HandoffError::NotYetValid)
+        );
+        assert_eq!(
+            with(json!({"iat": NOW + 1})),
+            Err(HandoffError::NotYetValid)
+        );
+        assert!(with(json!({"nbf": NOW, "iat": NOW - 5})).is_ok());
     }
 
     #[test]
@@ -297,14 +305,6 @@ mod tests {
 
     #[test]
     fn identity_past_its_bounds_or_of_the_wrong_shape_is_refused() {
-        let with = |extra: serde_json::Value| {
-            let mut claims = json!({"sub": "a", "exp": NOW + 60});
-            claims
-                .as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            check(claims)
-        };
         let many: Vec<String> = (0..65).map(|i| format!("g{i}")).collect();
         let wide: Vec<String> = (0..64).map(|i| format!("{i:0>40}")).collect();
         let cases = [

@@ -305,6 +305,28 @@ fn token_in(set_cookie: &str) -> &str {
         .trim_start_matches("__Host-sg=")
 }
 
+/// The verified assertion of a forwarded `GET /dashboard`.
+fn dashboard_assertion(fwd: &Forwarded) -> AssertionClaims {
+    let (_, assertion) = fwd
+        .headers
+        .iter()
+        .find(|(n, _)| *n == assertion::HEADER)
+        .unwrap();
+    let expected = Expected {
+        audience: "app",
+        method: "GET",
+        path_and_query: "/dashboard",
+        now: NOW,
+        leeway: 0,
+    };
+    AssertionClaims::verify(
+        &HmacKey::new(ASSERTION_KEY.as_bytes()),
+        assertion,
+        &expected,
+    )
+    .unwrap()
+}
+
 fn ring(keys: &[(&str, &str)]) -> KeyRing {
     KeyRing::new(
         keys.iter()
@@ -847,7 +869,7 @@ mod login {
         );
 
         let c = cookie(token_in(&edits.set_cookies[0]));
-        let claims = dashboard_assertion(&world, &c);
+        let claims = dashboard_assertion(&forward(world.handle(get(&url("/dashboard"), Some(&c)))));
         assert_eq!(claims.email.as_deref(), Some("alice@example.com"));
         assert_eq!(claims.groups, ["admins", "staff"]);
         assert_eq!(claims.auth_time, NOW - 600);
@@ -877,7 +899,7 @@ mod login {
             .put(&session::record_key(&hash), &old, None, 3600)
             .unwrap();
         let c = cookie(&world.config.session_keys.mint(&id, NOW));
-        let claims = dashboard_assertion(&world, &c);
+        let claims = dashboard_assertion(&forward(world.handle(get(&url("/dashboard"), Some(&c)))));
         assert_eq!(claims.auth_time, NOW - 300, "its iat");
         assert_eq!((claims.email, claims.groups), (None, Vec::new()));
         assert_eq!(
@@ -885,30 +907,6 @@ mod login {
             Some(old),
             "read, not rewritten"
         );
-    }
-
-    /// The verified assertion of `GET /dashboard` with this cookie header.
-    fn dashboard_assertion(world: &World, cookie_header: &str) -> AssertionClaims {
-        let u = url("/dashboard");
-        let fwd = forward(world.handle(get(&u, Some(cookie_header))));
-        let (_, assertion) = fwd
-            .headers
-            .iter()
-            .find(|(n, _)| *n == assertion::HEADER)
-            .unwrap();
-        let expected = Expected {
-            audience: "app",
-            method: "GET",
-            path_and_query: "/dashboard",
-            now: NOW,
-            leeway: 0,
-        };
-        AssertionClaims::verify(
-            &HmacKey::new(ASSERTION_KEY.as_bytes()),
-            assertion,
-            &expected,
-        )
-        .unwrap()
     }
 
     #[test]
@@ -2522,28 +2520,6 @@ mod device_binding {
             let signature: Signature = self.0.sign(signed.as_bytes());
             format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
         }
-    }
-
-    /// The verified assertion of a forwarded `GET /dashboard`.
-    fn dashboard_assertion(fwd: &Forwarded) -> AssertionClaims {
-        let (_, assertion) = fwd
-            .headers
-            .iter()
-            .find(|(n, _)| *n == assertion::HEADER)
-            .unwrap();
-        let expected = Expected {
-            audience: "app",
-            method: "GET",
-            path_and_query: "/dashboard",
-            now: NOW,
-            leeway: 0,
-        };
-        AssertionClaims::verify(
-            &HmacKey::new(ASSERTION_KEY.as_bytes()),
-            assertion,
-            &expected,
-        )
-        .unwrap()
     }
 
     fn post<'a>(u: &'a str, c: &'a str, proof: Option<&'a str>) -> Inbound<'a> {
