@@ -1,0 +1,277 @@
+//! `policy::Policy::parse` on arbitrary `POLICY` text, and its decisions.
+//!
+//! Input: `POLICY` alone, or, when it holds a NUL, up to nine NUL-separated
+//! fields: `POLICY`, method, path (`routes::normalise`d first; a query is
+//! dropped), uid, email, groups (comma-separated), claims (`k=v`,
+//! comma-separated), seconds since sign-in (decimal), device-bound (any
+//! non-empty text). Missing fields take a plain subject's values: `GET /`,
+//! user `u`, no email, groups or claims, signed in just now, unbound.
+//! Bytes are read lossily as UTF-8.
+//!
+//! Invariants:
+//! - parsing never panics, gives the same answer twice, and does not depend
+//!   on `POLICY_DEFAULT` beyond the decisions on unmatched paths;
+//! - an accepted policy's rules each have paths and allow conditions,
+//!   unique labels, and a `max_auth_age` above zero when they have one;
+//! - every path `normalise` accepts gets a decision, and `decide` agrees
+//!   with `rule_for`: the same rule (or `default` when none matches and
+//!   then exactly what `POLICY_DEFAULT` says), `Forbidden` exactly when the
+//!   rule does not admit the subject for the method, `StepUp` with the
+//!   rule's `max_auth_age` exactly when it admits and the sign-in is older;
+//! - the rule chosen covers the path, no rule covers it more specifically,
+//!   and no earlier rule covers it as specifically (first among equals);
+//! - a rule is not escaped by how the path is written: its upper-case
+//!   form, a trailing slash, doubled slashes and a `;` parameter on the
+//!   last segment get the same rule;
+//! - the path each pattern names (a prefix's base, and a path below it) is
+//!   decided by a rule that covers it at least as specifically;
+//! - with no rules and `POLICY_DEFAULT=allow` the policy is inactive and
+//!   everything is allowed.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sessiongate::policy::path::{fold, Pattern};
+use sessiongate::policy::{Fallback, Outcome, Policy, Request, Subject, DEFAULT_LABEL};
+use sessiongate::routes::normalise;
+use sessiongate::session::Claims;
+
+const NOW: u64 = 1_700_000_000;
+
+/// Paths decided in every run, besides the input's and the rules' own.
+const PATHS: [&str; 6] = [
+    "/",
+    "/admin",
+    "/admin/users",
+    "/ADMIN/",
+    "/a;b/c",
+    "//x//y/",
+];
+
+struct Who {
+    uid: String,
+    email: Option<String>,
+    groups: Vec<String>,
+    claims: Claims,
+    device_bound: bool,
+    auth_time: u64,
+}
+
+impl Who {
+    fn subject(&self) -> Subject<'_> {
+        Subject {
+            uid: &self.uid,
+            email: self.email.as_deref(),
+            groups: &self.groups,
+            claims: &self.claims,
+            device_bound: self.device_bound,
+            auth_time: self.auth_time,
+        }
+    }
+}
+
+/// Decides `path` under both fallbacks and checks the decisions against
+/// the rules.
+fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
+    let subject = who.subject();
+    let request = Request { path, method };
+    let decided = allow.decide(&request, &subject, NOW);
+    let denied = deny.decide(&request, &subject, NOW);
+    assert_eq!(
+        decided.rule, denied.rule,
+        "{path:?}: the fallback changed the rule"
+    );
+
+    let folded = fold(path);
+    assert_eq!(fold(&folded), folded, "{path:?}: folding is not idempotent");
+    let Some(rule) = allow.rule_for(path) else {
+        assert_eq!(
+            decided.rule, DEFAULT_LABEL,
+            "{path:?}: decided by a rule rule_for does not find"
+        );
+        assert_eq!(decided.outcome, Outcome::Allow);
+        assert_eq!(denied.outcome, Outcome::Forbidden);
+        assert!(
+            allow.rules().iter().all(|r| r.covers(&folded).is_none()),
+            "{path:?}: a rule covers it"
+        );
+        return;
+    };
+    assert_eq!(
+        decided.rule, rule.label,
+        "{path:?}: decide and rule_for disagree"
+    );
+    assert_eq!(
+        decided.outcome, denied.outcome,
+        "{path:?}: the fallback changed a rule's verdict"
+    );
+
+    // The chosen rule is the most specific, and the first among equals.
+    let best = rule
+        .covers(&folded)
+        .expect("the rule chosen does not cover the path");
+    let first = allow
+        .rules()
+        .iter()
+        .position(|r| r.label == rule.label)
+        .unwrap();
+    for (i, other) in allow.rules().iter().enumerate() {
+        match other.covers(&folded) {
+            Some(s) if s > best => panic!(
+                "{path:?}: rule {:?} is more specific than {:?}",
+                other.label, rule.label
+            ),
+            Some(s) if s == best && i < first => {
+                panic!("{path:?}: rule {:?} comes first", other.label)
+            }
+            _ => {}
+        }
+    }
+
+    let expected = if !rule.admits(&subject, method) {
+        Outcome::Forbidden
+    } else {
+        match rule.max_auth_age {
+            Some(max_age) if NOW.saturating_sub(who.auth_time) > max_age => {
+                Outcome::StepUp { max_age }
+            }
+            _ => Outcome::Allow,
+        }
+    };
+    assert_eq!(decided.outcome, expected, "{path:?}: rule {:?}", rule.label);
+
+    // However the path is written, the same rule decides.
+    let (base, last) = path.rsplit_once('/').unwrap_or(("", path));
+    let param = if last.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{base}/{last};p=1")
+    };
+    for variant in [
+        path.to_ascii_uppercase(),
+        format!("{path}/"),
+        format!("/{path}"),
+        format!("{base}//{last}"),
+        param,
+    ] {
+        let other = allow.rule_for(&variant).map(|r| r.label.as_str());
+        assert_eq!(other, Some(rule.label.as_str()), "{path:?} as {variant:?}");
+    }
+}
+
+fn run(text: &str, method: &str, path: Option<&str>, who: &Who) {
+    let allow = Policy::parse(text, Fallback::Allow);
+    let deny = Policy::parse(text, Fallback::Deny);
+    assert_eq!(
+        allow,
+        Policy::parse(text, Fallback::Allow),
+        "parsing is not deterministic"
+    );
+    let (allow, deny) = match (allow, deny) {
+        (Ok(allow), Ok(deny)) => (allow, deny),
+        (Err(a), Err(d)) => {
+            assert_eq!(a, d, "the error depends on POLICY_DEFAULT");
+            assert!(!a.to_string().is_empty());
+            return;
+        }
+        (a, d) => panic!(
+            "valid under one fallback only: {:?} / {:?}",
+            a.err(),
+            d.err()
+        ),
+    };
+    assert!(deny.is_active());
+    assert_eq!(allow.is_active(), !allow.rules().is_empty());
+
+    for (i, rule) in allow.rules().iter().enumerate() {
+        assert!(
+            !rule.paths.is_empty() && !rule.allow.is_empty(),
+            "rule {i} is empty"
+        );
+        assert!(!rule.label.is_empty() && rule.label != DEFAULT_LABEL);
+        assert!(
+            allow.rules()[..i]
+                .iter()
+                .all(|earlier| earlier.label != rule.label),
+            "label {:?} used twice",
+            rule.label
+        );
+        assert_ne!(rule.max_auth_age, Some(0));
+    }
+
+    if let Some(path) = path {
+        if let Ok(path) = normalise(path) {
+            check(&allow, &deny, method, &path, who);
+        }
+    }
+    for path in PATHS {
+        check(&allow, &deny, method, path, who);
+    }
+    for pattern in allow.rules().iter().flat_map(|r| &r.paths) {
+        let named = match pattern {
+            Pattern::Exact(p) => vec![p.clone()],
+            Pattern::Prefix(base) => vec![format!("{base}/"), format!("{base}/below")],
+        };
+        for path in named {
+            let spec = pattern
+                .matches(&fold(&path))
+                .expect("a pattern does not match the path it names");
+            let rule = allow
+                .rule_for(&path)
+                .expect("no rule for a path a pattern names");
+            assert!(rule.covers(&fold(&path)) >= Some(spec));
+            check(&allow, &deny, method, &path, who);
+        }
+    }
+    if !allow.is_active() {
+        let d = allow.decide(
+            &Request {
+                path: "/any",
+                method,
+            },
+            &who.subject(),
+            NOW,
+        );
+        assert_eq!((d.rule, d.outcome), (DEFAULT_LABEL, Outcome::Allow));
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let mut fields = text.split('\0');
+    let policy = fields.next().unwrap_or_default();
+    let mut next = || fields.next().unwrap_or_default();
+    let method = match next() {
+        "" => "GET",
+        m => m,
+    };
+    let path = match next() {
+        "" => None,
+        p => Some(p.split('?').next().unwrap_or_default()),
+    };
+    let uid = match next() {
+        "" => "u",
+        u => u,
+    };
+    let email = Some(next()).filter(|e| !e.is_empty()).map(str::to_owned);
+    let groups = next()
+        .split(',')
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let claims = next()
+        .split(',')
+        .filter_map(|c| c.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let age: u64 = next().parse().unwrap_or(0);
+    let device_bound = !next().is_empty();
+    let who = Who {
+        uid: uid.to_owned(),
+        email,
+        groups,
+        claims,
+        device_bound,
+        auth_time: NOW.saturating_sub(age),
+    };
+    run(policy, method, path, &who);
+});
