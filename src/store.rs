@@ -30,6 +30,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::gate::{Exchange, Gate, Input, Listed, Op, Outcome, Step};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::gate::{VERIFY_KEY_INVALID, VERIFY_VALID};
 use crate::ledger::LedgerState;
 
 /// A store operation that failed; the text is for the log.
@@ -119,16 +121,65 @@ pub fn perform<S: SessionStore>(store: &S, ops: &[Op]) -> Vec<Outcome> {
                 Op::CacheWrite { key, value, ttl } => {
                     store.cache_write(key, value, *ttl).map(|()| Outcome::Done)
                 }
-                // The provider, WebCrypto and the request body are the
-                // driver's (DESIGN §12); natively they fail, and the gate
-                // fails closed.
-                Op::Fetch { .. } | Op::Verify { .. } | Op::ReadBody { .. } => {
-                    Err(StoreError("not available to the native driver".to_owned()))
-                }
+                #[cfg(not(target_arch = "wasm32"))]
+                Op::Verify {
+                    alg,
+                    jwk,
+                    data,
+                    signature,
+                } => Ok(verify_signature(alg, jwk, data, signature)),
+                // The provider and the request body are the driver's
+                // (DESIGN §12); natively they fail, and the gate fails
+                // closed.
+                #[cfg(target_arch = "wasm32")]
+                Op::Verify { .. } => Err(unavailable()),
+                Op::Fetch { .. } | Op::ReadBody { .. } => Err(unavailable()),
             };
             outcome.unwrap_or_else(|e| Outcome::Failed(e.0))
         })
         .collect()
+}
+
+fn unavailable() -> StoreError {
+    StoreError("not available to the native driver".to_owned())
+}
+
+/// What the driver's WebCrypto says of a JWS signature (an [`Op::Verify`]),
+/// natively: ES256 (device-binding proofs, DESIGN §11) with RustCrypto's
+/// `p256`, which only native builds link; `"valid"`, none for a signature
+/// that is not the key's, or `"key_invalid"` for a key that is no P-256
+/// point. RS256 fails, as the provider's fetches do.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn verify_signature(alg: &str, jwk: &str, data: &str, signature: &str) -> Outcome {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use p256::ecdsa::signature::Verifier;
+    use p256::ecdsa::{Signature, VerifyingKey};
+
+    if alg != "ES256" {
+        return Outcome::Failed(format!("{alg}: {}", unavailable().0));
+    }
+    let coordinate = |jwk: &serde_json::Value, name: &str| -> Option<[u8; 32]> {
+        let bytes = URL_SAFE_NO_PAD.decode(jwk.get(name)?.as_str()?).ok()?;
+        bytes.try_into().ok()
+    };
+    let key = serde_json::from_str::<serde_json::Value>(jwk)
+        .ok()
+        .filter(|jwk| jwk["kty"] == "EC" && jwk["crv"] == "P-256")
+        .and_then(|jwk| Some((coordinate(&jwk, "x")?, coordinate(&jwk, "y")?)))
+        .and_then(|(x, y)| {
+            let point = p256::EncodedPoint::from_affine_coordinates(&x.into(), &y.into(), false);
+            VerifyingKey::from_encoded_point(&point).ok()
+        });
+    let Some(key) = key else {
+        return Outcome::Value(Some(VERIFY_KEY_INVALID.to_owned()));
+    };
+    let valid = URL_SAFE_NO_PAD
+        .decode(signature)
+        .ok()
+        .and_then(|bytes| Signature::from_slice(&bytes).ok())
+        .is_some_and(|signature| key.verify(data.as_bytes(), &signature).is_ok());
+    Outcome::Value(valid.then(|| VERIFY_VALID.to_owned()))
 }
 
 /// Performs the exchange's store steps against `store`, as the driver

@@ -2480,6 +2480,7 @@ mod device_binding {
     use p256::ecdsa::signature::Signer;
     use p256::ecdsa::{Signature, SigningKey};
     use serde_json::{json, Value};
+    use sessiongate::gate::{Op, Outcome};
 
     const BOUND: &str = "__Host-sg-bound";
     const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0";
@@ -2961,6 +2962,87 @@ mod device_binding {
             assert_eq!(errors.0.len(), 1);
             assert_eq!(errors.0[0].var, var);
         }
+    }
+
+    /// Drives a request as `World::handle` does, but answers each `Verify`
+    /// with `verdict` (the driver's WebCrypto); the reply and the `Verify`
+    /// operations asked for.
+    fn handle_verifying(
+        world: &World,
+        req: Inbound<'_>,
+        verdict: Outcome,
+    ) -> (Reply, Vec<(String, Value, String, String)>) {
+        let mut verified = Vec::new();
+        let (mut exchange, mut step) = world.gate().start(&req, world.clock.now());
+        loop {
+            step = match step {
+                Step::Store(ops) => {
+                    let outcomes = ops
+                        .iter()
+                        .map(|op| match op {
+                            Op::Verify {
+                                alg,
+                                jwk,
+                                data,
+                                signature,
+                            } => {
+                                let jwk = serde_json::from_str(jwk).unwrap();
+                                verified.push((alg.clone(), jwk, data.clone(), signature.clone()));
+                                verdict.clone()
+                            }
+                            other => perform(&world.store, std::slice::from_ref(other)).remove(0),
+                        })
+                        .collect();
+                    exchange.resume(world.gate(), Input::Store(outcomes))
+                }
+                Step::Finish(Answer::Reply(reply), _) => return (reply, verified),
+                other => panic!("a proof neither forwards nor passes: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_signature_is_one_verify_step_for_the_driver_and_anything_but_valid_refuses() {
+        let world = World::new();
+        let device = Device::new(1);
+        let (token, id) = world.session("alice", 10);
+        let c = cookie(&token);
+        let u = url("/.sessiongate/dbsc/register");
+        let proof = device.proof(&challenge(&world, &c), true);
+        let (signed, signature) = proof.rsplit_once('.').unwrap();
+        for (verdict, expected) in [
+            (Outcome::Value(None), "proof_bad_signature"),
+            (
+                Outcome::Value(Some("key_invalid".to_owned())),
+                "proof_key_invalid",
+            ),
+            (
+                Outcome::Failed("WebCrypto threw".to_owned()),
+                "proof_bad_signature",
+            ),
+        ] {
+            let before = world.counts();
+            let (r, verified) = handle_verifying(&world, post(&u, &c, Some(&proof)), verdict);
+            assert_eq!((r.status, reason(&r)), (403, expected.to_owned()));
+            let expected_op = (
+                "ES256".to_owned(),
+                device.jwk(),
+                signed.to_owned(),
+                signature.to_owned(),
+            );
+            assert_eq!(
+                verified,
+                [expected_op],
+                "one Verify, of the proof's signed part with its key"
+            );
+            assert_eq!(world.counts().writes, before.writes, "nothing written");
+            assert!(stored(&world, &id).device_key.is_none());
+        }
+        // No refusal spent the challenge: the same proof, verified, binds.
+        let valid = Outcome::Value(Some("valid".to_owned()));
+        let (r, _) = handle_verifying(&world, post(&u, &c, Some(&proof)), valid);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(stored(&world, &id).device_key.is_some());
     }
 }
 

@@ -6,8 +6,9 @@
 //!
 //! Everything here is pure: the challenges and the bound cookie are HMAC
 //! tags over the session's id hash and a time, so issuing and checking
-//! them costs no I/O; [`proof`] verifies the browser's ES256 proofs. The
-//! gate's `dbsc` stage uses them, and the session record keeps the key.
+//! them costs no I/O; [`proof`] reads the browser's ES256 proofs (their
+//! signatures are checked by WebCrypto, through the gate's `Verify` step).
+//! The gate's `dbsc` stage uses them, and the session record keeps the key.
 
 mod challenge;
 mod cookie;
@@ -23,7 +24,7 @@ use crate::token::KeyRing;
 
 pub use challenge::{Challenge, ChallengeError};
 pub use cookie::BoundCookieError;
-pub use proof::{verify as verify_proof, Jwk, ProofError};
+pub use proof::{Jwk, ProofError};
 
 /// Where a browser registers its key, and refreshes the bound cookie.
 pub const REGISTER_PATH: &str = "/.sessiongate/dbsc/register";

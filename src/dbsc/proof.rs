@@ -5,22 +5,32 @@
 //! Only ES256 is accepted, as only ES256 is offered: `alg` names the one
 //! algorithm this code verifies, never chooses it, so `none`, HS256 (with
 //! the public key as the secret) and RS256 are refused before any
-//! signature is looked at. The signature is checked with RustCrypto's
-//! `p256`.
+//! signature is looked at. Everything but the signature is checked here,
+//! without I/O: [`read`] takes the proof apart and checks its header and
+//! key; the gate has the driver check the signature with WebCrypto (a
+//! `Verify` step, as for OpenID Connect's ID tokens, DESIGN §11); only
+//! then does [`Unverified::verified`] read the payload.
+//!
+//! ```
+//! use sessiongate::dbsc::proof::{read, ProofError};
+//!
+//! // An HS256 token is refused before its signature is looked at.
+//! let hs256 = "eyJhbGciOiJIUzI1NiIsInR5cCI6ImRic2Mrand0In0.eyJqdGkiOiJjIn0.c2ln";
+//! assert_eq!(read(hs256, None).unwrap_err(), ProofError::UnsupportedAlgorithm);
+//! ```
 
 use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
-use p256::EncodedPoint;
 use serde::{Deserialize, Serialize};
 
 /// Longest proof accepted: a proof is a few hundred bytes.
 pub const MAX_PROOF_LEN: usize = 4 * 1024;
 /// The JWT `typ` of DBSC proofs.
 pub const TYP: &str = "dbsc+jwt";
+/// The one algorithm proofs are signed with.
+pub const ALG: &str = "ES256";
 
 /// Why a proof was refused. Messages carry no part of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +44,8 @@ pub enum ProofError {
     UnsupportedAlgorithm,
     /// `typ` other than `dbsc+jwt`.
     WrongType,
-    /// No key in the header at registration, or one that is not a P-256 point.
+    /// No key in the header at registration, or one that is not a P-256
+    /// point (its shape checked here, the curve by WebCrypto).
     BadKey,
     BadSignature,
 }
@@ -59,7 +70,8 @@ impl fmt::Display for ProofError {
     }
 }
 
-/// A P-256 public key as a JWK, as the session record keeps it.
+/// A P-256 public key as a JWK, as the session record keeps it and as
+/// WebCrypto imports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwk {
     pub kty: String,
@@ -69,17 +81,20 @@ pub struct Jwk {
 }
 
 impl Jwk {
-    fn verifying_key(&self) -> Result<VerifyingKey, ProofError> {
-        if self.kty != "EC" || self.crv != "P-256" {
-            return Err(ProofError::BadKey);
+    /// Whether it has a P-256 key's shape: two coordinates of 32 bytes.
+    /// Whether the point is on the curve is WebCrypto's to say.
+    fn check(&self) -> Result<(), ProofError> {
+        let coordinate = |c: &str| URL_SAFE_NO_PAD.decode(c).is_ok_and(|b| b.len() == 32);
+        let shaped = self.kty == "EC" && self.crv == "P-256";
+        match shaped && coordinate(&self.x) && coordinate(&self.y) {
+            true => Ok(()),
+            false => Err(ProofError::BadKey),
         }
-        let coordinate = |c: &str| -> Result<[u8; 32], ProofError> {
-            let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| ProofError::BadKey)?;
-            bytes.try_into().map_err(|_| ProofError::BadKey)
-        };
-        let (x, y) = (coordinate(&self.x)?, coordinate(&self.y)?);
-        let point = EncodedPoint::from_affine_coordinates(&x.into(), &y.into(), false);
-        VerifyingKey::from_encoded_point(&point).map_err(|_| ProofError::BadKey)
+    }
+
+    /// The JSON WebCrypto's `importKey("jwk", …)` takes.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -96,6 +111,41 @@ struct Payload {
     jti: String,
 }
 
+/// A proof whose header and key checked out, its signature not yet
+/// checked: what the gate hands the driver to verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unverified {
+    /// The key it must be signed with.
+    pub key: Jwk,
+    token: String,
+    /// Where the signed part (`header.payload`) ends.
+    signed_end: usize,
+    /// Where the payload begins.
+    payload_start: usize,
+}
+
+impl Unverified {
+    /// What the signature is over: `header.payload`.
+    pub fn signed(&self) -> &str {
+        &self.token[..self.signed_end]
+    }
+
+    /// The signature, base64url (64 bytes: raw r‖s, as WebCrypto takes it).
+    pub fn signature(&self) -> &str {
+        &self.token[self.signed_end + 1..]
+    }
+
+    /// The proof, once its signature is known to be the key's: only now is
+    /// its payload read.
+    pub fn verified(self) -> Result<Proof, ProofError> {
+        let payload: Payload = decode_json(&self.token[self.payload_start..self.signed_end])?;
+        Ok(Proof {
+            key: self.key,
+            jti: payload.jti,
+        })
+    }
+}
+
 /// A proof whose signature checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proof {
@@ -105,9 +155,10 @@ pub struct Proof {
     pub jti: String,
 }
 
-/// Verifies `token`: with `registered` (a refresh) against that key; else
-/// (a registration) against the key its header carries.
-pub fn verify(token: &str, registered: Option<&Jwk>) -> Result<Proof, ProofError> {
+/// Reads `token` and checks all but its signature: with `registered` (a
+/// refresh) it must be signed by that key; else (a registration) by the
+/// key its header carries.
+pub fn read(token: &str, registered: Option<&Jwk>) -> Result<Unverified, ProofError> {
     if token.len() > MAX_PROOF_LEN {
         return Err(ProofError::TooLong);
     }
@@ -118,7 +169,7 @@ pub fn verify(token: &str, registered: Option<&Jwk>) -> Result<Proof, ProofError
         return Err(ProofError::Malformed);
     };
     let header: Header = decode_json(header)?;
-    if header.alg != "ES256" || header.crit.is_some() {
+    if header.alg != ALG || header.crit.is_some() {
         return Err(ProofError::UnsupportedAlgorithm);
     }
     if header.typ.as_deref() != Some(TYP) {
@@ -128,25 +179,21 @@ pub fn verify(token: &str, registered: Option<&Jwk>) -> Result<Proof, ProofError
         Some(registered) => registered.clone(),
         None => header.jwk.ok_or(ProofError::BadKey)?,
     };
-    let signature = URL_SAFE_NO_PAD
+    key.check()?;
+    // ES256's signature is r‖s, 32 bytes each.
+    if !URL_SAFE_NO_PAD
         .decode(signature)
-        .ok()
-        .and_then(|bytes| Signature::from_slice(&bytes).ok())
-        .ok_or(ProofError::BadSignature)?;
-    let signed = &token[..header_end(token)];
-    key.verifying_key()?
-        .verify(signed.as_bytes(), &signature)
-        .map_err(|_| ProofError::BadSignature)?;
-    let payload: Payload = decode_json(payload)?;
-    Ok(Proof {
+        .is_ok_and(|bytes| bytes.len() == 64)
+    {
+        return Err(ProofError::BadSignature);
+    }
+    let signed_end = token.len() - signature.len() - 1;
+    Ok(Unverified {
         key,
-        jti: payload.jti,
+        token: token.to_owned(),
+        signed_end,
+        payload_start: signed_end - payload.len(),
     })
-}
-
-/// Where the signed part (`header.payload`) of a three-part token ends.
-fn header_end(token: &str) -> usize {
-    token.rfind('.').unwrap_or(0)
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, ProofError> {
@@ -159,15 +206,17 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, ProofErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gate::{Outcome, VERIFY_KEY_INVALID, VERIFY_VALID};
+    use crate::store::verify_signature;
     use p256::ecdsa::signature::Signer;
-    use p256::ecdsa::SigningKey;
+    use p256::ecdsa::{Signature, SigningKey};
     use serde_json::{json, Value};
 
-    pub(crate) fn signing_key(seed: u8) -> SigningKey {
+    fn signing_key(seed: u8) -> SigningKey {
         SigningKey::from_slice(&[seed; 32]).unwrap()
     }
 
-    pub(crate) fn jwk(key: &SigningKey) -> Value {
+    fn jwk(key: &SigningKey) -> Value {
         let point = key.verifying_key().to_encoded_point(false);
         json!({
             "kty": "EC",
@@ -192,12 +241,31 @@ mod tests {
         sign(key, header, json!({ "jti": jti }))
     }
 
+    /// What the gate does with a proof: read it, have its signature
+    /// checked (here natively, as the native driver does), then the payload.
+    fn verify(token: &str, registered: Option<&Jwk>) -> Result<Proof, ProofError> {
+        let proof = read(token, registered)?;
+        let outcome =
+            verify_signature(ALG, &proof.key.to_json(), proof.signed(), proof.signature());
+        match outcome {
+            Outcome::Value(Some(v)) if v == VERIFY_VALID => proof.verified(),
+            Outcome::Value(Some(v)) if v == VERIFY_KEY_INVALID => Err(ProofError::BadKey),
+            _ => Err(ProofError::BadSignature),
+        }
+    }
+
     #[test]
     fn a_registration_proof_yields_its_key_and_challenge() {
         let key = signing_key(1);
-        let proof = verify(&registration(&key, "c1"), None).unwrap();
+        let token = registration(&key, "c1");
+        let unverified = read(&token, None).unwrap();
+        assert_eq!(unverified.signed(), &token[..token.rfind('.').unwrap()]);
+        assert_eq!(unverified.signature(), token.rsplit('.').next().unwrap());
+        let proof = verify(&token, None).unwrap();
         assert_eq!(proof.jti, "c1");
         assert_eq!(serde_json::to_value(&proof.key).unwrap(), jwk(&key));
+        let imported: Value = serde_json::from_str(&proof.key.to_json()).unwrap();
+        assert_eq!(imported, jwk(&key));
     }
 
     #[test]
@@ -209,6 +277,7 @@ mod tests {
         assert_eq!(verify(&good, Some(&stored)).unwrap().jti, "c");
         // Signed by another key, whatever key its header names.
         let forged = sign(&other, header, json!({ "jti": "c" }));
+        assert_eq!(read(&forged, Some(&stored)).unwrap().key, stored);
         assert_eq!(
             verify(&forged, Some(&stored)),
             Err(ProofError::BadSignature)
@@ -227,14 +296,14 @@ mod tests {
             let header = b64(&json!({ "alg": alg, "typ": TYP, "jwk": jwk(&key) }));
             let token = format!("{header}.{payload}.");
             assert_eq!(
-                verify(&token, None),
+                read(&token, None),
                 Err(ProofError::UnsupportedAlgorithm),
                 "{alg}"
             );
         }
         let crit = json!({ "alg": "ES256", "typ": TYP, "jwk": jwk(&key), "crit": ["b64"] });
         assert_eq!(
-            verify(&sign(&key, crit, json!({ "jti": "c" })), None),
+            read(&sign(&key, crit, json!({ "jti": "c" })), None),
             Err(ProofError::UnsupportedAlgorithm)
         );
     }
@@ -245,33 +314,55 @@ mod tests {
         for typ in [json!("JWT"), json!(null)] {
             let header = json!({ "alg": "ES256", "typ": typ, "jwk": jwk(&key) });
             assert_eq!(
-                verify(&sign(&key, header, json!({ "jti": "c" })), None),
+                read(&sign(&key, header, json!({ "jti": "c" })), None),
                 Err(ProofError::WrongType)
             );
         }
         let no_key = json!({ "alg": "ES256", "typ": TYP });
         assert_eq!(
-            verify(&sign(&key, no_key, json!({ "jti": "c" })), None),
+            read(&sign(&key, no_key, json!({ "jti": "c" })), None),
             Err(ProofError::BadKey)
         );
+        // Shapes that are no P-256 key, refused without WebCrypto.
+        for (field, value) in [
+            ("kty", json!("RSA")),
+            ("crv", json!("P-384")),
+            ("x", json!(URL_SAFE_NO_PAD.encode([7u8; 31]))),
+            ("y", json!("not base64url!")),
+        ] {
+            let mut bad = jwk(&key);
+            bad[field] = value;
+            let header = json!({ "alg": "ES256", "typ": TYP, "jwk": bad });
+            assert_eq!(
+                read(&sign(&key, header, json!({ "jti": "c" })), None),
+                Err(ProofError::BadKey),
+                "{field}"
+            );
+        }
+        // A point off the curve has the shape: the verifier refuses it.
         let mut off_curve = jwk(&key);
         off_curve["y"] = json!(URL_SAFE_NO_PAD.encode([7u8; 32]));
         let header = json!({ "alg": "ES256", "typ": TYP, "jwk": off_curve });
-        assert_eq!(
-            verify(&sign(&key, header, json!({ "jti": "c" })), None),
-            Err(ProofError::BadKey)
-        );
+        let token = sign(&key, header, json!({ "jti": "c" }));
+        assert!(read(&token, None).is_ok());
+        assert_eq!(verify(&token, None), Err(ProofError::BadKey));
+    }
+
+    #[test]
+    fn the_payload_is_read_only_once_the_signature_checks_out() {
+        let (key, other) = (signing_key(1), signing_key(2));
+        let header = json!({ "alg": "ES256", "typ": TYP, "jwk": jwk(&key) });
+        let no_jti = sign(&key, header.clone(), json!({ "sub": "c" }));
+        assert_eq!(verify(&no_jti, None), Err(ProofError::Malformed));
+        // Signed by another key: a bad signature, whatever the payload.
+        let forged = sign(&other, header, json!({ "sub": "c" }));
+        assert_eq!(verify(&forged, None), Err(ProofError::BadSignature));
     }
 
     #[test]
     fn malformed_proofs_are_refused_without_panicking() {
         let key = signing_key(1);
         let good = registration(&key, "c");
-        let no_jti = sign(
-            &key,
-            json!({ "alg": "ES256", "typ": TYP, "jwk": jwk(&key) }),
-            json!({ "sub": "c" }),
-        );
         for bad in [
             "",
             ".",
@@ -279,12 +370,12 @@ mod tests {
             "a.b.c",
             "a.b.c.d",
             &good[..good.len() - 3],
-            &no_jti,
+            &format!("{good}x"),
         ] {
             assert!(verify(bad, None).is_err(), "{bad:?}");
         }
         assert_eq!(
-            verify(&"a".repeat(MAX_PROOF_LEN + 1), None),
+            read(&"a".repeat(MAX_PROOF_LEN + 1), None),
             Err(ProofError::TooLong)
         );
     }

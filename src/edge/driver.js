@@ -144,7 +144,7 @@ async function operate(env, op, request) {
       return { status: response.status, body: await text(response, MAX_FETCHED_BYTES) };
     }
     case "verify":
-      return { value: (await verify(op)) ? "valid" : null };
+      return { value: await verify(op) };
     case "read_body":
       return { value: await text(request, op.limit) };
     default:
@@ -179,15 +179,24 @@ async function text(message, limit) {
   return new TextDecoder().decode(bytes);
 }
 
-/** WebCrypto's verdict on a JWS signature (RS256 or ES256, as the gate chose for the key). */
+/**
+ * WebCrypto's verdict on a JWS signature (RS256 or ES256, as the gate chose for the key):
+ * "valid", null (not the key's), or "key_invalid" (a key WebCrypto will not import).
+ * ES256's JWS signature is raw r‖s, as WebCrypto's ECDSA takes it.
+ */
 async function verify({ alg, jwk, data, signature }) {
   const [importAs, verifyAs] =
     alg === "ES256"
       ? [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }]
       : [{ name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" }];
-  const key = await crypto.subtle.importKey("jwk", JSON.parse(jwk), importAs, false, ["verify"]);
+  let key;
+  try {
+    key = await crypto.subtle.importKey("jwk", JSON.parse(jwk), importAs, false, ["verify"]);
+  } catch {
+    return "key_invalid";
+  }
   const bytes = Uint8Array.from(atob(signature.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
-  return crypto.subtle.verify(verifyAs, key, bytes, new TextEncoder().encode(data));
+  return (await crypto.subtle.verify(verifyAs, key, bytes, new TextEncoder().encode(data))) ? "valid" : null;
 }
 
 /** A request to the user's ledger object (by name = uid); its body, or the failure. */

@@ -1,14 +1,17 @@
 //! DESIGN §11: device-bound sessions. Registration binds a session to the
 //! browser's key (one write of its record and index entry); a refresh
 //! proves the key for a new bound cookie (no write); and every request of
-//! a bound session shows a bound cookie, checked without I/O.
+//! a bound session shows a bound cookie, checked without I/O. A proof's
+//! signature is one `Verify` step (WebCrypto, as for OpenID Connect);
+//! everything else about it is checked here.
 
 use serde_json::json;
 
 use super::authenticate::{Authenticated, Denial, Denied, Purpose, Reason};
 use super::reply::{self, Reply};
 use super::request::Inbound;
-use super::{Exchange, Gate, Op, Outcome, State, Step};
+use super::{Exchange, Gate, Op, Outcome, State, Step, VERIFY_KEY_INVALID, VERIFY_VALID};
+use crate::dbsc::proof::{self, Proof, Unverified};
 use crate::dbsc::{
     self, BoundCookieError, ChallengeError, Mode, ProofError, Refusal, BINDING_GRACE,
     REGISTRATION_WINDOW,
@@ -33,6 +36,23 @@ pub(super) struct Refresh {
     proof: String,
     /// The DBSC session the browser names: the session's `sid`.
     session: Option<String>,
+}
+
+/// A proof whose signature the driver is checking, and what it is for.
+#[derive(Debug)]
+pub(super) struct ProofCheck {
+    hash: IdHash,
+    proof: Unverified,
+    then: Proven,
+}
+
+/// What a proof whose signature checks out leads to.
+#[derive(Debug)]
+enum Proven {
+    /// Binding the session of this record to the proof's key.
+    Register { record: Box<Record>, device: String },
+    /// A new bound cookie.
+    Refresh,
 }
 
 /// A registration whose writes are under way.
@@ -127,44 +147,61 @@ impl Exchange {
         Ok(())
     }
 
-    /// The session checked out: bind it to the key the proof carries.
+    /// The session checked out: have the proof's signature checked, to
+    /// bind the session to the key the proof carries.
     pub(super) fn register_device(
         &mut self,
-        gate: Gate<'_>,
+        _gate: Gate<'_>,
         auth: Authenticated,
         registration: Registration,
     ) -> Step {
         let Registration { proof, device } = registration;
-        let mut record = auth.record;
-        let checked = if record.device_key.is_some() {
+        let checked = if auth.record.device_key.is_some() {
             Err(Refusal::AlreadyRegistered)
-        } else if self.now.saturating_sub(record.iat) >= REGISTRATION_WINDOW {
+        } else if self.now.saturating_sub(auth.record.iat) >= REGISTRATION_WINDOW {
             Err(Refusal::WindowClosed)
         } else {
-            self.check_proof(gate, proof.as_deref(), &auth.hash, None)
+            read_proof(proof.as_deref(), None)
         };
-        let key = match checked {
-            Ok(key) => key,
-            Err(refusal) => return self.refuse_device(refusal),
-        };
+        match checked {
+            Ok(proof) => {
+                let then = Proven::Register {
+                    record: Box::new(auth.record),
+                    device,
+                };
+                self.verify_proof(auth.hash, proof, then)
+            }
+            Err(refusal) => self.refuse_device(refusal),
+        }
+    }
+
+    /// The signature checked out: bind the session to the proof's key.
+    fn bind_device(
+        &mut self,
+        gate: Gate<'_>,
+        hash: IdHash,
+        key: dbsc::Jwk,
+        mut record: Record,
+        device: &str,
+    ) -> Step {
         record.device_key = Some(key);
         record.device_bound_at = Some(self.now);
         let ttl = gate.config.policy.ttl(&record, self.now);
         let writes = vec![
             Op::Put {
-                key: session::record_key(&auth.hash),
+                key: session::record_key(&hash),
                 value: record.to_json(),
                 metadata: None,
                 ttl,
             },
             Op::Put {
-                key: session::index_key(&record.uid, &auth.hash),
+                key: session::index_key(&record.uid, &hash),
                 value: String::new(),
-                metadata: Some(record.index_metadata(Some(&device))),
+                metadata: Some(record.index_metadata(Some(device))),
                 ttl,
             },
         ];
-        let registered = Registered { hash: auth.hash };
+        let registered = Registered { hash };
         self.wait(State::DeviceRegistered(registered), writes)
     }
 
@@ -182,7 +219,8 @@ impl Exchange {
         self.device_instructions(gate, &registered.hash)
     }
 
-    /// The session checked out: a new bound cookie, if the proof is of its key.
+    /// The session checked out: have the proof's signature checked against
+    /// its registered key, for a new bound cookie.
     pub(super) fn refresh_device(
         &mut self,
         gate: Gate<'_>,
@@ -197,24 +235,68 @@ impl Exchange {
         let Some(registered) = &auth.record.device_key else {
             return self.refuse_device(Refusal::NotRegistered);
         };
-        let checked = self.check_proof(gate, Some(&refresh.proof), &auth.hash, Some(registered));
-        match checked {
-            Ok(_) => self.device_instructions(gate, &auth.hash),
+        match read_proof(Some(&refresh.proof), Some(registered)) {
+            Ok(proof) => self.verify_proof(auth.hash, proof, Proven::Refresh),
             Err(refusal) => self.refuse_device(refusal),
         }
     }
 
-    /// Checks a proof and spends its challenge; the key it was signed with.
-    fn check_proof(
+    /// A proof read and checked but for its signature: the driver checks
+    /// that with WebCrypto (DESIGN §11).
+    fn verify_proof(&mut self, hash: IdHash, proof: Unverified, then: Proven) -> Step {
+        let verify = Op::Verify {
+            alg: proof::ALG.to_owned(),
+            jwk: proof.key.to_json(),
+            data: proof.signed().to_owned(),
+            signature: proof.signature().to_owned(),
+        };
+        let check = ProofCheck { hash, proof, then };
+        self.wait(State::DeviceProof(check), vec![verify])
+    }
+
+    /// WebCrypto's verdict on the proof's signature: then its payload, and
+    /// the challenge it answers, spent.
+    pub(super) fn on_device_proof(
+        &mut self,
+        gate: Gate<'_>,
+        check: ProofCheck,
+        outcomes: Vec<Outcome>,
+    ) -> Step {
+        let ProofCheck { hash, proof, then } = check;
+        let signed = match outcomes.into_iter().next() {
+            Some(Outcome::Value(Some(verdict))) if verdict == VERIFY_VALID => Ok(()),
+            Some(Outcome::Value(Some(verdict))) if verdict == VERIFY_KEY_INVALID => {
+                Err(ProofError::BadKey)
+            }
+            Some(Outcome::Value(None)) => Err(ProofError::BadSignature),
+            // WebCrypto failed: fail closed, as for a bad signature.
+            other => {
+                self.log.detail = Some(format!("verify: {other:?}"));
+                Err(ProofError::BadSignature)
+            }
+        };
+        let key = match signed.and_then(|()| proof.verified()) {
+            Ok(proof) => self.spend_challenge(gate, proof, &hash),
+            Err(e) => Err(Refusal::Proof(e)),
+        };
+        match (key, then) {
+            (Ok(key), Proven::Register { record, device }) => {
+                self.bind_device(gate, hash, key, *record, &device)
+            }
+            (Ok(_), Proven::Refresh) => self.device_instructions(gate, &hash),
+            (Err(refusal), _) => self.refuse_device(refusal),
+        }
+    }
+
+    /// Checks the challenge a verified proof answers and spends it; the key
+    /// the proof was signed with.
+    fn spend_challenge(
         &self,
         gate: Gate<'_>,
-        proof: Option<&str>,
+        proof: Proof,
         hash: &IdHash,
-        registered: Option<&dbsc::Jwk>,
     ) -> Result<dbsc::Jwk, Refusal> {
         let binding = &gate.config.device_binding;
-        let proof = proof.ok_or(Refusal::Proof(ProofError::Missing))?;
-        let proof = dbsc::verify_proof(proof, registered).map_err(Refusal::Proof)?;
         let challenge = binding
             .check_challenge(&proof.jti, hash, self.now)
             .map_err(Refusal::Challenge)?;
@@ -248,6 +330,12 @@ impl Exchange {
             .with("set-cookie", gate.config.device_binding.cookie.clear());
         self.reject(reply, reason)
     }
+}
+
+/// Reads a proof and checks all but its signature.
+fn read_proof(proof: Option<&str>, registered: Option<&dbsc::Jwk>) -> Result<Unverified, Refusal> {
+    let proof = proof.ok_or(Refusal::Proof(ProofError::Missing))?;
+    proof::read(proof, registered).map_err(Refusal::Proof)
 }
 
 impl Gate<'_> {

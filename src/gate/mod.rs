@@ -70,6 +70,7 @@ pub use reply::{Edits, Log, Reply};
 pub use request::{is_stripped_inbound, Inbound};
 pub use step::{
     Answer, CookieHeader, Forward, Input, Listed, Op, OriginHead, Outcome, Step, DIRECTIVE_HEADERS,
+    VERIFY_KEY_INVALID, VERIFY_VALID,
 };
 
 use authenticate::{Denial, Pending};
@@ -143,6 +144,8 @@ enum State {
     Presented(Presented),
     /// The writes that start a session after a login handoff.
     Login(Login),
+    /// The signature of a device-binding proof (WebCrypto).
+    DeviceProof(dbsc::ProofCheck),
     /// The writes that bind a session to its device's key.
     DeviceRegistered(dbsc::Registered),
     /// A step of a sign-in with the identity provider, or of its
@@ -255,6 +258,9 @@ impl Exchange {
             }
             (State::Login(login), Input::Store(outcomes)) => self.on_login(gate, login, outcomes),
             (State::Oidc(flow), Input::Store(outcomes)) => self.on_oidc(gate, *flow, outcomes),
+            (State::DeviceProof(check), Input::Store(outcomes)) => {
+                self.on_device_proof(gate, check, outcomes)
+            }
             (State::DeviceRegistered(registered), Input::Store(outcomes)) => {
                 self.on_device_registered(gate, registered, outcomes)
             }

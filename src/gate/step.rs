@@ -71,7 +71,9 @@ pub enum Op {
         body: Option<String>,
     },
     /// Checks a JWS signature over `data` with the public `jwk` (JSON), for
-    /// `alg` `RS256` or `ES256` (WebCrypto): a `Value` of `"valid"`, or none.
+    /// `alg` `RS256` or `ES256` (WebCrypto): a `Value` of [`VERIFY_VALID`],
+    /// none for a signature that is not the key's, or [`VERIFY_KEY_INVALID`]
+    /// when WebCrypto will not import the key.
     Verify {
         alg: String,
         jwk: String,
@@ -84,6 +86,12 @@ pub enum Op {
         limit: usize,
     },
 }
+
+/// [`Op::Verify`]'s answer for a signature of the key.
+pub const VERIFY_VALID: &str = "valid";
+/// [`Op::Verify`]'s answer for a key that is none of its kind (a point off
+/// the curve, say).
+pub const VERIFY_KEY_INVALID: &str = "key_invalid";
 
 impl Op {
     pub fn get(key: String) -> Self {

@@ -106,6 +106,26 @@ describe("registration", () => {
     assert.deepEqual(record.device_key, await publicJwk(browser.keyPair), "the first key stays");
   });
 
+  test("a proof the worker's WebCrypto does not verify binds nothing: a key off the curve, a signature by another key", async () => {
+    const signer = await newKeyPair();
+    const jwk = await publicJwk(signer);
+    const offCurve = { ...jwk, y: b64url(Buffer.alloc(32, 7)) };
+    const cases = [
+      ["a key that is no P-256 point", offCurve, "proof_key_invalid"],
+      ["a key other than the signer's", await publicJwk(await newKeyPair()), "proof_bad_signature"],
+    ];
+    for (const [name, key, reason] of cases) {
+      const { browser, offer } = await browserLoggedIn();
+      const proof = await signProof(signer.privateKey, { alg: "ES256", typ: "dbsc+jwt", jwk: key }, { jti: parseOffer(offer).challenge });
+      const response = await browser.register(offer, { keyPair: signer, proof });
+      assert.equal(response.status, 403, name);
+      assert.equal(await refusal(response), reason, name);
+      assert.equal(JSON.parse(await gate.kv.get(`s:${hashOf(browser)}`)).device_key, undefined, name);
+      // The challenge was not spent: the browser's own proof over it still binds.
+      assert.equal((await browser.register(offer)).status, 200, name);
+    }
+  });
+
   test("is refused after the registration window: a stolen cookie cannot bind the thief's key", async () => {
     const { id, token } = await putSession(gate, { iat: now() - 300 });
     const thief = new DbscClient(gate, { [COOKIE]: token });
