@@ -12,7 +12,7 @@
 //     timed batches of run(n); the median µs per decision
 //  4. cargo bench --bench decision -- --noplot  (criterion); its median
 //  5. bench/decision.json, and one line on stdout:
-//     decision: wasm_us=… native_us=… ratio=…
+//     decision: wasm_us=… native_us=… ratio=… native_policy_us=…
 //
 // wasm_us is the wasm-opt'ed build's, as deployed; wasm_noopt_us is
 // wasm-bindgen's output as it comes. Any step that fails fails the run.
@@ -206,6 +206,12 @@ if (!(typeof nativeNs === "number" && nativeNs > 0)) fail(`no median in ${estima
 const ci = estimates.median.confidence_interval;
 const samples = JSON.parse(readFileSync(sampleFile, "utf8"));
 const printedInterval = /time:\s*\[([^\]]+)\]/.exec(printed)?.[1] ?? null;
+// The same decision under bench/policy.json's 20 rules (decision_policy).
+const policyFile = path.join(crateDir, "target/criterion/decision_policy/new/estimates.json");
+const policyNs = existsSync(policyFile) && statSync(policyFile).mtimeMs >= benchStart - 1000
+  ? JSON.parse(readFileSync(policyFile, "utf8")).median?.point_estimate
+  : null;
+if (!(typeof policyNs === "number" && policyNs > 0)) fail(`criterion wrote no fresh median in ${path.relative(root, policyFile)}`);
 
 // 5. The result.
 const wasmUs = opt.us;
@@ -214,6 +220,8 @@ const decision = {
   wasm_us: round(wasmUs, 3),
   native_us: round(nativeUs, 3),
   ratio: round(wasmUs / nativeUs, 2),
+  // With an email and groups in the record and a 20-rule POLICY deciding.
+  native_policy_us: round(policyNs / 1e3, 3),
   iterations: BATCHES * BATCH_SIZE,
   node: process.version,
   wasm_noopt_us: round(noopt.us, 3),
@@ -239,5 +247,6 @@ const decision = {
 };
 writeFileSync(path.join(benchDir, "decision.json"), `${JSON.stringify(decision, null, 2)}\n`);
 console.log(
-  `decision: wasm_us=${wasmUs.toFixed(1)} native_us=${nativeUs.toFixed(1)} ratio=${(wasmUs / nativeUs).toFixed(1)}`,
+  `decision: wasm_us=${wasmUs.toFixed(1)} native_us=${nativeUs.toFixed(1)} ratio=${(wasmUs / nativeUs).toFixed(1)} ` +
+    `native_policy_us=${(policyNs / 1e3).toFixed(1)}`,
 );

@@ -13,7 +13,9 @@
 // the CPU per request. KV operations are counted separately, by copies of
 // the three workers whose SESSIONS goes through a counting proxy worker.
 // sessiongate also gets rounds of forged tokens (401, no KV, no origin),
-// and bench/cold.mjs times each worker's first response in a fresh isolate.
+// rounds with the revocation ledger bound and rounds with a 20-rule POLICY
+// (bench/policy.json), and bench/cold.mjs times each worker's first
+// response in a fresh isolate.
 
 import { execFileSync, fork, spawnSync } from "node:child_process";
 import { createCipheriv, hkdfSync, randomBytes } from "node:crypto";
@@ -29,6 +31,9 @@ const outDir = path.join(benchDir, "build");
 const WORKERS = ["floor", "sessiongate", "peer"];
 const COMPATIBILITY_DATE = "2026-04-26";
 const PEER_SECRET = "bench-peer-auth-secret-bench-peer-auth-secret";
+/** The `sg policy` case's POLICY: 20 rules, one of which admits the session. */
+const POLICY = readFileSync(path.join(benchDir, "policy.json"), "utf8");
+const POLICY_RULES = JSON.parse(POLICY).length;
 
 // ---------------------------------------------------------------- options
 
@@ -57,7 +62,7 @@ if (opts.help) {
   --time-cap S      a round stops after S seconds whatever its count (60)
   --kv-requests N   requests per KV-count case (20)
   --cold-samples N  fresh isolates per worker for the cold start; 0 skips it (15)
-  --port-base P     ports P..P+12 on 127.0.0.1 (9100)
+  --port-base P     ports P..P+13 on 127.0.0.1 (9100)
   --build DIR       sessiongate's build to measure (build/), e.g. an older commit's
   --decision FILE   the decision figures for the summary line (bench/decision.json)
   --out FILE        results JSON (bench/results.json)`);
@@ -80,7 +85,7 @@ const KV_REQUESTS = int("kv-requests", 1, 1000);
 const COLD_SAMPLES = int("cold-samples", 0, 1000);
 const PORT_BASE = int("port-base", 1024, 65500);
 const buildDir = path.resolve(opts.build);
-if ([8787, 8788].some((p) => p >= PORT_BASE && p <= PORT_BASE + 12)) {
+if ([8787, 8788].some((p) => p >= PORT_BASE && p <= PORT_BASE + 13)) {
   console.error("bench: ports 8787/8788 are taken by `npm start`; pick another --port-base");
   process.exit(2);
 }
@@ -99,6 +104,7 @@ const PORTS = {
   origin: PORT_BASE + 10,
   "sessiongate-ledger-count": PORT_BASE + 11,
   ledgercount: PORT_BASE + 12,
+  "sessiongate-policy": PORT_BASE + 13,
 };
 /** The revocation ledger's bound in the ledger cases (the default). */
 const STALENESS_S = 10;
@@ -411,6 +417,14 @@ function miniflareOptions(Log, LogLevel, workers) {
         durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
         unsafeDirectSockets: socket("ledgercount"),
       },
+      // sessiongate with the bench's 20-rule POLICY, which admits the session.
+      {
+        name: "sessiongate-policy",
+        ...gate,
+        ...kv,
+        bindings: { ...gate.bindings, POLICY },
+        unsafeDirectSockets: socket("sessiongate-policy"),
+      },
       { name: "floor-kv", ...floor, ...counted, unsafeDirectSockets: socket("floor-kv") },
       { name: "sessiongate-kv", ...gate, ...counted, unsafeDirectSockets: socket("sessiongate-kv") },
       { name: "peer-kv", ...peer, ...counted, unsafeDirectSockets: socket("peer-kv") },
@@ -661,7 +675,7 @@ async function main() {
   const h = await import(pathToFileURL(path.join(root, "tests/e2e/harness.mjs")).href);
 
   // Whatever the sizes, the whole run is bounded.
-  const budget = (ROUNDS * 4 + 4) * (TIME_CAP + 5) * 1000 + COLD_SAMPLES * 5 * 2_000 + 240_000;
+  const budget = (ROUNDS * 6 + 4) * (TIME_CAP + 5) * 1000 + COLD_SAMPLES * 5 * 2_000 + 240_000;
   setTimeout(() => abort(new Error(`the run took longer than its budget of ${Math.round(budget / 1000)} s`)), budget).unref();
 
   const peerScript = await bundlePeer(esbuild);
@@ -677,12 +691,14 @@ async function main() {
   if (!workerdPids.length) fail("found no workerd process under this one");
 
   // One session, one record, read by all three: s:<hash of id>, as putSession writes it.
+  // Its email and groups, as a login hands them over, are what POLICY's rule for PATH admits.
   const session = { id: h.newId() };
   session.hash = h.idHash(session.id);
   const iat = h.now();
   const absExp = iat + 12 * 3600;
+  const record = { v: 1, uid: "alice", iat, abs_exp: absExp, claims: {}, email: "alice@example.com", groups: ["staff", "engineering"] };
   const putSession = async (kv) => {
-    await kv.put(`s:${session.hash}`, JSON.stringify({ v: 1, uid: "alice", iat, abs_exp: absExp, claims: {} }));
+    await kv.put(`s:${session.hash}`, JSON.stringify(record));
     await kv.put(`u:alice:${session.hash}`, "", { metadata: JSON.stringify({ iat, abs_exp: absExp }) });
   };
   await putSession(await mf.getKVNamespace("SESSIONS", "floor"));
@@ -715,13 +731,41 @@ async function main() {
     }
   }
 
+  // And the policy: its rule for PATH admits the session, and it refuses what
+  // the session's groups do not reach (so POLICY is read, not ignored).
+  {
+    const served = await originServed();
+    const cookie = cookies.sessiongate.authenticated();
+    const allowed = await fetch(`http://127.0.0.1:${PORTS["sessiongate-policy"]}${PATH}`, {
+      headers: { cookie, accept: "application/json" },
+    });
+    const allowedBody = await allowed.text();
+    if (allowed.status !== 200 || (await originServed()) !== served + 1) {
+      fail(`sessiongate with POLICY did not forward a session its rule admits: ${allowed.status} ${allowedBody.slice(0, 200)}`);
+    }
+    const refused = await fetch(`http://127.0.0.1:${PORTS["sessiongate-policy"]}/admin/users`, {
+      headers: { cookie, accept: "application/json" },
+    });
+    const refusedBody = await refused.text();
+    if (refused.status !== 403 || !refusedBody.includes('"admin"') || (await originServed()) !== served + 1) {
+      fail(`sessiongate did not apply POLICY (expected 403 by rule admin): ${refused.status} ${refusedBody.slice(0, 200)}`);
+    }
+  }
+
   // Each round: the three workers with a live session, then sessiongate
-  // with a forged one (401, no KV, no origin).
+  // with a forged one (401, no KV, no origin), with the ledger bound, and
+  // with POLICY.
   const FORGED = { status: 401, forwarded: false };
+  const rounds = Object.fromEntries(WORKERS.map((w) => [w, []]));
+  const forgedRounds = [];
+  const ledgerRounds = [];
+  const policyRounds = [];
+  const authenticated = () => cookies.sessiongate.authenticated();
   const cases = [
-    ...WORKERS.map((worker) => ({ worker, label: worker, cookie: () => cookies[worker].authenticated() })),
-    { worker: "sessiongate", label: "sg forged", cookie: () => cookies.sessiongate.forged(), expect: FORGED },
-    { worker: "sessiongate-ledger", label: "sg ledger", cookie: () => cookies.sessiongate.authenticated(), ledger: true },
+    ...WORKERS.map((worker) => ({ worker, label: worker, cookie: () => cookies[worker].authenticated(), into: rounds[worker] })),
+    { worker: "sessiongate", label: "sg forged", cookie: () => cookies.sessiongate.forged(), expect: FORGED, into: forgedRounds },
+    { worker: "sessiongate-ledger", label: "sg ledger", cookie: authenticated, into: ledgerRounds },
+    { worker: "sessiongate-policy", label: "sg policy", cookie: authenticated, into: policyRounds },
   ];
   console.log(
     `bench: ${ROUNDS} rounds × ${REQUESTS} requests × ${cases.length} cases, ${CONNECTIONS} connections, ` +
@@ -731,13 +775,10 @@ async function main() {
     for (const c of cases) await drive(autocannon, c.worker, c.cookie(), WARMUP, "warm-up", c.expect);
   }
 
-  const rounds = Object.fromEntries(WORKERS.map((w) => [w, []]));
-  const forgedRounds = [];
-  const ledgerRounds = [];
   for (let r = 1; r <= ROUNDS; r++) {
     for (const c of cases) {
       const result = await drive(autocannon, c.worker, c.cookie(), REQUESTS, `round ${r}`, c.expect);
-      (c.expect === FORGED ? forgedRounds : c.ledger ? ledgerRounds : rounds[c.worker]).push(result);
+      c.into.push(result);
       console.log(
         `  round ${r} ${pad(c.label, 11)} ${pad(result.cpu_us_per_req.toFixed(1), 7, true)} µs/req  ` +
           `${pad(result.rps, 6, true)} req/s  p50 ${result.p50_ms.toFixed(2)} ms  p99 ${result.p99_ms.toFixed(2)} ms` +
@@ -770,6 +811,9 @@ async function main() {
   // sessiongate with the ledger bound against without, same rounds.
   ratios.ledger_cpu_ratio = round(ledgered.cpu_us_per_req / summary.sessiongate.cpu_us_per_req, 2);
   const ledgerCount = await countLedger(autocannon, cookies.sessiongate.authenticated());
+  const policed = summarise(policyRounds);
+  // sessiongate with the 20-rule POLICY against without, same rounds.
+  ratios.policy_cpu_ratio = round(policed.cpu_us_per_req / summary.sessiongate.cpu_us_per_req, 2);
 
   // KV operations per request.
   const kvOps = {};
@@ -863,6 +907,11 @@ async function main() {
       `ledger requests: ${ledgerCount.ledger_requests} for ${LEDGER_REQUESTS} requests at ${LEDGER_RATE}/s over ${ledgerCount.seconds} s ` +
       `(${ledgerCount.per_1k} per 1000; one per half window plus the first would be ${ledgerCount.bound_per_1k})`,
   );
+  lines.push(
+    `${pad("sg policy", 12)}${pad(policed.cpu_us_per_req.toFixed(1), 12, true)}${pad(`(${policed.cpu_us_min.toFixed(1)}–${policed.cpu_us_max.toFixed(1)})`, 18, true)}` +
+      `${pad(policed.rps, 9, true)}${pad(policed.p50_ms.toFixed(2), 9, true)}${pad(policed.p99_ms.toFixed(2), 9, true)}`,
+  );
+  lines.push(`sg policy: sessiongate with a ${POLICY_RULES}-rule POLICY (bench/policy.json) whose rule "app" admits the session; /sessiongate ${ratios.policy_cpu_ratio.toFixed(2)}×`);
   lines.push("");
   lines.push(`KV operations per request (reads r, writes w, deletes+lists o; ${KV_REQUESTS} requests per case)`);
   lines.push(`${pad("worker", 12)}${pad("authenticated", 16)}${pad("forged", 16)}${pad("idle-expired", 16)}`);
@@ -899,7 +948,8 @@ async function main() {
     `kv_auth=${num(g.authenticated.reads)}r${num(g.authenticated.writes)}w kv_forged=${num(forgedOps)} ` +
     `cold_ms=${fmt1(cold ? cold.workers.sessiongate.net_ms : null)} cold_ratio=${fmt2(cold?.ratio)} ` +
     `forged_cpu_ratio=${fmt2(ratios.forged_cpu_ratio)} ` +
-    `ledger_per_1k=${num(ledgerCount.per_1k)} ledger_cpu_ratio=${fmt2(ratios.ledger_cpu_ratio)}`;
+    `ledger_per_1k=${num(ledgerCount.per_1k)} ledger_cpu_ratio=${fmt2(ratios.ledger_cpu_ratio)} ` +
+    `policy_cpu_ratio=${fmt2(ratios.policy_cpu_ratio)}`;
 
   const results = {
     date: new Date().toISOString(),
@@ -931,6 +981,7 @@ async function main() {
     rounds,
     forged_rounds: { sessiongate: forgedRounds },
     ledger: { summary: ledgered, rounds: ledgerRounds, count: ledgerCount },
+    policy: { rules: POLICY_RULES, summary: policed, rounds: policyRounds },
     kv_ops_per_request: kvOps,
     cold_start: cold,
     size,

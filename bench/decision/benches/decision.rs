@@ -14,6 +14,10 @@ fn decision(c: &mut Criterion) {
     c.bench_function("decision_device_bound", |b| {
         b.iter(|| black_box(black_box(&bound).decide()))
     });
+    let policy = Workload::with_policy();
+    c.bench_function("decision_policy", |b| {
+        b.iter(|| black_box(black_box(&policy).decide()))
+    });
 }
 
 criterion_group!(benches, decision);

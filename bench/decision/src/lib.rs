@@ -2,6 +2,9 @@
 //! many times: the token check, one read of the session record from a
 //! [`MemoryStore`] (the store step, performed as the driver would), the
 //! record check and the assertion signing that end in [`Step::Forward`].
+//! [`Workload::with_policy`] adds the authorization decision under the
+//! 20 rules of `bench/policy.json`, the `POLICY` that `bench/run.mjs`'s
+//! `sg policy` case runs with.
 //! `benches/decision.rs` times [`Workload::decide`] natively; on wasm32,
 //! [`setup`] and [`run`] let `bench/decision.mjs` time it in Node.
 
@@ -23,12 +26,21 @@ const HANDOFF_KEY: &str = "handoff-key-handoff-key-handoff-key-xx";
 const ADMIN_TOKEN: &str = "admin-token-admin-token-admin-token-xx";
 
 pub const URL: &str = "https://app.example.com/api/items?page=2";
+/// The request [`Workload::with_policy`] decides: `bench/policy.json`'s
+/// rule `app` admits alice by her group, as in `bench/run.mjs`.
+pub const POLICY_URL: &str = "https://app.example.com/app/data?x=1";
+pub const POLICY: &str = include_str!("../../policy.json");
 pub const METHOD: &str = "GET";
 pub const ACCEPT: &str = "application/json";
 
 /// The configuration of tests/gate.rs's `config_with(&[])`.
 pub fn config() -> Config {
-    let vars: HashMap<&str, String> = HashMap::from([
+    config_with(&[])
+}
+
+/// The same, with `extra` variables set.
+pub fn config_with(extra: &[(&'static str, &str)]) -> Config {
+    let mut vars: HashMap<&str, String> = HashMap::from([
         ("ORIGIN_URL", "https://origin.internal".to_owned()),
         ("AUDIENCE", "app".to_owned()),
         ("PUBLIC_PATHS", "/login,/static/*".to_owned()),
@@ -42,12 +54,14 @@ pub fn config() -> Config {
         ("HANDOFF_KEY", HANDOFF_KEY.to_owned()),
         ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
     ]);
+    vars.extend(extra.iter().map(|&(k, v)| (k, v.to_owned())));
     Config::from_lookup(|k| vars.get(k).cloned()).expect("bench config is valid")
 }
 
 /// Everything one decision needs, built once.
 pub struct Workload {
     config: Config,
+    url: &'static str,
     store: MemoryStore,
     cookie: String,
     spent: sessiongate::spent::Spent,
@@ -57,17 +71,26 @@ impl Workload {
     /// A session for "alice", begun a minute ago, its token stamped now (so
     /// not due for a re-stamp), the only record in the store.
     pub fn new() -> Self {
-        Self::build(false)
+        Self::build(false, false)
     }
 
     /// The same session, bound to a device key (DESIGN §11), presented
     /// with its bound cookie: the device check's cost on the hot path.
     pub fn device_bound() -> Self {
-        Self::build(true)
+        Self::build(true, false)
     }
 
-    fn build(device_bound: bool) -> Self {
-        let config = config();
+    /// The same session with an email and groups, as a login hands them
+    /// over, for [`POLICY_URL`] under [`POLICY`]: the policy's cost.
+    pub fn with_policy() -> Self {
+        Self::build(false, true)
+    }
+
+    fn build(device_bound: bool, policy: bool) -> Self {
+        let config = match policy {
+            true => config_with(&[("POLICY", POLICY)]),
+            false => config(),
+        };
         let store = MemoryStore::default();
         // A fixed id: the same record key and token on every run.
         let id = SessionId::from_bytes(std::array::from_fn(|i| i as u8 * 7 + 1));
@@ -76,10 +99,14 @@ impl Workload {
             ("tenant".to_owned(), "acme".to_owned()),
         ]
         .into();
-        let identity = Identity {
+        let mut identity = Identity {
             claims,
             ..Identity::new("alice", NOW - 60)
         };
+        if policy {
+            identity.email = Some("alice@example.com".to_owned());
+            identity.groups = vec!["staff".to_owned(), "engineering".to_owned()];
+        }
         let mut record = config.policy.start(identity, NOW - 60);
         if device_bound {
             // Any P-256 point will do: the hot path never verifies with it.
@@ -112,6 +139,7 @@ impl Workload {
         }
         let workload = Self {
             config,
+            url: if policy { POLICY_URL } else { URL },
             store,
             cookie,
             spent: Default::default(),
@@ -125,6 +153,7 @@ impl Workload {
             config: &self.config,
             throttle: None,
             ledger_cache: None,
+            record_cache: None,
             spent: &self.spent,
             provider_cache: None,
         }
@@ -135,7 +164,7 @@ impl Workload {
     fn handle(&self) -> (Exchange, Step) {
         let inbound = Inbound {
             method: METHOD,
-            url: URL,
+            url: self.url,
             cookie: Some(&self.cookie),
             accept: Some(ACCEPT),
             ..Inbound::default()
@@ -152,7 +181,10 @@ impl Workload {
         let Step::Forward(forward) = step else {
             panic!("expected a forward, got {step:?}");
         };
-        assert_eq!(forward.url, "https://origin.internal/api/items?page=2");
+        let origin_url = self
+            .url
+            .replace("https://app.example.com", "https://origin.internal");
+        assert_eq!(forward.url, origin_url);
         let assertion = forward
             .headers
             .iter()
