@@ -18,6 +18,7 @@ pub mod key;
 pub mod ledger;
 pub mod oidc;
 pub mod policy;
+pub mod record_cache;
 pub mod routes;
 pub mod session;
 pub mod spent;

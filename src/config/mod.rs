@@ -28,6 +28,7 @@ mod enforcement;
 mod keys;
 mod oidc;
 mod origin;
+mod record_cache;
 mod revocation;
 mod session;
 mod value;
@@ -78,8 +79,12 @@ pub struct Config {
     /// Who may reach which protected path (`POLICY`, `POLICY_DEFAULT`).
     pub authorization: crate::policy::Policy,
     /// Whether the revocation ledger (`LEDGER`) is bound: the edge says,
-    /// from the bindings; without it, revocation is KV's alone.
+    /// from the bindings ([`Config::bind_ledger`]); without it, revocation
+    /// is KV's alone.
     pub ledger: bool,
+    /// `RECORD_CACHE` as set, in seconds (`0`: off); `None` when unset,
+    /// its default following the ledger: see [`Config::record_cache_s`].
+    pub record_cache: Option<u64>,
 }
 
 /// One variable and what is wrong with it.
@@ -127,6 +132,7 @@ impl Config {
         let secrets = keys::secrets(&mut vars);
         let enforcement = enforcement::read(&mut vars);
         let revocation = revocation::read(&mut vars);
+        let record_cache = record_cache::read(&mut vars);
         let device_binding = dbsc::read(&mut vars, cookie.as_ref(), session_keys.as_ref());
         let oidc = oidc::read(&mut vars, session_keys.as_ref());
         let authorization = authorization::read(&mut vars);
@@ -155,8 +161,32 @@ impl Config {
                 oidc: oidc?,
                 authorization: authorization?,
                 ledger: false,
+                record_cache: record_cache?,
             })
         })
+    }
+
+    /// Says whether the revocation ledger (`LEDGER`) is bound, which the
+    /// edge learns from the bindings once the variables are read.
+    /// `RECORD_CACHE`'s default and ceiling follow it (DESIGN §14), so it
+    /// is checked here: a setting the ledger does not allow is an error.
+    pub fn bind_ledger(mut self, ledger: bool) -> Result<Self, ConfigErrors> {
+        self.ledger = ledger;
+        match record_cache::resolve(self.record_cache, ledger, self.revocation_staleness) {
+            Ok(_) => Ok(self),
+            Err(problem) => Err(ConfigErrors(vec![ConfigError {
+                var: record_cache::VAR,
+                problem,
+            }])),
+        }
+    }
+
+    /// Seconds an isolate keeps a session record it read from KV
+    /// (`RECORD_CACHE`); 0 is off. Unset, it is `REVOCATION_STALENESS`
+    /// with the ledger bound and off without it.
+    pub fn record_cache_s(&self) -> u64 {
+        record_cache::resolve(self.record_cache, self.ledger, self.revocation_staleness)
+            .unwrap_or(0)
     }
 }
 
