@@ -222,6 +222,11 @@ pub fn record_key(hash: &IdHash) -> String {
     key
 }
 
+/// The session hash a record key names, or `None` for any other key.
+pub fn hash_in_record_key(key: &str) -> Option<IdHash> {
+    key.strip_prefix("s:")?.parse().ok()
+}
+
 /// KV key prefix of a user's index entries.
 pub fn index_prefix(uid: &str) -> String {
     format!("u:{uid}:")
@@ -430,6 +435,8 @@ mod tests {
         assert_eq!(hash_in_index_key("a", &index_key("a:b", &hash)), None);
         assert_eq!(hash_in_index_key("a", "u:a:short"), None);
         assert_eq!(record_key(&hash), format!("s:{hash}"));
+        assert_eq!(hash_in_record_key(&record_key(&hash)), Some(hash));
+        assert_eq!(hash_in_record_key(&index_key("a", &hash)), None);
     }
 
     #[test]

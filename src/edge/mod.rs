@@ -12,6 +12,7 @@ use crate::config::{Config, ConfigErrors};
 use crate::gate::{Answer, Exchange, Gate, Inbound, Input, Log, Op, Reply, Step};
 use crate::ledger::LedgerCache;
 use crate::oidc::metadata::ProviderCache;
+use crate::record_cache::RecordCache;
 use crate::spent::Spent;
 use crate::throttle::Throttle;
 
@@ -30,6 +31,8 @@ struct Isolate {
     metered: bool,
     /// Users' revocation states read by this isolate (with `LEDGER` bound).
     ledger_cache: LedgerCache,
+    /// Session records read by this isolate (while `RECORD_CACHE` is on).
+    record_cache: RecordCache,
     /// One-time values used in this isolate (device-binding challenges).
     spent: Spent,
     /// The identity provider's documents, as this isolate keeps them.
@@ -91,11 +94,10 @@ pub fn configure(env: &worker::Env) -> String {
                 }
             })
             .map_err(|errors: ConfigErrors| errors.to_string())
-            .and_then(|mut config| match env.kv(SESSIONS_BINDING) {
-                Ok(_) => {
-                    config.ledger = env.durable_object(LEDGER_BINDING).is_ok();
-                    Ok(config)
-                }
+            .and_then(|config| match env.kv(SESSIONS_BINDING) {
+                Ok(_) => config
+                    .bind_ledger(env.durable_object(LEDGER_BINDING).is_ok())
+                    .map_err(|errors| errors.to_string()),
                 Err(_) => Err(format!("{SESSIONS_BINDING}: no KV namespace is bound")),
             });
             let throttle = config
@@ -110,6 +112,7 @@ pub fn configure(env: &worker::Env) -> String {
                 throttle,
                 metered,
                 ledger_cache: LedgerCache::default(),
+                record_cache: RecordCache::default(),
                 spent: Spent::default(),
                 provider_cache: ProviderCache::default(),
             }
@@ -155,7 +158,7 @@ pub fn start(description: &str, now_ms: f64) -> String {
     inbound.header_names = &names;
     with_gate(|gate| match gate {
         Ok(gate) => {
-            let (exchange, step) = gate.start(&inbound, (now_ms / 1000.0) as u64);
+            let (exchange, step) = gate.start_ms(&inbound, now_ms as u64);
             answer(exchange, step, now_ms, now_ms)
         }
         Err(detail) => failed(Reply::misconfigured(), "misconfigured", detail.to_owned()),
@@ -199,6 +202,7 @@ fn with_gate<T>(f: impl FnOnce(Result<Gate<'_>, &str>) -> T) -> T {
             config: Ok(config),
             throttle,
             ledger_cache,
+            record_cache,
             spent,
             provider_cache,
             ..
@@ -206,6 +210,7 @@ fn with_gate<T>(f: impl FnOnce(Result<Gate<'_>, &str>) -> T) -> T {
             config,
             throttle: throttle.as_ref(),
             ledger_cache: Some(ledger_cache),
+            record_cache: Some(record_cache),
             spent,
             provider_cache: Some(provider_cache),
         })),

@@ -1,6 +1,7 @@
 //! DESIGN §4.5, §4.6: from the session cookie to an authenticated session. One
-//! cookie, its token (no I/O), one read of the record, its deadline; then
-//! on to whatever the request came for. Re-stamps when due.
+//! cookie, its token (no I/O), one read of the record (or this isolate's
+//! copy of it, §14), its deadline; then on to whatever the request came
+//! for. Re-stamps when due.
 
 use serde_json::json;
 
@@ -11,6 +12,7 @@ use super::{forward, AfterEnding, AfterListing, Exchange, Gate, Op, Outcome, Sta
 use crate::config::Mode;
 use crate::cookie::{self, Presented};
 use crate::dbsc::BoundCookieError;
+use crate::record_cache::Read;
 use crate::routes;
 use crate::session::{self, Record, RecordError};
 use crate::store::StoreError;
@@ -117,6 +119,13 @@ impl Purpose {
             Self::Logout { .. } | Self::DeviceRegister(_) | Self::DeviceRefresh(_)
         )
     }
+
+    /// Whether the record must come from the store, never from this
+    /// isolate's copy (DESIGN §14): a registration must see a key another
+    /// isolate registered, and a refresh must find the key to check.
+    fn reads_the_store(&self) -> bool {
+        matches!(self, Self::DeviceRegister(_) | Self::DeviceRefresh(_))
+    }
 }
 
 /// A token that checked out, waiting for its record.
@@ -129,6 +138,9 @@ pub(super) struct Pending {
     /// The bound cookie's check, made with the token's (no I/O); `None`
     /// with device binding off, or for a purpose that needs none.
     bound: Option<Result<(), BoundCookieError>>,
+    /// The record's read, for keeping what it finds (DESIGN §14); `None`
+    /// while `RECORD_CACHE` is off.
+    read: Option<Read>,
 }
 
 /// A session that checked out.
@@ -155,7 +167,8 @@ impl Gate<'_> {
 }
 
 impl Exchange {
-    /// Checks the session cookie without I/O, then asks for its record.
+    /// Checks the session cookie without I/O, then asks for its record,
+    /// unless this isolate keeps a copy of it.
     pub(super) fn authenticate(
         &mut self,
         gate: Gate<'_>,
@@ -171,14 +184,21 @@ impl Exchange {
         let binding = &gate.config.device_binding;
         let bound = (binding.is_on() && !purpose.is_unbound_allowed())
             .then(|| binding.check_bound_cookie(req.cookie, &hash, self.now));
-        let read = Op::get(session::record_key(&hash));
-        let pending = Pending {
+        let mut pending = Pending {
             token,
             hash,
             purpose,
             denial,
             bound,
+            read: None,
         };
+        if !pending.purpose.reads_the_store() {
+            if let Some(record) = gate.record_copy(&pending.hash, self.now_ms) {
+                return self.with_record(gate, pending, record);
+            }
+        }
+        pending.read = gate.record_read(self.now_ms);
+        let read = Op::get(session::record_key(&pending.hash));
         self.wait(State::Record(pending), vec![read])
     }
 
@@ -211,31 +231,46 @@ impl Exchange {
         Ok(token)
     }
 
-    /// The record is in: check it, then carry on with the purpose.
+    /// The record is in: keep a copy, then check it.
     pub(super) fn on_record(
         &mut self,
         gate: Gate<'_>,
         pending: Pending,
         outcomes: Vec<Outcome>,
     ) -> Step {
+        let stored = match Outcome::read(outcomes) {
+            Ok(Some(stored)) => stored,
+            Ok(None) => {
+                let denied = Denied::reject(Reason::Revoked);
+                return self.refuse(gate, pending.purpose, &pending.denial, denied);
+            }
+            Err(e) => {
+                let denied = Denied::Unavailable(e);
+                return self.refuse(gate, pending.purpose, &pending.denial, denied);
+            }
+        };
+        let record = match Record::from_json(&stored) {
+            Ok(record) => record,
+            Err(e) => {
+                let denied = Denied::Unreadable(e);
+                return self.refuse(gate, pending.purpose, &pending.denial, denied);
+            }
+        };
+        gate.keep_record(&pending.hash, &stored, &record, pending.read);
+        self.with_record(gate, pending, record)
+    }
+
+    /// The session's record, read or copied: check its deadline and the
+    /// device, re-stamp if due, then the revocation check and the purpose.
+    fn with_record(&mut self, gate: Gate<'_>, pending: Pending, record: Record) -> Step {
         let Pending {
             token,
             hash,
             purpose,
             denial,
             bound,
+            ..
         } = pending;
-        let stored = match Outcome::read(outcomes) {
-            Ok(Some(stored)) => stored,
-            Ok(None) => {
-                return self.refuse(gate, purpose, &denial, Denied::reject(Reason::Revoked))
-            }
-            Err(e) => return self.refuse(gate, purpose, &denial, Denied::Unavailable(e)),
-        };
-        let record = match Record::from_json(&stored) {
-            Ok(record) => record,
-            Err(e) => return self.refuse(gate, purpose, &denial, Denied::Unreadable(e)),
-        };
         let now = self.now;
         if record.is_expired(now) {
             let ending = Ending::expired(&hash, &record.uid);

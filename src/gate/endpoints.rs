@@ -135,17 +135,19 @@ impl Exchange {
         self.finish(reply)
     }
 
-    /// The health check: KV answers, and which revocation is in force.
+    /// The health check: KV answers, which revocation is in force, and how
+    /// long a record read is kept (DESIGN §14; 0 when off).
     pub(super) fn on_health(&mut self, gate: Gate<'_>, outcomes: Vec<Outcome>) -> Step {
         let revocation = if gate.config.ledger {
             json!({ "mode": "ledger", "staleness_s": gate.config.revocation_staleness })
         } else {
             json!({ "mode": "kv" })
         };
+        let record_cache_s = gate.config.record_cache_s();
         match Outcome::read(outcomes) {
             Ok(_) => self.finish(Reply::json(
                 200,
-                json!({ "status": "ok", "revocation": revocation }),
+                json!({ "status": "ok", "revocation": revocation, "record_cache_s": record_cache_s }),
             )),
             Err(e) => self.unavailable(e),
         }

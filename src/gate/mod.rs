@@ -25,7 +25,14 @@
 //! })
 //! .unwrap();
 //! let spent = Default::default();
-//! let gate = Gate { config: &config, throttle: None, ledger_cache: None, spent: &spent, provider_cache: None };
+//! let gate = Gate {
+//!     config: &config,
+//!     throttle: None,
+//!     ledger_cache: None,
+//!     record_cache: None,
+//!     spent: &spent,
+//!     provider_cache: None,
+//! };
 //! let request = Inbound {
 //!     method: "GET",
 //!     url: "https://app.example.com/dashboard",
@@ -52,6 +59,7 @@ mod forward;
 mod oidc;
 mod origin;
 mod page;
+mod record_cache;
 pub mod reply;
 pub mod request;
 mod revocation;
@@ -90,7 +98,8 @@ pub const LOGOUT_HEADER: &str = "sessiongate-logout";
 pub const HEALTH_KEY: &str = "health";
 
 /// The pipeline over one configuration and the isolate's memory: its
-/// bad-token counts and its copy of users' revocation states.
+/// bad-token counts, its copies of users' revocation states and of
+/// session records.
 #[derive(Clone, Copy)]
 pub struct Gate<'a> {
     pub config: &'a Config,
@@ -98,6 +107,8 @@ pub struct Gate<'a> {
     pub throttle: Option<&'a Throttle>,
     /// Users' ledger states read here; used only with the ledger bound.
     pub ledger_cache: Option<&'a LedgerCache>,
+    /// Session records read here; used only while `RECORD_CACHE` is on.
+    pub record_cache: Option<&'a crate::record_cache::RecordCache>,
     /// One-time values used in this isolate (device-binding challenges,
     /// logout tokens).
     pub spent: &'a crate::spent::Spent,
@@ -112,6 +123,8 @@ pub struct Exchange {
     /// Unix seconds when the request arrived: time stands still within a
     /// request on Workers, and so it does here.
     now: u64,
+    /// The same in milliseconds, for the ages of record copies (DESIGN §14).
+    now_ms: u64,
     log: Log,
     /// The route class, for the metrics (see `Log::route`).
     route: &'static str,
@@ -119,6 +132,9 @@ pub struct Exchange {
     /// Store operations to perform after the answer, best effort (a
     /// revocation state past half its staleness, refreshed).
     background: Vec<Op>,
+    /// Sessions whose record the last step writes or deletes: this
+    /// isolate's copies of them are dropped when its outcomes come back.
+    writing: Vec<crate::token::IdHash>,
 }
 
 /// What an exchange waits for.
@@ -188,14 +204,23 @@ enum AfterEnding {
 
 impl Gate<'_> {
     /// Takes a request in (DESIGN §4): normalise, classify, then authenticate,
-    /// forward or answer. Returns the exchange and its first step.
+    /// forward or answer. Returns the exchange and its first step. `now` is
+    /// Unix seconds.
     pub fn start(&self, req: &Inbound<'_>, now: u64) -> (Exchange, Step) {
+        self.start_ms(req, now.saturating_mul(1000))
+    }
+
+    /// [`Gate::start`] with the time in milliseconds, as the platform
+    /// tells it.
+    pub fn start_ms(&self, req: &Inbound<'_>, now_ms: u64) -> (Exchange, Step) {
         let mut exchange = Exchange {
-            now,
+            now: now_ms / 1000,
+            now_ms,
             log: Log::default(),
             route: "invalid",
             state: State::Done,
             background: Vec::new(),
+            writing: Vec::new(),
         };
         let step = exchange.begin(*self, req);
         (exchange, step)
@@ -229,6 +254,11 @@ impl Exchange {
 
     /// Hands the exchange the results of its last step; returns the next.
     pub fn resume(&mut self, gate: Gate<'_>, input: Input) -> Step {
+        // Whether or not they landed, this isolate's copies of the records
+        // the step wrote or deleted are no longer to be trusted.
+        if !self.writing.is_empty() {
+            gate.forget_records(&mem::take(&mut self.writing));
+        }
         match (mem::replace(&mut self.state, State::Done), input) {
             (State::Record(pending), Input::Store(outcomes)) => {
                 self.on_record(gate, pending, outcomes)
@@ -287,6 +317,8 @@ impl Exchange {
 
     fn wait(&mut self, state: State, ops: Vec<Op>) -> Step {
         self.state = state;
+        self.writing
+            .extend(ops.iter().filter_map(record_cache::written_record));
         Step::Store(ops)
     }
 

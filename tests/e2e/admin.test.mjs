@@ -34,8 +34,8 @@ test("lists a user's sessions and revokes them all", async () => {
   assert.equal((await gate.fetch("/x", { headers: withSession(other) })).status, 200);
 });
 
-test("GET /.sessiongate/health answers 200 while KV is usable, and says revocation is KV's alone", async () => {
+test("GET /.sessiongate/health answers 200 while KV is usable, and says revocation is KV's alone and records are read every time", async () => {
   const response = await gate.fetch("/.sessiongate/health");
   assert.equal(response.status, 200);
-  assert.deepEqual(await response.json(), { status: "ok", revocation: { mode: "kv" } });
+  assert.deepEqual(await response.json(), { status: "ok", revocation: { mode: "kv" }, record_cache_s: 0 });
 });

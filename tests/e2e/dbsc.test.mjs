@@ -1,9 +1,12 @@
 // Device-bound sessions (DESIGN §11) from the outside: a DBSC client that
 // follows the spec as Chromium does registers and refreshes against the
 // built worker, and a copied cookie jar without the device key gets nowhere.
+// Every gate here keeps the records it reads (RECORD_CACHE, issue 19), as
+// the ledger's default does: binding must hold with those copies on.
 
 import assert from "node:assert/strict";
 import { createHmac, generateKeyPairSync, sign as nodeSign, webcrypto } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { DbscClient, newKeyPair, parseOffer, publicJwk, signProof } from "./dbsc-client.mjs";
 import { COOKIE, KEYS, handoff, idHash, jwtClaims, now, putSession, startGate, tokenParts } from "./harness.mjs";
@@ -20,8 +23,12 @@ function sealed(label, hash, fields) {
 const boundCookie = (hash, expires) => sealed("sessiongate dbsc bound cookie v1", hash, [expires]);
 const challengeAt = (hash, issued, nonce = "AAAAAAAAAAAAAAAA") => sealed("sessiongate dbsc challenge v1", hash, [issued, nonce]);
 
+/** How long each gate keeps a record it read, in seconds. */
+const RECORD_CACHE_S = 1;
+const CACHED = { RECORD_CACHE: String(RECORD_CACHE_S) };
+
 let gate;
-before(async () => (gate = await startGate()));
+before(async () => (gate = await startGate({ vars: CACHED })));
 after(() => gate.close());
 beforeEach(() => {
   gate.received.length = 0;
@@ -48,12 +55,17 @@ async function boundBrowser(uid = "alice") {
 
 const hashOf = (browser) => idHash(tokenParts(browser.cookies[COOKIE]).id);
 
-/** Moves the browser's registration a minute into the past, past its few seconds of grace (DESIGN §11). */
+/**
+ * Moves the browser's registration a minute into the past, past its few
+ * seconds of grace (DESIGN §11), behind the edge's back: then waits out
+ * any copy of the record the gate read before (DESIGN §14).
+ */
 async function ageBinding(browser) {
   const key = `s:${hashOf(browser)}`;
   const record = JSON.parse(await gate.kv.get(key));
   record.device_bound_at -= 60;
   await gate.kv.put(key, JSON.stringify(record));
+  await sleep(RECORD_CACHE_S * 1000 + 100);
 }
 const jar = (cookies) => Object.entries(cookies).map(([n, v]) => `${n}=${v}`).join("; ");
 const refusal = async (response) => (await response.json()).reason;
@@ -274,7 +286,7 @@ describe("refresh", () => {
 
 describe("DEVICE_BOUND", () => {
   test("require refuses a session that did not bind a key within the window", async () => {
-    const strict = await startGate({ vars: { DEVICE_BOUND: "require" } });
+    const strict = await startGate({ vars: { ...CACHED, DEVICE_BOUND: "require" } });
     try {
       const young = await putSession(strict, { iat: now() - 10 });
       const old = await putSession(strict, { iat: now() - 300 });
@@ -289,7 +301,7 @@ describe("DEVICE_BOUND", () => {
   });
 
   test("off offers nothing and has no DBSC endpoints", async () => {
-    const off = await startGate({ vars: { DEVICE_BOUND: "off" } });
+    const off = await startGate({ vars: { ...CACHED, DEVICE_BOUND: "off" } });
     try {
       off.origin = () => new Response("welcome", { headers: { "sessiongate-login": handoff("alice") } });
       const login = await off.fetch("/login", { method: "POST" });
@@ -301,7 +313,7 @@ describe("DEVICE_BOUND", () => {
   });
 
   test("a bad value is misconfigured, naming the variable", async () => {
-    const bad = await startGate({ vars: { DEVICE_BOUND: "always" } });
+    const bad = await startGate({ vars: { ...CACHED, DEVICE_BOUND: "always" } });
     try {
       const response = await bad.fetch("/dashboard");
       assert.equal(response.status, 500);

@@ -6,6 +6,9 @@
 // REVOCATION_STALENESS (2 s here); without it, B keeps admitting. A ledger
 // that hangs or errs fails closed. Miniflare shares one Cache API among its
 // workers, and real locations do not: only B has one (gate-a: cache off).
+// With the ledger, each location also keeps the session records it reads
+// (RECORD_CACHE, by default REVOCATION_STALENESS: issue 19), so every test
+// of the ledger here runs with those copies on.
 
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -98,10 +101,10 @@ describe("with the ledger shared by two locations", () => {
   before(async () => (L = await startLocations("shared")));
   after(() => L.close());
 
-  test("each location's health check says it revokes through the ledger, and with which bound", async () => {
+  test("each location's health check says it revokes through the ledger, and with which bound, and keeps records that long", async () => {
     for (const loc of [L.a, L.b]) {
       const response = await loc.fetch("/.sessiongate/health");
-      assert.deepEqual(await response.json(), { status: "ok", revocation: { mode: "ledger", staleness_s: 2 } });
+      assert.deepEqual(await response.json(), { status: "ok", revocation: { mode: "ledger", staleness_s: 2 }, record_cache_s: 2 });
     }
   });
 
@@ -216,7 +219,7 @@ describe("without the ledger (KV only)", () => {
   after(() => K.close());
 
   test("B keeps admitting a session A logged out, well past the window: what the ledger is for", async () => {
-    assert.deepEqual(await (await K.b.fetch("/.sessiongate/health")).json(), { status: "ok", revocation: { mode: "kv" } });
+    assert.deepEqual(await (await K.b.fetch("/.sessiongate/health")).json(), { status: "ok", revocation: { mode: "kv" }, record_cache_s: 0 });
     const token = await login(K.a, "alice");
     await K.replicate();
     await admits(K.b, token);
