@@ -33,7 +33,7 @@
 //! ([`RecordCache::forget`]), and a read asked for before that ([`Read`])
 //! is not kept when its answer comes back after it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::session::Record;
@@ -75,9 +75,6 @@ pub struct RecordCache {
 #[derive(Debug, Default)]
 struct Copies {
     by_hash: HashMap<[u8; 32], Copy>,
-    /// `(read_at_ms, hash)` of every copy: the oldest read first, which is
-    /// also the first to expire, so expiry and eviction take from the front.
-    by_age: BTreeSet<(u64, [u8; 32])>,
     /// What the copies count against [`MAX_BYTES`].
     bytes: usize,
     /// Moves on whenever this isolate drops a copy for a write of its own.
@@ -107,17 +104,34 @@ impl Copy {
 impl Copies {
     fn remove(&mut self, key: &[u8; 32]) -> Option<Copy> {
         let copy = self.by_hash.remove(key)?;
-        self.by_age.remove(&(copy.read_at_ms, *key));
         self.bytes -= copy.size();
         Some(copy)
     }
 
-    /// Drops the oldest copy; `false` when there is none.
-    fn evict_oldest(&mut self) -> bool {
-        match self.by_age.first().copied() {
-            Some((_, key)) => self.remove(&key).is_some(),
-            None => false,
+    /// Whether one more copy of `size` bytes would pass a bound.
+    fn is_full(&self, size: usize) -> bool {
+        self.by_hash.len() >= MAX_COPIES || self.bytes + size > MAX_BYTES
+    }
+
+    /// Makes room for one more copy of `size` bytes, if need be: the
+    /// copies no longer live go first; then, while a bound would still be
+    /// passed, the oldest quarter of the reads.
+    fn make_room(&mut self, size: usize, now_ms: u64, lifetime_ms: u64) {
+        if !self.is_full(size) {
+            return;
         }
+        self.retain(|copy| copy.is_live(now_ms, lifetime_ms));
+        while self.is_full(size) && !self.by_hash.is_empty() {
+            let mut reads: Vec<u64> = self.by_hash.values().map(|c| c.read_at_ms).collect();
+            reads.sort_unstable();
+            let cutoff = reads[reads.len() / 4];
+            self.retain(|copy| copy.read_at_ms > cutoff);
+        }
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Copy) -> bool) {
+        self.by_hash.retain(|_, copy| keep(copy));
+        self.bytes = self.by_hash.values().map(Copy::size).sum();
     }
 }
 
@@ -157,8 +171,9 @@ impl RecordCache {
     /// asked for. Returns whether it is kept: not when this isolate has
     /// written or ended any session since the read was asked for (the
     /// answer may predate that write), when the record is larger than
-    /// [`MAX_RECORD_BYTES`], or when it would not be live. Expired copies
-    /// go first; past either bound, the oldest reads.
+    /// [`MAX_RECORD_BYTES`], or when it would not be live. When one more
+    /// copy would pass either bound, the copies no longer live go, then
+    /// the oldest quarter of the reads, as often as it takes.
     pub fn keep(
         &self,
         hash: &IdHash,
@@ -183,20 +198,9 @@ impl RecordCache {
         if json.len() > MAX_RECORD_BYTES || !copy.is_live(now_ms, lifetime_ms) {
             return false;
         }
-        while let Some(&(read_at_ms, oldest)) = copies.by_age.first() {
-            if now_ms.saturating_sub(read_at_ms) < lifetime_ms {
-                break;
-            }
-            copies.remove(&oldest);
-        }
         let size = copy.size();
-        while copies.by_hash.len() >= MAX_COPIES || copies.bytes + size > MAX_BYTES {
-            if !copies.evict_oldest() {
-                break;
-            }
-        }
+        copies.make_room(size, now_ms, lifetime_ms);
         copies.bytes += size;
-        copies.by_age.insert((copy.read_at_ms, key));
         copies.by_hash.insert(key, copy);
         true
     }
@@ -290,48 +294,63 @@ mod tests {
     }
 
     #[test]
-    fn past_the_bound_on_copies_the_oldest_reads_go() {
+    fn at_the_bound_on_copies_the_oldest_quarter_goes() {
         // A lifetime long enough that nothing expires: only the bound acts.
         let (cache, life) = (RecordCache::default(), 3_600_000);
         let json = record("a", 100);
-        for n in 0..MAX_COPIES as u32 + 5 {
+        let full = MAX_COPIES as u32;
+        for n in 0..full {
             let read = cache.read(T + u64::from(n));
             assert!(cache.keep(&hash(n), &json, ABS_EXP, read, life));
         }
-        assert_eq!(cache.len(), MAX_COPIES);
-        let at = T + MAX_COPIES as u64 + 5;
-        assert!(cache.get(&hash(4), at, life).is_none(), "the five oldest");
-        assert!(cache.get(&hash(5), at, life).is_some());
-        assert!(cache.get(&hash(MAX_COPIES as u32 + 4), at, life).is_some());
+        assert_eq!(cache.len(), MAX_COPIES, "up to the bound, everything");
+        let read = cache.read(T + u64::from(full));
+        assert!(cache.keep(&hash(full), &json, ABS_EXP, read, life));
+        let at = T + u64::from(full);
+        let kept = |n: u32| cache.get(&hash(n), at, life).is_some();
+        let quarter = full / 4;
+        assert!(!kept(0) && !kept(quarter), "the oldest quarter went");
+        assert!(kept(quarter + 1) && kept(full - 1) && kept(full));
+        assert_eq!(cache.len(), MAX_COPIES - MAX_COPIES / 4);
     }
 
     #[test]
-    fn past_the_bound_on_bytes_the_oldest_reads_go() {
+    fn at_the_bound_on_bytes_the_oldest_quarter_goes() {
         let cache = RecordCache::default();
         let size = MAX_RECORD_BYTES;
-        let fits = MAX_BYTES / (size + COPY_OVERHEAD);
-        for n in 0..fits as u32 + 3 {
+        let fits = (MAX_BYTES / (size + COPY_OVERHEAD)) as u32;
+        for n in 0..fits {
             assert!(keep_at(&cache, n, T + u64::from(n), size));
         }
-        assert_eq!(cache.len(), fits);
+        assert_eq!(cache.len(), fits as usize);
+        assert!(keep_at(&cache, fits, T + u64::from(fits), size));
         assert!(cache.bytes() <= MAX_BYTES);
-        let at = T + fits as u64 + 3;
-        assert!(cache.get(&hash(2), at, LIFE).is_none());
-        assert!(cache.get(&hash(3), at, LIFE).is_some());
-        // Small copies fill the room the large ones leave, up to the count.
+        let at = T + u64::from(fits);
+        let kept = |n: u32| cache.get(&hash(n), at, LIFE).is_some();
+        assert!(!kept(0) && !kept(fits / 4), "the oldest quarter went");
+        assert!(kept(fits / 4 + 1) && kept(fits));
+        // Small copies fit in what the large ones leave.
         assert!(keep_at(&cache, 1_000_000, at, 100));
-        assert_eq!(cache.len(), fits + 1);
     }
 
     #[test]
-    fn expired_copies_make_room_first() {
+    fn at_a_bound_copies_no_longer_live_go_first() {
         let cache = RecordCache::default();
-        for n in 0..100 {
-            assert!(keep_at(&cache, n, T, 100));
+        let json = record("a", 100);
+        for n in 0..MAX_COPIES as u32 {
+            let at = T + u64::from(n % 2) * LIFE;
+            assert!(cache.keep(&hash(n), &json, ABS_EXP, cache.read(at), LIFE));
         }
-        assert!(keep_at(&cache, 100, T + LIFE, 100));
-        assert_eq!(cache.len(), 1);
-        assert_eq!(cache.bytes(), record("100", 100).len() + COPY_OVERHEAD);
+        let at = T + LIFE;
+        assert!(keep_at(&cache, MAX_COPIES as u32, at, 100));
+        assert_eq!(cache.len(), MAX_COPIES / 2 + 1, "the expired half only");
+        assert!(cache.get(&hash(1), at, LIFE).is_some());
+        assert_eq!(
+            cache.bytes(),
+            MAX_COPIES / 2 * (json.len() + COPY_OVERHEAD)
+                + record("10000", 100).len()
+                + COPY_OVERHEAD
+        );
     }
 
     #[test]
