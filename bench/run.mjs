@@ -13,9 +13,11 @@
 // the CPU per request. KV operations are counted separately, by copies of
 // the three workers whose SESSIONS goes through a counting proxy worker.
 // sessiongate also gets rounds of forged tokens (401, no KV, no origin),
-// rounds with the revocation ledger bound and rounds with a 20-rule POLICY
-// (bench/policy.json), and bench/cold.mjs times each worker's first
-// response in a fresh isolate.
+// rounds with the revocation ledger bound, rounds with a 20-rule POLICY
+// (bench/policy.json) and rounds served from the isolate's copy of the
+// record (RECORD_CACHE, with the ledger: no KV read); 100 users at 2
+// requests a second count the KV reads that copy leaves; and
+// bench/cold.mjs times each worker's first response in a fresh isolate.
 
 import { execFileSync, fork, spawnSync } from "node:child_process";
 import { createCipheriv, hkdfSync, randomBytes } from "node:crypto";
@@ -62,7 +64,7 @@ if (opts.help) {
   --time-cap S      a round stops after S seconds whatever its count (60)
   --kv-requests N   requests per KV-count case (20)
   --cold-samples N  fresh isolates per worker for the cold start; 0 skips it (15)
-  --port-base P     ports P..P+13 on 127.0.0.1 (9100)
+  --port-base P     ports P..P+15 on 127.0.0.1 (9100)
   --build DIR       sessiongate's build to measure (build/), e.g. an older commit's
   --decision FILE   the decision figures for the summary line (bench/decision.json)
   --out FILE        results JSON (bench/results.json)`);
@@ -85,7 +87,7 @@ const KV_REQUESTS = int("kv-requests", 1, 1000);
 const COLD_SAMPLES = int("cold-samples", 0, 1000);
 const PORT_BASE = int("port-base", 1024, 65500);
 const buildDir = path.resolve(opts.build);
-if ([8787, 8788].some((p) => p >= PORT_BASE && p <= PORT_BASE + 13)) {
+if ([8787, 8788].some((p) => p >= PORT_BASE && p <= PORT_BASE + 15)) {
   console.error("bench: ports 8787/8788 are taken by `npm start`; pick another --port-base");
   process.exit(2);
 }
@@ -105,12 +107,18 @@ const PORTS = {
   "sessiongate-ledger-count": PORT_BASE + 11,
   ledgercount: PORT_BASE + 12,
   "sessiongate-policy": PORT_BASE + 13,
+  "sessiongate-cached": PORT_BASE + 14,
+  "sessiongate-cached-kv": PORT_BASE + 15,
 };
 /** The revocation ledger's bound in the ledger cases (the default). */
 const STALENESS_S = 10;
 /** The steady rate and length of the ledger-count case. */
 const LEDGER_RATE = 100;
 const LEDGER_REQUESTS = 1000;
+/** The KV-per-request case of the record cache: users, each at a steady rate for so long. */
+const CACHE_USERS = 100;
+const CACHE_RATE = 2;
+const CACHE_SECONDS = 10;
 const ORIGIN = `http://127.0.0.1:${PORTS.origin}`;
 
 // ---------------------------------------------------------------- lifecycle
@@ -389,12 +397,14 @@ function miniflareOptions(Log, LogLevel, workers) {
         kvNamespaces: { KV: "bench-sessions" },
         unsafeDirectSockets: socket("kvcount"),
       },
-      // sessiongate with the revocation ledger bound (its own Ledger class).
+      // sessiongate with the revocation ledger bound (its own Ledger class),
+      // reading the record on every request as before the record cache
+      // (RECORD_CACHE=0), so that ledger_cpu_ratio keeps its meaning.
       {
         name: "sessiongate-ledger",
         ...gate,
         ...kv,
-        bindings: { ...gate.bindings, REVOCATION_STALENESS: String(STALENESS_S) },
+        bindings: { ...gate.bindings, REVOCATION_STALENESS: String(STALENESS_S), RECORD_CACHE: "0" },
         durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
         unsafeDirectSockets: socket("sessiongate-ledger"),
       },
@@ -405,7 +415,7 @@ function miniflareOptions(Log, LogLevel, workers) {
         ...gate,
         ...kv,
         cache: false,
-        bindings: { ...gate.bindings, REVOCATION_STALENESS: String(STALENESS_S) },
+        bindings: { ...gate.bindings, REVOCATION_STALENESS: String(STALENESS_S), RECORD_CACHE: "0" },
         durableObjects: { LEDGER: { className: "Ledger", scriptName: "ledgercount", useSQLite: true } },
         unsafeDirectSockets: socket("sessiongate-ledger-count"),
       },
@@ -424,6 +434,26 @@ function miniflareOptions(Log, LogLevel, workers) {
         ...kv,
         bindings: { ...gate.bindings, POLICY },
         unsafeDirectSockets: socket("sessiongate-policy"),
+      },
+      // sessiongate as deployed: the ledger bound, and so RECORD_CACHE on by
+      // default (REVOCATION_STALENESS): after the first, every request of the
+      // session is served from the isolate's copy of its record.
+      {
+        name: "sessiongate-cached",
+        ...gate,
+        ...kv,
+        bindings: { ...gate.bindings, REVOCATION_STALENESS: String(STALENESS_S) },
+        durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
+        unsafeDirectSockets: socket("sessiongate-cached"),
+      },
+      // Its KV-counted copy, for kv_per_auth.
+      {
+        name: "sessiongate-cached-kv",
+        ...gate,
+        ...counted,
+        bindings: { ...gate.bindings, REVOCATION_STALENESS: String(STALENESS_S) },
+        durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
+        unsafeDirectSockets: socket("sessiongate-cached-kv"),
       },
       { name: "floor-kv", ...floor, ...counted, unsafeDirectSockets: socket("floor-kv") },
       { name: "sessiongate-kv", ...gate, ...counted, unsafeDirectSockets: socket("sessiongate-kv") },
@@ -621,6 +651,51 @@ async function countLedger(autocannon, cookie) {
   };
 }
 
+/**
+ * KV reads per authenticated request with the record cache: CACHE_USERS
+ * users, each with a session of its own, each sending CACHE_RATE requests a
+ * second for CACHE_SECONDS, to the KV-counted copy of sessiongate with the
+ * ledger bound (RECORD_CACHE by default, STALENESS_S). The users start
+ * evenly spread over one period, so the load is steady.
+ */
+async function countCachedKv(users) {
+  const counter = `http://127.0.0.1:${PORTS.kvcount}`;
+  await fetch(`${counter}/reset`, { method: "POST" });
+  const url = `http://127.0.0.1:${PORTS["sessiongate-cached-kv"]}${PATH}`;
+  const period = 1000 / CACHE_RATE;
+  const perUser = CACHE_RATE * CACHE_SECONDS;
+  const statuses = {};
+  const t0 = performance.now() + 100;
+  await Promise.all(
+    users.map(async (cookie, i) => {
+      const offset = (i * period) / users.length;
+      for (let k = 0; k < perUser; k++) {
+        await sleep(Math.max(0, t0 + offset + k * period - performance.now()));
+        const response = await fetch(url, { headers: { cookie: cookie(), accept: "application/json" } });
+        await response.arrayBuffer();
+        statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await sleep(300); // background work lands
+  const counts = await (await fetch(`${counter}/counts`)).json();
+  const requests = users.length * perUser;
+  if (statuses[200] !== requests) fail(`record cache KV count: answers ${JSON.stringify(statuses)}, expected ${requests} × 200`);
+  const reads = counts.get + counts.getWithMetadata;
+  return {
+    users: users.length,
+    rate_per_user: CACHE_RATE,
+    seconds: round(seconds, 2),
+    requests,
+    reads,
+    per_auth: round(reads / requests, 4),
+    // One read per user, each copy then serving the whole run.
+    floor_per_auth: round(users.length / requests, 4),
+    raw: counts,
+  };
+}
+
 // ---------------------------------------------------------------- output
 
 function round(x, digits) {
@@ -675,7 +750,7 @@ async function main() {
   const h = await import(pathToFileURL(path.join(root, "tests/e2e/harness.mjs")).href);
 
   // Whatever the sizes, the whole run is bounded.
-  const budget = (ROUNDS * 6 + 4) * (TIME_CAP + 5) * 1000 + COLD_SAMPLES * 5 * 2_000 + 240_000;
+  const budget = (ROUNDS * 7 + 4) * (TIME_CAP + 5) * 1000 + COLD_SAMPLES * 5 * 2_000 + (CACHE_SECONDS + 30) * 1000 + 240_000;
   setTimeout(() => abort(new Error(`the run took longer than its budget of ${Math.round(budget / 1000)} s`)), budget).unref();
 
   const peerScript = await bundlePeer(esbuild);
@@ -752,20 +827,34 @@ async function main() {
     }
   }
 
+  // And the record cache: on by default with the ledger (the health check
+  // says for how long). A build from before it has no such field, and is
+  // measured all the same: its "cached" rounds read KV, as they did then.
+  {
+    const health = await (await fetch(`http://127.0.0.1:${PORTS["sessiongate-cached"]}/.sessiongate/health`)).json();
+    if (health.record_cache_s === undefined) {
+      console.log("bench: this build has no record cache (no record_cache_s in its health check): sg cached reads KV");
+    } else if (health.record_cache_s !== STALENESS_S) {
+      fail(`sessiongate-cached keeps records ${health.record_cache_s} s, expected ${STALENESS_S} (REVOCATION_STALENESS)`);
+    }
+  }
+
   // Each round: the three workers with a live session, then sessiongate
-  // with a forged one (401, no KV, no origin), with the ledger bound, and
-  // with POLICY.
+  // with a forged one (401, no KV, no origin), with the ledger bound, with
+  // POLICY, and with the ledger and the record cache (served from the copy).
   const FORGED = { status: 401, forwarded: false };
   const rounds = Object.fromEntries(WORKERS.map((w) => [w, []]));
   const forgedRounds = [];
   const ledgerRounds = [];
   const policyRounds = [];
+  const cachedRounds = [];
   const authenticated = () => cookies.sessiongate.authenticated();
   const cases = [
     ...WORKERS.map((worker) => ({ worker, label: worker, cookie: () => cookies[worker].authenticated(), into: rounds[worker] })),
     { worker: "sessiongate", label: "sg forged", cookie: () => cookies.sessiongate.forged(), expect: FORGED, into: forgedRounds },
     { worker: "sessiongate-ledger", label: "sg ledger", cookie: authenticated, into: ledgerRounds },
     { worker: "sessiongate-policy", label: "sg policy", cookie: authenticated, into: policyRounds },
+    { worker: "sessiongate-cached", label: "sg cached", cookie: authenticated, into: cachedRounds },
   ];
   console.log(
     `bench: ${ROUNDS} rounds × ${REQUESTS} requests × ${cases.length} cases, ${CONNECTIONS} connections, ` +
@@ -814,6 +903,11 @@ async function main() {
   const policed = summarise(policyRounds);
   // sessiongate with the 20-rule POLICY against without, same rounds.
   ratios.policy_cpu_ratio = round(policed.cpu_us_per_req / summary.sessiongate.cpu_us_per_req, 2);
+  const cached = summarise(cachedRounds);
+  // A request served from the isolate's copy of its record against the
+  // floor's (one KV read), same rounds: CPU, and median latency.
+  ratios.cached_cpu_ratio = round(cached.cpu_us_per_req / summary.floor.cpu_us_per_req, 2);
+  ratios.cached_p50_ratio = round(cached.p50_ms / summary.floor.p50_ms, 2);
 
   // KV operations per request.
   const kvOps = {};
@@ -826,6 +920,22 @@ async function main() {
       expired: await countKv(worker, cookies[worker].expired, 401, gate ? "expired" : undefined),
     };
   }
+
+  // KV reads per authenticated request with the record cache: many users.
+  const cacheUsers = [];
+  {
+    const kv = await mf.getKVNamespace("SESSIONS", "floor");
+    for (let i = 0; i < CACHE_USERS; i++) {
+      const id = h.newId();
+      const hash = h.idHash(id);
+      const uid = `user-${i}`;
+      await kv.put(`s:${hash}`, JSON.stringify({ ...record, uid }));
+      await kv.put(`u:${uid}:${hash}`, "", { metadata: JSON.stringify({ iat, abs_exp: absExp }) });
+      cacheUsers.push(() => `${h.COOKIE}=${h.mintToken({ id })}`);
+    }
+  }
+  console.log(`bench: KV reads per request, ${CACHE_USERS} users × ${CACHE_RATE} requests/s × ${CACHE_SECONDS} s (sessiongate, ledger bound)`);
+  const cacheCount = await countCachedKv(cacheUsers);
 
   // Cold start: each worker's first response in a fresh isolate.
   let cold = null;
@@ -912,6 +1022,16 @@ async function main() {
       `${pad(policed.rps, 9, true)}${pad(policed.p50_ms.toFixed(2), 9, true)}${pad(policed.p99_ms.toFixed(2), 9, true)}`,
   );
   lines.push(`sg policy: sessiongate with a ${POLICY_RULES}-rule POLICY (bench/policy.json) whose rule "app" admits the session; /sessiongate ${ratios.policy_cpu_ratio.toFixed(2)}×`);
+  lines.push(
+    `${pad("sg cached", 12)}${pad(cached.cpu_us_per_req.toFixed(1), 12, true)}${pad(`(${cached.cpu_us_min.toFixed(1)}–${cached.cpu_us_max.toFixed(1)})`, 18, true)}` +
+      `${pad(cached.rps, 9, true)}${pad(cached.p50_ms.toFixed(2), 9, true)}${pad(cached.p99_ms.toFixed(2), 9, true)}`,
+  );
+  lines.push(
+    `sg cached: sessiongate with the ledger bound and RECORD_CACHE on (its default, ${STALENESS_S} s), served from the isolate's copy of the record; ` +
+      `/floor CPU ${ratios.cached_cpu_ratio.toFixed(2)}×, p50 ${ratios.cached_p50_ratio.toFixed(2)}×; ` +
+      `KV reads: ${cacheCount.reads} for ${cacheCount.requests} requests of ${cacheCount.users} users at ${cacheCount.rate_per_user}/s each over ${cacheCount.seconds} s ` +
+      `(${cacheCount.per_auth} per request; one per user would be ${cacheCount.floor_per_auth})`,
+  );
   lines.push("");
   lines.push(`KV operations per request (reads r, writes w, deletes+lists o; ${KV_REQUESTS} requests per case)`);
   lines.push(`${pad("worker", 12)}${pad("authenticated", 16)}${pad("forged", 16)}${pad("idle-expired", 16)}`);
@@ -949,7 +1069,9 @@ async function main() {
     `cold_ms=${fmt1(cold ? cold.workers.sessiongate.net_ms : null)} cold_ratio=${fmt2(cold?.ratio)} ` +
     `forged_cpu_ratio=${fmt2(ratios.forged_cpu_ratio)} ` +
     `ledger_per_1k=${num(ledgerCount.per_1k)} ledger_cpu_ratio=${fmt2(ratios.ledger_cpu_ratio)} ` +
-    `policy_cpu_ratio=${fmt2(ratios.policy_cpu_ratio)}`;
+    `policy_cpu_ratio=${fmt2(ratios.policy_cpu_ratio)} ` +
+    `cached_cpu_ratio=${fmt2(ratios.cached_cpu_ratio)} cached_p50_ratio=${fmt2(ratios.cached_p50_ratio)} ` +
+    `kv_per_auth=${cacheCount.per_auth.toFixed(3)}`;
 
   const results = {
     date: new Date().toISOString(),
@@ -982,6 +1104,7 @@ async function main() {
     forged_rounds: { sessiongate: forgedRounds },
     ledger: { summary: ledgered, rounds: ledgerRounds, count: ledgerCount },
     policy: { rules: POLICY_RULES, summary: policed, rounds: policyRounds },
+    record_cache: { summary: cached, rounds: cachedRounds, kv: cacheCount },
     kv_ops_per_request: kvOps,
     cold_start: cold,
     size,
