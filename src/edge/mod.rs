@@ -239,15 +239,37 @@ fn answer(mut exchange: Exchange, step: Step, started_ms: f64, now_ms: f64) -> S
 /// (`{"kv":[…]}`), to perform without answer.
 #[wasm_bindgen]
 pub fn absorb(ops: &str, outcomes: &str, now_ms: f64) -> String {
-    let ops = serde_json::from_str::<Vec<Op>>(ops);
+    let ops = serde_json::from_str::<Vec<Performed>>(ops);
     let follow_up = match (ops, Input::from_json(outcomes)) {
         (Ok(ops), Ok(Input::Store(outcomes))) => {
+            // Only ledger reads lead anywhere (`Gate::absorb`).
+            let (ops, outcomes): (Vec<Op>, Vec<_>) = ops
+                .into_iter()
+                .zip(outcomes)
+                .filter_map(|(performed, outcome)| match performed {
+                    Performed { op, uid: Some(uid) } if op == "ledger_read" => {
+                        Some((Op::LedgerRead { uid }, outcome))
+                    }
+                    _ => None,
+                })
+                .unzip();
             let now = (now_ms / 1000.0) as u64;
             with_gate(|gate| gate.ok().map(|gate| gate.absorb(&ops, outcomes, now)))
         }
         _ => None,
     };
     Step::Store(follow_up.unwrap_or_default()).to_json(0, 0, false, &[])
+}
+
+/// What `absorb` reads of a background operation the driver hands back
+/// (`{"op":"ledger_read","uid":…}`, as [`Op`] writes it): its kind, and
+/// the user of a ledger read. The rest is never looked at, so it is not
+/// read: `Op` has no `Deserialize` (derived, it cost 47 KB of wasm).
+#[derive(serde::Deserialize)]
+struct Performed {
+    op: String,
+    #[serde(default)]
+    uid: Option<String>,
 }
 
 fn lost(id: u32) -> String {
