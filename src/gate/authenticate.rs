@@ -319,6 +319,17 @@ impl Exchange {
     ) -> Step {
         match purpose {
             Purpose::Forward(pending) => self.authorize(gate, pending, auth),
+            other => self.proceed_elsewhere(gate, auth, other),
+        }
+    }
+
+    /// [`Exchange::proceed`] for the edge's own endpoints. Out of line, as
+    /// `resume_elsewhere` is: a fresh isolate's first request compiles
+    /// only the forward's share.
+    #[inline(never)]
+    fn proceed_elsewhere(&mut self, gate: Gate<'_>, auth: Authenticated, purpose: Purpose) -> Step {
+        match purpose {
+            Purpose::Forward(pending) => self.authorize(gate, pending, auth),
             Purpose::Session => self.describe_session(gate, auth),
             Purpose::Logout {
                 all,

@@ -263,6 +263,18 @@ impl Exchange {
             (State::Record(pending), Input::Store(outcomes)) => {
                 self.on_record(gate, pending, outcomes)
             }
+            (State::Origin(after), Input::Origin(head)) => self.on_origin(gate, after, head),
+            (state, input) => self.resume_elsewhere(gate, state, input),
+        }
+    }
+
+    /// [`Exchange::resume`] for every state but an authenticated request's
+    /// two. Kept out of line: wasm functions are compiled on their first
+    /// call, so a fresh isolate's first request compiles only the hot
+    /// path's share of `resume`, not every flow's (bench/RESULTS.md).
+    #[inline(never)]
+    fn resume_elsewhere(&mut self, gate: Gate<'_>, state: State, input: Input) -> Step {
+        match (state, input) {
             (State::Health, Input::Store(outcomes)) => self.on_health(gate, outcomes),
             (State::Listing(mut listing, then), Input::Store(outcomes)) => {
                 match listing.resume(outcomes) {
@@ -281,7 +293,6 @@ impl Exchange {
                     Err(e) => self.ended(gate, then, Err(e)),
                 }
             }
-            (State::Origin(after), Input::Origin(head)) => self.on_origin(gate, after, head),
             (State::Ledger(check), Input::Store(outcomes)) => self.on_ledger(gate, check, outcomes),
             (State::Presented(presented), Input::Store(outcomes)) => {
                 self.on_presented(gate, presented, outcomes)

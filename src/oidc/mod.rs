@@ -60,6 +60,19 @@ impl Oidc {
         if issuer.is_none() && client_id.is_none() {
             return Ok(None);
         }
+        Self::read(issuer, client_id, &get, keys).map(Some)
+    }
+
+    /// The rest of [`Oidc::from_lookup`], once a provider is named. Out of
+    /// line: wasm functions are compiled on their first call, so an
+    /// isolate without a provider never compiles this (bench/RESULTS.md).
+    #[inline(never)]
+    fn read(
+        issuer: Option<String>,
+        client_id: Option<String>,
+        get: &dyn Fn(&str) -> Option<String>,
+        keys: Option<&KeyRing>,
+    ) -> Result<Self, Vec<(&'static str, String)>> {
         let mut errors = Vec::new();
         let mut check = |var: &'static str, result: Result<String, String>| {
             result.map_err(|problem| errors.push((var, problem))).ok()
@@ -141,7 +154,7 @@ impl Oidc {
                 Some(scopes),
                 Some(redirect_uri),
                 Some(keys),
-            ) if errors.is_empty() => Ok(Some(Self {
+            ) if errors.is_empty() => Ok(Self {
                 issuer,
                 client_id,
                 client_secret,
@@ -153,7 +166,7 @@ impl Oidc {
                     .derive(b"sessiongate oidc state v1")
                     .primary_key()
                     .clone(),
-            })),
+            }),
             _ => Err(errors),
         }
     }
