@@ -6,7 +6,7 @@
 //
 //  1. cargo build --release --target wasm32-unknown-unknown  (bench/decision)
 //  2. wasm-bindgen --target nodejs → bench/build/decision/
-//     and a copy optimised as worker-build optimises the deployed worker
+//     and a copy optimised as scripts/wasm-opt.sh optimises the deployed worker
 //     (node_modules/.bin/wasm-opt -Os, its feature flags) → bench/build/decision-opt/
 //  3. each copy in its own Node process: setup() once, a warm-up, then
 //     timed batches of run(n); the median µs per decision
@@ -37,8 +37,8 @@ const sampleFile = path.join(crateDir, "target/criterion/decision/new/sample.jso
 const cargoBin = path.join(process.env.CARGO_HOME ?? path.join(os.homedir(), ".cargo"), "bin");
 const WASM_BINDGEN = path.join(cargoBin, "wasm-bindgen");
 const WASM_OPT = path.join(root, "node_modules/.bin/wasm-opt");
-// What worker-build 0.8.7 passes to wasm-opt besides -O (which binaryen
-// treats as -Os).
+// What scripts/wasm-opt.sh passes to wasm-opt besides -O (which binaryen
+// treats as -Os) and -ocimfs 0: worker-build 0.8.7's feature list, and SIMD.
 const WASM_OPT_FEATURES = [
   "mutable-globals",
   "sign-ext",
@@ -47,7 +47,7 @@ const WASM_OPT_FEATURES = [
   "multivalue",
   "reference-types",
   "exception-handling",
-  "simd", // Cargo.toml's wasm-opt arguments (.cargo/config.toml enables simd128)
+  "simd", // .cargo/config.toml enables simd128
 ].map((f) => `--enable-${f}`);
 
 function fail(message) {
@@ -186,7 +186,7 @@ run(WASM_BINDGEN, ["--target", "nodejs", "--out-dir", outPlain, wasmFile], root)
 markModuleTypes(outPlain);
 cpSync(outPlain, outOpt, { recursive: true });
 const bgWasm = (dir) => path.join(dir, `${CRATE}_bg.wasm`);
-run(WASM_OPT, [bgWasm(outPlain), "-o", bgWasm(outOpt), "-Os", ...WASM_OPT_FEATURES, "--debuginfo"], root);
+run(WASM_OPT, [bgWasm(outPlain), "-o", bgWasm(outOpt), "-Os", "-ocimfs", "0", ...WASM_OPT_FEATURES], root);
 const sizes = { noopt: statSync(bgWasm(outPlain)).size, opt: statSync(bgWasm(outOpt)).size };
 
 // 3. Time both, each in a fresh Node process.
@@ -232,7 +232,7 @@ const decision = {
     warmup: WARMUP,
     opt_batches_us: opt.batches.map((x) => round(x, 3)),
     noopt_batches_us: noopt.batches.map((x) => round(x, 3)),
-    wasm_opt: "-Os (as worker-build's -O) with worker-build's --enable-* flags",
+    wasm_opt: "-Os -ocimfs 0 with worker-build's --enable-* flags, as scripts/wasm-opt.sh",
     bytes: sizes,
   },
   native: {
