@@ -119,12 +119,22 @@ pub fn configure(env: &worker::Env) -> String {
         });
     });
     let ledger = with_gate(|gate| gate.is_ok_and(|gate| gate.config.ledger));
-    serde_json::json!({
-        "kv": SESSIONS_BINDING,
-        "metrics": metered().then_some(METRICS_BINDING),
-        "ledger": ledger.then_some(LEDGER_BINDING),
-    })
-    .to_string()
+    let wiring = Wiring {
+        kv: SESSIONS_BINDING,
+        metrics: metered().then_some(METRICS_BINDING),
+        ledger: ledger.then_some(LEDGER_BINDING),
+    };
+    serde_json::to_string(&wiring).unwrap_or_default()
+}
+
+/// What `configure` tells the driver: the bindings' names, `null` for
+/// one not bound. A struct rather than `json!`: a first request then
+/// compiles no `serde_json::Value` (bench/RESULTS.md, cold start).
+#[derive(serde::Serialize)]
+struct Wiring {
+    kv: &'static str,
+    metrics: Option<&'static str>,
+    ledger: Option<&'static str>,
 }
 
 /// Starts an exchange for a request the driver describes: method, URL,
