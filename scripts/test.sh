@@ -13,10 +13,13 @@ build
 step "checking the wasm size budget"
 gzip_bytes=$(gzip -9 -c build/worker/index.wasm | wc -c)
 echo "build/worker/index.wasm: $(wc -c < build/worker/index.wasm) bytes raw, $gzip_bytes bytes gzip"
-# 300 KiB: device binding (p256) and OpenID Connect took it past 250 KiB
-# (bench/RESULTS.md); the platform's limit is 3 MiB on the Free plan.
-if [ "$gzip_bytes" -gt $((300 * 1024)) ]; then
-  echo "error: the gzipped wasm exceeds 300 KiB" >&2
+# 274 KiB: the 266 KiB reached by issue 19 (DBSC's proofs on WebCrypto, no
+# name section, bench/RESULTS.md) plus 8 KiB for what comes next, so that
+# growth is a decision; the goal was 200 KiB, and RESULTS.md says what stops
+# it. The platform's limit is 3 MiB on the Free plan.
+budget_kib=274
+if [ "$gzip_bytes" -gt $((budget_kib * 1024)) ]; then
+  echo "error: the gzipped wasm exceeds ${budget_kib} KiB" >&2
   exit 1
 fi
 
