@@ -74,8 +74,11 @@ fn tester(config: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// Runs the tester on `config` and checks its exit code and that each of
+/// `lines` is a line of its output.
 #[track_caller]
-fn expect(run: &Run, code: i32, lines: &[&str]) {
+fn check(config: &Path, args: &[&str], code: i32, lines: &[&str]) {
+    let run = tester(config, args);
     for line in lines {
         assert!(
             run.stdout.lines().any(|l| l == *line),
@@ -87,149 +90,120 @@ fn expect(run: &Run, code: i32, lines: &[&str]) {
     assert_eq!(run.code, code, "{}{}", run.stdout, run.stderr);
 }
 
+/// [`check`] on both ways of writing `POLICY`: they must answer alike.
+#[track_caller]
+fn check_both(args: &[&str], code: i32, lines: &[&str]) {
+    for config in configs() {
+        check(config, args, code, lines);
+    }
+}
+
 #[test]
 fn an_admin_is_allowed() {
-    for config in configs() {
-        let run = tester(
-            config,
-            &[
-                "--user",
-                "alice",
-                "--groups",
-                "staff,admins",
-                "GET",
-                "/admin/users",
-            ],
-        );
-        expect(
-            &run,
-            0,
-            &[
-                "path:    /admin/users",
-                "rule:    admins (matches /admin/*)",
-                "verdict: allow",
-            ],
-        );
-    }
+    check_both(
+        &[
+            "--user",
+            "alice",
+            "--groups",
+            "staff,admins",
+            "GET",
+            "/admin/users",
+        ],
+        0,
+        &[
+            "path:    /admin/users",
+            "rule:    admins (matches /admin/*)",
+            "verdict: allow",
+        ],
+    );
 }
 
 #[test]
 fn a_user_outside_the_group_is_forbidden_however_the_path_is_written() {
-    for config in configs() {
-        let run = tester(
-            config,
-            &[
-                "--user",
-                "bob",
-                "--groups",
-                "staff",
-                "GET",
-                "/%41dmin/users?tab=2",
-            ],
-        );
-        expect(
-            &run,
-            1,
-            &[
-                "path:    /Admin/users",
-                "rule:    admins (matches /admin/*)",
-                "verdict: forbidden (403): no allow condition holds for this user and GET",
-            ],
-        );
-    }
+    check_both(
+        &[
+            "--user",
+            "bob",
+            "--groups",
+            "staff",
+            "GET",
+            "/%41dmin/users?tab=2",
+        ],
+        1,
+        &[
+            "path:    /Admin/users",
+            "rule:    admins (matches /admin/*)",
+            "verdict: forbidden (403): no allow condition holds for this user and GET",
+        ],
+    );
 }
 
 #[test]
 fn a_deny_condition_says_which() {
-    for config in configs() {
-        let run = tester(
-            config,
-            &[
-                "--user",
-                "m",
-                "--email",
-                "Mallory@example.com",
-                "POST",
-                "/reports/q3",
-            ],
-        );
-        expect(
-            &run,
-            1,
-            &[
-                "rule:    reports (matches /reports/*)",
-                "verdict: forbidden (403): deny[0] holds",
-            ],
-        );
-        let run = tester(
-            config,
-            &[
-                "--user",
-                "ada",
-                "--email",
-                "ada@example.com",
-                "POST",
-                "/reports/q3",
-            ],
-        );
-        expect(&run, 0, &["verdict: allow"]);
-    }
+    check_both(
+        &[
+            "--user",
+            "m",
+            "--email",
+            "Mallory@example.com",
+            "POST",
+            "/reports/q3",
+        ],
+        1,
+        &[
+            "rule:    reports (matches /reports/*)",
+            "verdict: forbidden (403): deny[0] holds",
+        ],
+    );
+    check_both(
+        &[
+            "--user",
+            "ada",
+            "--email",
+            "ada@example.com",
+            "POST",
+            "/reports/q3",
+        ],
+        0,
+        &["verdict: allow"],
+    );
 }
 
 #[test]
 fn a_login_older_than_the_rule_allows_must_step_up() {
-    for config in configs() {
-        let run = tester(
-            config,
-            &[
-                "--user",
-                "alice",
-                "--groups",
-                "admins",
-                "--auth-age",
-                "20m",
-                "GET",
-                "/admin",
-            ],
-        );
-        expect(
-            &run,
-            1,
-            &["verdict: step_up (max_age=600s): signed in 1200s ago; a browser is sent to sign in again (303), other clients get 401"],
-        );
-        let run = tester(
-            config,
-            &[
-                "--user",
-                "alice",
-                "--groups",
-                "admins",
-                "--auth-age=9m",
-                "GET",
-                "/admin",
-            ],
-        );
-        expect(&run, 0, &["verdict: allow"]);
-    }
+    let admin = ["--user", "alice", "--groups", "admins"];
+    check_both(
+        &[&admin[..], &["--auth-age", "20m", "GET", "/admin"]].concat(),
+        1,
+        &["verdict: step_up (max_age=600s): signed in 1200s ago; a browser is sent to sign in again (303), other clients get 401"],
+    );
+    check_both(
+        &[&admin[..], &["--auth-age=9m", "GET", "/admin"]].concat(),
+        0,
+        &["verdict: allow"],
+    );
 }
 
 #[test]
 fn public_and_edge_paths_are_outside_the_policy() {
-    for config in configs() {
-        for path in ["/static/app.js", "/signin?return_to=%2Fadmin"] {
-            let run = tester(config, &["--user", "bob", "GET", path]);
-            expect(&run, 0, &["verdict: public: outside the policy"]);
-        }
-        let run = tester(config, &["--user", "bob", "GET", "/.sessiongate/session"]);
-        expect(&run, 0, &["verdict: edge endpoint: outside the policy"]);
-        // Neither public nor a way round the rule: refused before it.
-        let run = tester(config, &["--user", "bob", "GET", "/static/../admin"]);
-        expect(
-            &run,
-            1,
-            &["verdict: refused before the policy: 400 dot_segment"],
+    for path in ["/static/app.js", "/signin?return_to=%2Fadmin"] {
+        check_both(
+            &["--user", "bob", "GET", path],
+            0,
+            &["verdict: public: outside the policy"],
         );
     }
+    check_both(
+        &["--user", "bob", "GET", "/.sessiongate/session"],
+        0,
+        &["verdict: edge endpoint: outside the policy"],
+    );
+    // Neither public nor a way round the rule: refused before it.
+    check_both(
+        &["--user", "bob", "GET", "/static/../admin"],
+        1,
+        &["verdict: refused before the policy: 400 dot_segment"],
+    );
 }
 
 #[test]
@@ -237,47 +211,28 @@ fn a_rules_file_replaces_the_policy_with_its_own_default() {
     let config = file("vars-only.toml", VARS);
     let rules = file("rules.json", RULES);
     let rules = rules.to_str().unwrap();
-    let run = tester(
+    let with_rules = |args: &[&'static str]| [&["--policy", rules][..], args].concat();
+    check(
         &config,
-        &[
-            "--policy",
-            rules,
-            "--default",
-            "deny",
-            "--user",
-            "bob",
-            "GET",
-            "/billing",
-        ],
-    );
-    expect(
-        &run,
+        &with_rules(&["--default", "deny", "--user", "bob", "GET", "/billing"]),
         1,
         &[
             "rule:    default (no rule's paths match; POLICY_DEFAULT is deny)",
             "verdict: forbidden (403)",
         ],
     );
-    let run = tester(
+    check(
         &config,
-        &["--policy", rules, "--user", "bob", "GET", "/billing"],
-    );
-    expect(
-        &run,
+        &with_rules(&["--user", "bob", "GET", "/billing"]),
         0,
         &[
             "rule:    default (no rule's paths match; POLICY_DEFAULT is allow)",
             "verdict: allow",
         ],
     );
-    let run = tester(
+    check(
         &config,
-        &[
-            "--policy", rules, "--user", "alice", "--groups", "admins", "GET", "/admin/x",
-        ],
-    );
-    expect(
-        &run,
+        &with_rules(&["--user", "alice", "--groups", "admins", "GET", "/admin/x"]),
         0,
         &["rule:    admins (matches /admin/*)", "verdict: allow"],
     );
