@@ -266,6 +266,14 @@ fn get<'a>(path: &'a str, cookie: Option<&'a str>) -> Inbound<'a> {
     }
 }
 
+/// A browser opening `u` with the cookie header `c`.
+fn navigation<'a>(u: &'a str, c: &'a str) -> Inbound<'a> {
+    Inbound {
+        accept: Some("text/html,application/xhtml+xml"),
+        ..get(u, Some(c))
+    }
+}
+
 fn url(path: &str) -> String {
     format!("{SITE}{path}")
 }
@@ -2105,13 +2113,6 @@ mod session_limit {
 mod sessions_page {
     use super::*;
 
-    fn page<'a>(u: &'a str, c: &'a str) -> Inbound<'a> {
-        Inbound {
-            accept: Some("text/html,application/xhtml+xml"),
-            ..get(u, Some(c))
-        }
-    }
-
     #[test]
     fn lists_sessions_with_their_devices_and_forms() {
         let world = World::new();
@@ -2119,7 +2120,7 @@ mod sessions_page {
         let (_, other_id) = world.session("alice", 3600);
         let c = cookie(&mine);
         let u = url("/.sessiongate/sessions");
-        let r = reply(world.handle(page(&u, &c)));
+        let r = reply(world.handle(navigation(&u, &c)));
         assert_eq!(r.status, 200);
         assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
         assert!(r
@@ -3769,13 +3770,6 @@ mod authorization {
             ..Identity::new(uid, world.clock.now() - auth_age)
         };
         cookie(&world.session_of(identity, auth_age).0)
-    }
-
-    fn navigation<'a>(u: &'a str, c: &'a str) -> Inbound<'a> {
-        Inbound {
-            accept: Some("text/html"),
-            ..get(u, Some(c))
-        }
     }
 
     #[test]
