@@ -225,32 +225,24 @@ impl Condition {
         let keep = |s: &str| s.to_owned();
         let lower = |s: &str| s.to_ascii_lowercase();
         let upper = |s: &str| s.to_ascii_uppercase();
-        let emails: Option<Vec<String>> = list("emails", raw.emails, lower)?;
-        if emails.iter().flatten().any(|e| !is_email_like(e)) {
-            return Err((
-                "emails",
-                "must hold addresses such as ada@example.com".into(),
-            ));
-        }
-        let email_domains: Option<Vec<String>> = list("email_domains", raw.email_domains, lower)?;
-        if email_domains
-            .iter()
-            .flatten()
-            .any(|d| d.contains(['@', ' ']))
-        {
-            return Err((
-                "email_domains",
-                "must hold domains such as example.com, without @".into(),
-            ));
-        }
-        let methods: Option<Vec<String>> = list("methods", raw.methods, upper)?;
-        if methods
-            .iter()
-            .flatten()
-            .any(|m| m.len() > 16 || !m.bytes().all(|b| b.is_ascii_uppercase()))
-        {
-            return Err(("methods", "must hold HTTP methods such as GET".into()));
-        }
+        let emails = list("emails", raw.emails, lower)?;
+        every(
+            "emails",
+            &emails,
+            is_email_like,
+            "addresses such as ada@example.com",
+        )?;
+        let email_domains = list("email_domains", raw.email_domains, lower)?;
+        let is_domain = |d: &str| !d.contains(['@', ' ']);
+        every(
+            "email_domains",
+            &email_domains,
+            is_domain,
+            "domains such as example.com, without @",
+        )?;
+        let methods = list("methods", raw.methods, upper)?;
+        let is_method = |m: &str| m.len() <= 16 && m.bytes().all(|b| b.is_ascii_uppercase());
+        every("methods", &methods, is_method, "HTTP methods such as GET")?;
         let claims = match raw.claims {
             Some(claims) if claims.is_empty() => {
                 return Err(("claims", "must name at least one claim".into()))
@@ -326,6 +318,19 @@ impl Condition {
                 .methods
                 .as_ref()
                 .is_none_or(|methods| methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+    }
+}
+
+/// Each item of a field's list is `what` it must be, or the field is refused.
+fn every(
+    field: &'static str,
+    items: &Option<Vec<String>>,
+    valid: impl Fn(&str) -> bool,
+    what: &str,
+) -> Result<(), (&'static str, String)> {
+    match items.iter().flatten().all(|item| valid(item)) {
+        true => Ok(()),
+        false => Err((field, format!("must hold {what}"))),
     }
 }
 
