@@ -379,6 +379,13 @@ function miniflareOptions(Log, LogLevel, workers) {
   const kv = KV;
   const counted = { serviceBindings: { SESSIONS: { name: "kvcount", entrypoint: "Kv" } } };
   const { floor, sessiongate: gate, peer } = workers;
+  // sessiongate as deployed: the ledger bound, and so RECORD_CACHE on by
+  // default (REVOCATION_STALENESS).
+  const cached = {
+    ...gate,
+    bindings: { ...gate.bindings, REVOCATION_STALENESS: String(STALENESS_S) },
+    durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
+  };
   return {
     cf: false,
     host: "127.0.0.1",
@@ -435,26 +442,11 @@ function miniflareOptions(Log, LogLevel, workers) {
         bindings: { ...gate.bindings, POLICY },
         unsafeDirectSockets: socket("sessiongate-policy"),
       },
-      // sessiongate as deployed: the ledger bound, and so RECORD_CACHE on by
-      // default (REVOCATION_STALENESS): after the first, every request of the
-      // session is served from the isolate's copy of its record.
-      {
-        name: "sessiongate-cached",
-        ...gate,
-        ...kv,
-        bindings: { ...gate.bindings, REVOCATION_STALENESS: String(STALENESS_S) },
-        durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
-        unsafeDirectSockets: socket("sessiongate-cached"),
-      },
+      // After the first, every request of the session is served from the
+      // isolate's copy of its record.
+      { name: "sessiongate-cached", ...cached, ...kv, unsafeDirectSockets: socket("sessiongate-cached") },
       // Its KV-counted copy, for kv_per_auth.
-      {
-        name: "sessiongate-cached-kv",
-        ...gate,
-        ...counted,
-        bindings: { ...gate.bindings, REVOCATION_STALENESS: String(STALENESS_S) },
-        durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
-        unsafeDirectSockets: socket("sessiongate-cached-kv"),
-      },
+      { name: "sessiongate-cached-kv", ...cached, ...counted, unsafeDirectSockets: socket("sessiongate-cached-kv") },
       { name: "floor-kv", ...floor, ...counted, unsafeDirectSockets: socket("floor-kv") },
       { name: "sessiongate-kv", ...gate, ...counted, unsafeDirectSockets: socket("sessiongate-kv") },
       { name: "peer-kv", ...peer, ...counted, unsafeDirectSockets: socket("peer-kv") },
