@@ -3,10 +3,8 @@
 //! copy of it, §14), its deadline; then on to whatever the request came
 //! for. Re-stamps when due.
 
-use serde_json::json;
-
 use super::dbsc;
-use super::reply::{Log, Reply};
+use super::reply::{self, Log, Reply};
 use super::request::Inbound;
 use super::{forward, AfterEnding, AfterListing, Exchange, Gate, Op, Outcome, State, Step};
 use crate::config::Mode;
@@ -413,14 +411,10 @@ impl Exchange {
             Denied::Reject { reason, clear } => {
                 let config = gate.config;
                 let mut reply = if denial.navigation {
-                    let location = login_location(config, &denial.return_to);
+                    let location = login_location(config, &denial.return_to, None);
                     Reply::empty(303).with("location", location)
                 } else {
-                    Reply::json(
-                        401,
-                        json!({ "error": "unauthenticated", "reason": reason.as_str() }),
-                    )
-                    .with("www-authenticate", "Session".to_owned())
+                    reply::unauthenticated(reason.as_str())
                 };
                 if clear {
                     reply = reply.with("set-cookie", config.cookie.clear());
@@ -449,15 +443,23 @@ impl Exchange {
     }
 }
 
-/// The login URL with `return_to`. `//evil.example/x` is a path here but a
-/// host to a login page that redirects to it: such a `return_to` is left
-/// out, never sent.
-pub(super) fn login_location(config: &crate::config::Config, return_to: &str) -> String {
-    if routes::is_safe_return_to(return_to) {
+/// The login URL with `return_to`, and `max_age` when the login must be
+/// fresh. `//evil.example/x` is a path here but a host to a login page
+/// that redirects to it: such a `return_to` is left out, never sent.
+pub(super) fn login_location(
+    config: &crate::config::Config,
+    return_to: &str,
+    max_age: Option<u64>,
+) -> String {
+    let location = if routes::is_safe_return_to(return_to) {
         config
             .login_url
             .with_return_to(&routes::percent_encode(return_to))
     } else {
         config.login_url.as_str().to_owned()
+    };
+    match max_age {
+        Some(max_age) => routes::append_query(&location, &format!("max_age={max_age}")),
+        None => location,
     }
 }

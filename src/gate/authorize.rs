@@ -8,11 +8,10 @@ use serde_json::json;
 
 use super::authenticate::{login_location, Authenticated};
 use super::forward::Pending;
-use super::reply::Reply;
+use super::reply::{self, Reply};
 use super::{page, Exchange, Gate, Step};
 use crate::config::Mode;
 use crate::policy::{Outcome, Request, Subject};
-use crate::routes;
 
 impl Exchange {
     /// Asks the policy, then forwards or refuses.
@@ -72,13 +71,8 @@ impl Exchange {
 /// and comes back; anything else is told why.
 fn step_up(gate: Gate<'_>, pending: &Pending, max_age: u64) -> Reply {
     if !pending.is_navigation() {
-        return Reply::json(
-            401,
-            json!({ "error": "unauthenticated", "reason": "step_up" }),
-        )
-        .with("www-authenticate", "Session".to_owned());
+        return reply::unauthenticated("step_up");
     }
-    let with_return = login_location(gate.config, pending.path_and_query());
-    let location = routes::append_query(&with_return, &format!("max_age={max_age}"));
+    let location = login_location(gate.config, pending.path_and_query(), Some(max_age));
     Reply::empty(303).with("location", location)
 }

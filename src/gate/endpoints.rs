@@ -3,14 +3,14 @@
 
 use serde_json::json;
 
-use super::authenticate::{Authenticated, Denial, Denied, Purpose};
+use super::authenticate::{login_location, Authenticated, Denial, Denied, Purpose};
 use super::reply::{self, Log, Reply, CLEAR_CACHE};
 use super::request::{path_and_query, Inbound, RequestUrl};
 use super::sessions::{Ending, Listing};
 use super::{
     page, AfterEnding, AfterListing, Exchange, Gate, Op, Outcome, State, Step, HEALTH_KEY,
 };
-use crate::routes::{self, Endpoint};
+use crate::routes::Endpoint;
 use crate::session::IndexMetadata;
 use crate::token::IdHash;
 
@@ -258,10 +258,7 @@ impl Exchange {
         self.log.decision = "reject";
         self.log.reason = Some("reauthentication_required");
         let reply = if browser {
-            let mut location = gate.config.login_url.with_return_to(page::PATH);
-            if let Some(max_age) = gate.config.reauth_after {
-                location = routes::append_query(&location, &format!("max_age={max_age}"));
-            }
+            let location = login_location(gate.config, page::PATH, gate.config.reauth_after);
             Reply::empty(303).with("location", location)
         } else {
             reply::forbidden("reauthentication_required")

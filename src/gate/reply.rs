@@ -63,6 +63,12 @@ pub(super) fn bad_request(reason: &str) -> Reply {
     Reply::json(400, json!({ "error": "bad_request", "reason": reason }))
 }
 
+/// `401` for a request whose session does not do (DESIGN §4.9, §13.3).
+pub(super) fn unauthenticated(reason: &str) -> Reply {
+    Reply::json(401, json!({ "error": "unauthenticated", "reason": reason }))
+        .with("www-authenticate", "Session".to_owned())
+}
+
 pub(super) fn forbidden(reason: &str) -> Reply {
     Reply::json(403, json!({ "error": "forbidden", "reason": reason }))
 }
