@@ -71,6 +71,17 @@ pub struct Subject<'a> {
     pub auth_time: u64,
 }
 
+/// A machine client (DESIGN §15), as its access token says.
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    pub client_id: &'a str,
+    /// The token's `scope`: space-separated.
+    pub scope: &'a str,
+    /// Unix seconds the token was issued: a rule's `max_auth_age` counts
+    /// from here.
+    pub issued_at: u64,
+}
+
 /// What is asked for: the normalised path (no query) and the method.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -172,20 +183,28 @@ impl Policy {
                 outcome,
             };
         };
-        let outcome = if !rule.admits(subject, request.method) {
-            Outcome::Forbidden
-        } else {
-            match rule.max_auth_age {
-                Some(max_age) if now.saturating_sub(subject.auth_time) > max_age => {
-                    Outcome::StepUp { max_age }
-                }
-                _ => Outcome::Allow,
-            }
+        let admitted = rule.admits(subject, request.method);
+        rule.decision(admitted, subject.auth_time, now)
+    }
+
+    /// Decides a machine client's request at `now`. Machine access is
+    /// opt-in per path: only a rule naming the client (or scopes it has)
+    /// admits it, and a path no rule matches is refused, whatever
+    /// `POLICY_DEFAULT` says.
+    pub fn decide_client(
+        &self,
+        request: &Request<'_>,
+        client: &Client<'_>,
+        now: u64,
+    ) -> Decision<'_> {
+        let Some(rule) = self.rule_for(request.path) else {
+            return Decision {
+                rule: DEFAULT_LABEL,
+                outcome: Outcome::Forbidden,
+            };
         };
-        Decision {
-            rule: &rule.label,
-            outcome,
-        }
+        let admitted = rule.admits_client(client, request.method);
+        rule.decision(admitted, client.issued_at, now)
     }
 }
 

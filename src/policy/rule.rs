@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::path::{Pattern, Specificity};
-use super::Subject;
+use super::{Client, Decision, Outcome, Subject};
 use crate::config::duration;
 
 /// Longest rule name: it goes into log lines, metrics and a header.
@@ -44,6 +44,10 @@ pub struct Condition {
     device_bound: bool,
     /// Upper-cased.
     methods: Option<Vec<String>>,
+    /// Machine clients (DESIGN §15) by `client_id`.
+    clients: Option<Vec<String>>,
+    /// Scopes a machine client's token must all carry.
+    scopes: Option<Vec<String>>,
 }
 
 /// Where a policy went wrong: the rule, the field, the problem.
@@ -92,6 +96,8 @@ struct RawCondition {
     claims: Option<BTreeMap<String, Vec<String>>>,
     device_bound: Option<bool>,
     methods: Option<Vec<String>>,
+    clients: Option<Vec<String>>,
+    scopes: Option<Vec<String>>,
 }
 
 impl Rule {
@@ -166,6 +172,20 @@ impl Rule {
         })
     }
 
+    /// What this rule answers a request it `admitted` (or not), whose
+    /// sign-in (or token) dates from `auth_time`.
+    pub(super) fn decision(&self, admitted: bool, auth_time: u64, now: u64) -> Decision<'_> {
+        let outcome = match self.max_auth_age {
+            _ if !admitted => Outcome::Forbidden,
+            Some(max_age) if now.saturating_sub(auth_time) > max_age => Outcome::StepUp { max_age },
+            _ => Outcome::Allow,
+        };
+        Decision {
+            rule: &self.label,
+            outcome,
+        }
+    }
+
     /// How specifically this rule covers a folded path, if it does.
     pub fn covers(&self, folded: &str) -> Option<Specificity> {
         self.paths.iter().filter_map(|p| p.matches(folded)).max()
@@ -175,6 +195,13 @@ impl Rule {
     /// `allow` condition holds and no `deny` condition does.
     pub fn admits(&self, subject: &Subject<'_>, method: &str) -> bool {
         let holds = |c: &Condition| c.holds(subject, method);
+        self.allow.iter().any(holds) && !self.deny.iter().any(holds)
+    }
+
+    /// [`admits`](Self::admits) for a machine client: only conditions
+    /// naming `clients` or `scopes` ever hold for one.
+    pub fn admits_client(&self, client: &Client<'_>, method: &str) -> bool {
+        let holds = |c: &Condition| c.holds_for_client(client, method);
         self.allow.iter().any(holds) && !self.deny.iter().any(holds)
     }
 }
@@ -243,6 +270,15 @@ impl Condition {
         let methods = list("methods", raw.methods, upper)?;
         let is_method = |m: &str| m.len() <= 16 && m.bytes().all(|b| b.is_ascii_uppercase());
         every("methods", &methods, is_method, "HTTP methods such as GET")?;
+        let clients = list("clients", raw.clients, keep)?;
+        let scopes = list("scopes", raw.scopes, keep)?;
+        let is_scope_token = |s: &str| !s.contains(char::is_whitespace);
+        every(
+            "scopes",
+            &scopes,
+            is_scope_token,
+            "one scope each, without spaces",
+        )?;
         let claims = match raw.claims {
             Some(claims) if claims.is_empty() => {
                 return Err(("claims", "must name at least one claim".into()))
@@ -266,23 +302,39 @@ impl Condition {
                 bound => bound.is_some(),
             },
             methods,
+            clients,
+            scopes,
         };
         let any_user = match raw.any_user {
             Some(false) => return Err(("any_user", "may only be true".into())),
             any => any.is_some(),
         };
+        let people = any_user || condition.names_people();
         // `methods` alone names no one: say who, even if it is anyone.
-        if !any_user && !condition.names_who() {
+        if !people && !condition.names_clients() {
             return Err((
                 "",
-                "must say who: any_user, users, emails, email_domains, groups, claims or device_bound"
+                "must say who: any_user, users, emails, email_domains, groups, claims, device_bound, clients or scopes"
+                    .into(),
+            ));
+        }
+        // Such a condition could never hold: a request is a person's or a
+        // machine client's, never both.
+        if people && condition.names_clients() {
+            return Err((
+                "",
+                "names people and machine clients (clients, scopes): use one condition for each"
                     .into(),
             ));
         }
         Ok(condition)
     }
 
-    fn names_who(&self) -> bool {
+    fn names_clients(&self) -> bool {
+        self.clients.is_some() || self.scopes.is_some()
+    }
+
+    fn names_people(&self) -> bool {
         self.users.is_some()
             || self.emails.is_some()
             || self.email_domains.is_some()
@@ -291,8 +343,12 @@ impl Condition {
             || self.device_bound
     }
 
-    /// Every field named holds for this subject and method.
+    /// Every field named holds for this subject and method. A condition
+    /// for machine clients never holds for a person.
     pub fn holds(&self, s: &Subject<'_>, method: &str) -> bool {
+        if self.names_clients() {
+            return false;
+        }
         let email = s.email;
         let domain = email.and_then(|e| e.rsplit_once('@')).map(|(_, d)| d);
         self.users
@@ -314,10 +370,29 @@ impl Condition {
                     .all(|(name, values)| s.claims.get(name).is_some_and(|v| values.contains(v)))
             })
             && (!self.device_bound || s.device_bound)
+            && self.holds_for_method(method)
+    }
+
+    /// Every field named holds for this machine client and method; a
+    /// condition for people never holds for one.
+    pub fn holds_for_client(&self, client: &Client<'_>, method: &str) -> bool {
+        self.names_clients()
             && self
-                .methods
+                .clients
                 .as_ref()
-                .is_none_or(|methods| methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+                .is_none_or(|ids| ids.iter().any(|id| id == client.client_id))
+            && self.scopes.as_ref().is_none_or(|scopes| {
+                scopes
+                    .iter()
+                    .all(|s| client.scope.split_ascii_whitespace().any(|t| t == s))
+            })
+            && self.holds_for_method(method)
+    }
+
+    fn holds_for_method(&self, method: &str) -> bool {
+        self.methods
+            .as_ref()
+            .is_none_or(|methods| methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
     }
 }
 

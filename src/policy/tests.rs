@@ -403,6 +403,22 @@ fn every_invalid_form_is_refused_naming_the_rule_and_field() {
             ]),
             "rule 1 (\"a\"): name: is used by an earlier rule",
         ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"any_user": true, "clients": ["ci"]}]}]),
+            "rule 0: allow[0]: names people and machine clients",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"groups": ["ops"], "scopes": ["deploy"]}]}]),
+            "rule 0: allow[0]: names people and machine clients",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"clients": []}]}]),
+            "rule 0: allow[0].clients: must not be empty",
+        ),
+        (
+            json!([{"paths": ["/a"], "allow": [{"scopes": ["read write"]}]}]),
+            "rule 0: allow[0].scopes: must hold one scope each",
+        ),
     ];
     for (rules, expected) in cases {
         let text = problem(rules.clone());
@@ -494,4 +510,101 @@ mod properties {
             }
         }
     }
+}
+
+fn client<'a>(client_id: &'a str, scope: &'a str) -> Client<'a> {
+    Client {
+        client_id,
+        scope,
+        issued_at: NOW - 60,
+    }
+}
+
+fn decide_client<'p>(
+    policy: &'p Policy,
+    c: &Client<'_>,
+    method: &str,
+    path: &str,
+) -> (&'p str, Outcome) {
+    let d = policy.decide_client(&Request { path, method }, c, NOW);
+    (d.rule, d.outcome)
+}
+
+#[test]
+fn machine_clients_pass_only_rules_naming_them_or_their_scopes() {
+    let p = policy(json!([
+        {"name": "deploy", "paths": ["/api/deploy"],
+         "allow": [{"clients": ["ci"], "methods": ["POST"]}]},
+        {"name": "reports", "paths": ["/api/reports/*"],
+         "allow": [{"any_user": true}, {"scopes": ["reports:read", "tenant:acme"]}],
+         "deny": [{"clients": ["revoked-bot"]}]},
+        {"name": "people", "paths": ["/app/*"], "allow": [{"any_user": true}]},
+        {"name": "fresh", "paths": ["/api/fresh"], "allow": [{"clients": ["ci"]}], "max_auth_age": 30},
+    ]));
+    let ci = client("ci", "deploy");
+    let reader = client("reader", "tenant:acme reports:read");
+    let cases = [
+        (&ci, "POST", "/api/deploy", ("deploy", Outcome::Allow)),
+        (&ci, "GET", "/api/deploy", ("deploy", Outcome::Forbidden)),
+        (
+            &reader,
+            "POST",
+            "/api/deploy",
+            ("deploy", Outcome::Forbidden),
+        ),
+        (
+            &reader,
+            "GET",
+            "/api/reports/q3",
+            ("reports", Outcome::Allow),
+        ),
+        // Every listed scope, whole: not a prefix, not one of them.
+        (
+            &client("x", "reports:read"),
+            "GET",
+            "/api/reports/q3",
+            ("reports", Outcome::Forbidden),
+        ),
+        (
+            &client("x", "reports:readall tenant:acme"),
+            "GET",
+            "/api/reports/q3",
+            ("reports", Outcome::Forbidden),
+        ),
+        (
+            &client("revoked-bot", "reports:read tenant:acme"),
+            "GET",
+            "/api/reports/q3",
+            ("reports", Outcome::Forbidden),
+        ),
+        // any_user never admits a machine client.
+        (&ci, "GET", "/app/home", ("people", Outcome::Forbidden)),
+        // No rule: closed to machine clients, though the fallback is allow.
+        (
+            &ci,
+            "GET",
+            "/elsewhere",
+            (DEFAULT_LABEL, Outcome::Forbidden),
+        ),
+        (
+            &ci,
+            "GET",
+            "/api/fresh",
+            ("fresh", Outcome::StepUp { max_age: 30 }),
+        ),
+    ];
+    for (c, method, path, expected) in cases {
+        assert_eq!(
+            decide_client(&p, c, method, path),
+            expected,
+            "{c:?} {method} {path}"
+        );
+    }
+    // And a condition for machine clients never admits a person.
+    let ada = User::new("ci");
+    assert_eq!(
+        decide(&p, &ada, "POST", "/api/deploy"),
+        ("deploy", Outcome::Forbidden)
+    );
+    assert!(allowed(&p, &ada, "GET", "/api/reports/q3"));
 }
