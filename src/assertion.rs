@@ -51,6 +51,28 @@ pub struct AssertionClaims {
     /// (DESIGN §11), for origins that demand it for sensitive actions.
     #[serde(default)]
     pub device_bound: bool,
+    /// Who was admitted: a session, or a machine client's access token
+    /// (DESIGN §15). Absent (from an older edge) reads as a session.
+    #[serde(default)]
+    pub kind: Kind,
+    /// The machine client's `client_id`; only for [`Kind::Bearer`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The access token's scopes, space-separated (`""` for none); only
+    /// for [`Kind::Bearer`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// The assertion's `kind`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A browser's session.
+    #[default]
+    Session,
+    /// A machine client's access token.
+    Bearer,
 }
 
 /// What the origin knows of the request the assertion must match.
@@ -163,6 +185,9 @@ mod tests {
             email: Some("alice@example.com".into()),
             groups: vec!["admins".into()],
             device_bound: false,
+            kind: Kind::Session,
+            client_id: None,
+            scope: None,
         }
     }
 
@@ -199,12 +224,32 @@ mod tests {
         });
         assert!(bare.get("email").is_none());
         assert_eq!(bare["groups"], serde_json::json!([]));
-        // An assertion from an edge before identity: no email, no groups.
+        assert_eq!(bare["kind"], "session");
+        assert!(bare.get("client_id").is_none() && bare.get("scope").is_none());
+        // An assertion from an edge before identity and machine clients:
+        // no email, no groups, a session.
         let mut old = bare.clone();
-        old.as_object_mut().unwrap().remove("groups");
+        for name in ["groups", "kind"] {
+            old.as_object_mut().unwrap().remove(name);
+        }
         let token = jwt::sign(&key(), &old);
         let read = AssertionClaims::verify(&key(), &token, &expected(NOW)).unwrap();
         assert_eq!((read.email, read.groups), (None, Vec::new()));
+        assert_eq!(read.kind, Kind::Session);
+        let bearer = json(&AssertionClaims {
+            kind: Kind::Bearer,
+            client_id: Some("ci-bot".into()),
+            scope: Some("deploy:write".into()),
+            ..claims()
+        });
+        assert_eq!(
+            (&bearer["kind"], &bearer["client_id"], &bearer["scope"]),
+            (
+                &serde_json::json!("bearer"),
+                &serde_json::json!("ci-bot"),
+                &serde_json::json!("deploy:write")
+            )
+        );
     }
 
     #[test]

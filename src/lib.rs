@@ -7,6 +7,7 @@
 //! JS entry, `src/edge/driver.js`, which performs the I/O each step asks for.
 
 pub mod assertion;
+pub mod bearer;
 pub mod config;
 pub mod cookie;
 pub mod dbsc;

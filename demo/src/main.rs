@@ -217,6 +217,7 @@ async fn me(Extension(identity): Extension<Identity>) -> Json<serde_json::Value>
         "sub": identity.sub, "sid": identity.sid, "claims": identity.claims,
         "email": identity.email, "groups": identity.groups,
         "auth_time": identity.auth_time, "exp": identity.exp,
+        "kind": identity.kind, "client_id": identity.client_id, "scope": identity.scope,
     }))
 }
 

@@ -38,7 +38,7 @@ use sessiongate::assertion::{AssertionClaims, Expected};
 use sessiongate::jwt;
 use sessiongate::key::{HmacKey, MIN_SECRET_LEN};
 
-pub use sessiongate::assertion::{AssertionError, LIFETIME};
+pub use sessiongate::assertion::{AssertionError, Kind, LIFETIME};
 pub use sessiongate::handoff::MAX_AHEAD as MAX_HANDOFF_AHEAD;
 pub use sessiongate::jwt::JwtError;
 pub use sessiongate::session::Claims;
@@ -78,9 +78,23 @@ pub struct Identity {
     /// Whether the session is bound to a key of the user's device (DBSC):
     /// demand it for sensitive actions if every browser of yours binds.
     pub device_bound: bool,
+    /// A person's session, or a machine client's access token (then `sub`
+    /// is the token's subject, and `sid` names the token).
+    pub kind: Kind,
+    /// The machine client's `client_id`; `None` for a session.
+    pub client_id: Option<String>,
+    /// The access token's scopes, space-separated; `None` for a session.
+    pub scope: Option<String>,
 }
 
 impl Identity {
+    /// Whether this is a machine client whose token carries `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope
+            .as_deref()
+            .is_some_and(|s| s.split_ascii_whitespace().any(|t| t == scope))
+    }
+
     /// Whether the user is in `group`.
     pub fn in_group(&self, group: &str) -> bool {
         self.groups.iter().any(|g| g == group)
@@ -158,6 +172,9 @@ impl Verifier {
             exp: claims.exp,
             auth_time: claims.auth_time,
             device_bound: claims.device_bound,
+            kind: claims.kind,
+            client_id: claims.client_id,
+            scope: claims.scope,
         })
     }
 
@@ -297,6 +314,9 @@ pub fn test_assertion(
         email: None,
         groups: Vec::new(),
         device_bound: false,
+        kind: Kind::Session,
+        client_id: None,
+        scope: None,
     }
     .sign(&HmacKey::new(key.as_bytes()))
 }
@@ -395,6 +415,9 @@ mod tests {
             email: Some("alice@example.com".to_owned()),
             groups: vec!["admins".to_owned(), "staff".to_owned()],
             device_bound: false,
+            kind: Kind::Session,
+            client_id: None,
+            scope: None,
         }
         .sign(&key);
         let identity = verifier().verify(&assertion, "GET", "/admin", NOW).unwrap();
@@ -406,6 +429,44 @@ mod tests {
         let bare = test_assertion(KEY, "app", "bob", "GET", "/", NOW);
         let identity = verifier().verify(&bare, "GET", "/", NOW).unwrap();
         assert_eq!((identity.email, identity.groups), (None, Vec::new()));
+    }
+
+    #[test]
+    fn a_machine_clients_identity_names_the_client_and_its_scopes() {
+        let key = HmacKey::new(KEY.as_bytes());
+        let assertion = AssertionClaims {
+            iss: sessiongate::assertion::ISSUER.to_owned(),
+            aud: "app".to_owned(),
+            sub: "ci-bot".to_owned(),
+            sid: "0123456789abcdef".to_owned(),
+            iat: NOW,
+            exp: NOW + LIFETIME,
+            auth_time: NOW - 30,
+            htm: "POST".to_owned(),
+            htu: "/api/deploy".to_owned(),
+            claims: Claims::new(),
+            email: None,
+            groups: Vec::new(),
+            device_bound: false,
+            kind: Kind::Bearer,
+            client_id: Some("ci-bot".to_owned()),
+            scope: Some("deploy:write read".to_owned()),
+        }
+        .sign(&key);
+        let identity = verifier()
+            .verify(&assertion, "POST", "/api/deploy", NOW)
+            .unwrap();
+        assert_eq!(identity.kind, Kind::Bearer);
+        assert_eq!(identity.client_id.as_deref(), Some("ci-bot"));
+        assert!(identity.has_scope("deploy:write") && identity.has_scope("read"));
+        assert!(!identity.has_scope("deploy"), "whole scopes only");
+        let session = test_assertion(KEY, "app", "alice", "GET", "/", NOW);
+        let identity = verifier().verify(&session, "GET", "/", NOW).unwrap();
+        assert_eq!(
+            (identity.kind, identity.client_id.as_deref()),
+            (Kind::Session, None)
+        );
+        assert!(!identity.has_scope("read"));
     }
 
     #[test]

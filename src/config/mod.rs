@@ -23,6 +23,7 @@ use crate::throttle::Limit;
 use crate::token::KeyRing;
 
 mod authorization;
+mod bearer;
 mod dbsc;
 mod enforcement;
 mod keys;
@@ -78,6 +79,8 @@ pub struct Config {
     pub oidc: Option<Oidc>,
     /// Who may reach which protected path (`POLICY`, `POLICY_DEFAULT`).
     pub authorization: crate::policy::Policy,
+    /// Machine clients' access tokens (`BEARER_*`); `None` is off.
+    pub bearer: Option<crate::bearer::Bearer>,
     /// Whether the revocation ledger (`LEDGER`) is bound: the edge says,
     /// from the bindings ([`Config::bind_ledger`]); without it, revocation
     /// is KV's alone.
@@ -136,6 +139,7 @@ impl Config {
         let device_binding = dbsc::read(&mut vars, cookie.as_ref(), session_keys.as_ref());
         let oidc = oidc::read(&mut vars, session_keys.as_ref());
         let authorization = authorization::read(&mut vars);
+        let bearer = bearer::read(&mut vars);
         vars.finish(|| {
             let origin = origin?;
             let secrets = secrets?;
@@ -160,6 +164,7 @@ impl Config {
                 device_binding: device_binding?,
                 oidc: oidc?,
                 authorization: authorization?,
+                bearer: bearer?,
                 ledger: false,
                 record_cache: record_cache?,
             })

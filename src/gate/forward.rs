@@ -7,7 +7,8 @@ use super::origin::After;
 use super::reply::{self, Log};
 use super::request::{path_and_query, Inbound, RequestUrl};
 use super::{CookieHeader, Exchange, Forward, Gate, State, Step, USER_HEADER, VERDICT_HEADER};
-use crate::assertion::{self, AssertionClaims};
+use crate::assertion::{self, AssertionClaims, Kind};
+use crate::bearer::Client;
 use crate::config::Mode;
 use crate::cookie::{self, Presented};
 use crate::routes;
@@ -92,7 +93,11 @@ impl Exchange {
         path: &str,
         url: &RequestUrl<'_>,
     ) -> Step {
-        let cross_site = !req.is_safe_method() && req.is_cross_site(url.origin);
+        // A machine client's token decides, not a cookie it may also send;
+        // and a token, never sent by a browser on its own, needs no
+        // cross-site check (DESIGN §15).
+        let bearer = gate.config.bearer.as_ref().zip(req.bearer());
+        let cross_site = bearer.is_none() && !req.is_safe_method() && req.is_cross_site(url.origin);
         if cross_site && gate.config.mode == Mode::Enforce {
             return self.reject(reply::forbidden("cross_site"), "cross_site");
         }
@@ -110,6 +115,9 @@ impl Exchange {
             navigation: req.is_navigation(),
             user_agent: req.user_agent.map(str::to_owned),
         };
+        if let Some((bearer, token)) = bearer {
+            return self.forward_bearer(gate, bearer, token, pending);
+        }
         if cross_site {
             return self.forward_denied(pending, "cross_site");
         }
@@ -145,6 +153,78 @@ impl Exchange {
         auth: Authenticated,
         refusal: Option<&'static str>,
     ) -> Step {
+        let record = auth.record;
+        let assertion = AssertionClaims {
+            auth_time: record.auth_time(),
+            device_bound: record.device_key.is_some(),
+            claims: record.claims,
+            email: record.email,
+            groups: record.groups,
+            ..self.assertion(gate, record.uid.clone())
+        };
+        let after = After {
+            session: Some((auth.hash, record.uid)),
+            restamp: auth.restamp,
+            ..After::default()
+        };
+        self.forward_asserted(gate, pending, assertion, refusal, after)
+    }
+
+    /// [`forward_authenticated`](Self::forward_authenticated) for a
+    /// machine client (DESIGN §15): its token's subject, client and scopes
+    /// in the assertion, and the token itself not forwarded, unless in
+    /// `MODE=report` the origin still checks it.
+    pub(super) fn forward_client(
+        &mut self,
+        gate: Gate<'_>,
+        mut pending: Pending,
+        client: Client,
+        refusal: Option<&'static str>,
+    ) -> Step {
+        if gate.config.mode == Mode::Enforce {
+            pending.forward.remove.push("authorization".to_owned());
+        }
+        let assertion = AssertionClaims {
+            auth_time: client.issued_at,
+            kind: Kind::Bearer,
+            client_id: Some(client.client_id),
+            scope: Some(client.scope),
+            ..self.assertion(gate, client.sub)
+        };
+        self.forward_asserted(gate, pending, assertion, refusal, After::default())
+    }
+
+    /// An assertion for `sub` from now, for the request it is completed
+    /// with in [`forward_asserted`](Self::forward_asserted).
+    fn assertion(&self, gate: Gate<'_>, sub: String) -> AssertionClaims {
+        AssertionClaims {
+            iss: assertion::ISSUER.to_owned(),
+            aud: gate.config.audience.clone(),
+            sub,
+            sid: self.log.sid.clone().unwrap_or_default(),
+            iat: self.now,
+            exp: self.now + assertion::LIFETIME,
+            auth_time: self.now,
+            htm: String::new(),
+            htu: String::new(),
+            claims: Default::default(),
+            email: None,
+            groups: Vec::new(),
+            device_bound: false,
+            kind: Kind::Session,
+            client_id: None,
+            scope: None,
+        }
+    }
+
+    fn forward_asserted(
+        &mut self,
+        gate: Gate<'_>,
+        pending: Pending,
+        mut assertion: AssertionClaims,
+        refusal: Option<&'static str>,
+        after: After,
+    ) -> Step {
         let Pending {
             mut forward,
             method,
@@ -152,29 +232,15 @@ impl Exchange {
             user_agent,
             ..
         } = pending;
-        let now = self.now;
-        let record = auth.record;
-        let assertion = AssertionClaims {
-            iss: assertion::ISSUER.to_owned(),
-            aud: gate.config.audience.clone(),
-            sub: record.uid.clone(),
-            sid: self.log.sid.clone().unwrap_or_default(),
-            iat: now,
-            exp: now + assertion::LIFETIME,
-            auth_time: record.auth_time(),
-            htm: method,
-            htu: path_and_query,
-            device_bound: record.device_key.is_some(),
-            claims: record.claims,
-            email: record.email,
-            groups: record.groups,
-        };
+        assertion.htm = method;
+        assertion.htu = path_and_query;
+        let user = assertion.sub.clone();
         forward.headers = vec![
             (
                 assertion::HEADER,
                 assertion.sign(&gate.config.assertion_key),
             ),
-            (USER_HEADER, record.uid.clone()),
+            (USER_HEADER, user),
         ];
         self.log.decision = "forward";
         if gate.config.mode == Mode::Report {
@@ -190,10 +256,8 @@ impl Exchange {
             self.log.mode = Some("report");
         }
         self.state = State::Origin(After {
-            session: Some((auth.hash, record.uid)),
-            restamp: auth.restamp,
             user_agent,
-            ..After::default()
+            ..after
         });
         Step::Forward(forward)
     }

@@ -53,12 +53,14 @@
 
 mod authenticate;
 mod authorize;
+mod bearer;
 mod dbsc;
 mod endpoints;
 mod forward;
 mod oidc;
 mod origin;
 mod page;
+mod provider;
 mod record_cache;
 pub mod reply;
 pub mod request;
@@ -167,6 +169,9 @@ enum State {
     /// A step of a sign-in with the identity provider, or of its
     /// back-channel logout.
     Oidc(Box<oidc::Flow>),
+    /// The issuer's documents, or the signature's check, for a machine
+    /// client's access token.
+    Token(Box<bearer::TokenCheck>),
 }
 
 /// What a finished listing is for.
@@ -299,6 +304,7 @@ impl Exchange {
             }
             (State::Login(login), Input::Store(outcomes)) => self.on_login(gate, login, outcomes),
             (State::Oidc(flow), Input::Store(outcomes)) => self.on_oidc(gate, *flow, outcomes),
+            (State::Token(check), Input::Store(outcomes)) => self.on_token(gate, *check, outcomes),
             (State::DeviceProof(check), Input::Store(outcomes)) => {
                 self.on_device_proof(gate, check, outcomes)
             }

@@ -5,18 +5,17 @@
 //! and the userinfo request. A sign-in ends as a login handoff does: the
 //! old session ended, a new one written, and a `303` to `return_to`.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::origin::{Login, LoginEnd};
+use super::provider::{describe, Doc, Documents, KeyLookup};
 use super::reply::{self, Reply};
 use super::request::{Inbound, RequestUrl};
 use super::sessions::Ending;
 use super::{page, AfterEnding, Exchange, Gate, Op, Outcome, State, Step};
 use crate::cookie::{self, Presented};
-use crate::oidc::metadata::{Fetched, Jwks, Metadata, MAX_AGE, MAX_DOCUMENT};
+use crate::oidc::metadata::Metadata;
 use crate::oidc::state::{self, LoginState};
 use crate::oidc::token::{Jwt, LEEWAY, LOGOUT_MAX_AGE, MAX_TOKEN_LEN};
 use crate::oidc::{self, Oidc};
@@ -28,11 +27,8 @@ use crate::session::Identity;
 pub(super) struct Flow {
     kind: Kind,
     waiting: Waiting,
-    metadata: Option<Arc<Metadata>>,
-    jwks: Option<Arc<Jwks>>,
-    /// The keys came from the provider in this exchange: no refetch for
-    /// an unknown `kid`.
-    jwks_fetched: bool,
+    /// The provider's discovery document and keys.
+    docs: Documents,
     /// The ID or logout token, once it has come.
     token: Option<Jwt>,
     verified: bool,
@@ -75,20 +71,12 @@ struct Callback {
 #[derive(Debug, Clone, Copy)]
 enum Waiting {
     Nothing,
-    /// A document from this location's Cache API.
-    Cached(Doc),
-    /// A document from the provider.
-    Fetched(Doc),
+    /// The provider's documents (`provider.rs`).
+    Doc,
     Token,
     Verify,
     Userinfo,
     Body,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Doc {
-    Metadata,
-    Jwks,
 }
 
 /// Who is answered when a flow fails.
@@ -152,13 +140,6 @@ struct Tokens {
     access_token: Option<String>,
 }
 
-/// A document as this location's Cache API keeps it.
-#[derive(serde::Serialize, Deserialize)]
-struct CachedDoc {
-    at: u64,
-    body: String,
-}
-
 impl Exchange {
     /// `/.sessiongate/oidc/*`.
     pub(super) fn oidc_endpoint(
@@ -175,9 +156,7 @@ impl Exchange {
         let flow = |kind| Flow {
             kind,
             waiting: Waiting::Nothing,
-            metadata: None,
-            jwks: None,
-            jwks_fetched: false,
+            docs: Documents::default(),
             token: None,
             verified: false,
             browser: req.wants_html(),
@@ -287,7 +266,7 @@ impl Exchange {
             };
             return self.wait_flow(flow, Waiting::Body, read);
         }
-        let Some(metadata) = flow.metadata.clone() else {
+        let Some(metadata) = flow.docs.metadata.clone() else {
             return self.need_doc(gate, flow, Doc::Metadata);
         };
         if let Kind::Start {
@@ -330,29 +309,13 @@ impl Exchange {
         }
     }
 
-    /// A copy of the document from memory; else this location's Cache API.
+    /// The provider's document, from wherever it is kept (`provider.rs`).
     fn need_doc(&mut self, gate: Gate<'_>, mut flow: Flow, doc: Doc) -> Step {
-        if let Some(cache) = gate.provider_cache {
-            let kept = match doc {
-                Doc::Metadata => cache.metadata(self.now).map(|m| flow.metadata = Some(m)),
-                Doc::Jwks => cache.jwks(self.now).map(|j| flow.jwks = Some(j)),
-            };
-            if kept.is_some() {
-                return self.advance(gate, flow);
-            }
+        let issuer = gate.config.oidc.as_ref().map_or("", |o| o.issuer.as_str());
+        match flow.docs.need(issuer, gate.provider_cache, doc, self.now) {
+            None => self.advance(gate, flow),
+            Some(op) => self.wait_flow(flow, Waiting::Doc, op),
         }
-        let key = cache_key(&doc_url(gate, &flow, doc));
-        self.wait_flow(flow, Waiting::Cached(doc), Op::CacheRead { key })
-    }
-
-    fn fetch_doc(&mut self, gate: Gate<'_>, flow: Flow, doc: Doc) -> Step {
-        let fetch = Op::Fetch {
-            url: doc_url(gate, &flow, doc),
-            method: "GET".to_owned(),
-            headers: vec![("accept".to_owned(), "application/json".to_owned())],
-            body: None,
-        };
-        self.wait_flow(flow, Waiting::Fetched(doc), fetch)
     }
 
     fn wait_flow(&mut self, mut flow: Flow, waiting: Waiting, op: Op) -> Step {
@@ -370,33 +333,18 @@ impl Exchange {
         let outcome = outcomes.into_iter().next();
         let waiting = std::mem::replace(&mut flow.waiting, Waiting::Nothing);
         let result = match (waiting, outcome) {
-            (Waiting::Cached(doc), Some(Outcome::Value(Some(text)))) => {
-                let cached = serde_json::from_str::<CachedDoc>(&text)
-                    .ok()
-                    .filter(|c| self.now.saturating_sub(c.at) < MAX_AGE);
-                match cached.map(|c| self.keep_doc(gate, &mut flow, doc, &c.body, c.at)) {
-                    Some(Ok(())) => Ok(()),
-                    // Missing, stale or unreadable: ask the provider.
-                    _ => return self.fetch_doc(gate, flow, doc),
+            (Waiting::Doc, outcome) => {
+                let issuer = gate.config.oidc.as_ref().map_or("", |o| o.issuer.as_str());
+                let cache = gate.provider_cache;
+                match flow
+                    .docs
+                    .take(issuer, cache, outcome, self.now, &mut self.background)
+                {
+                    Ok(None) => Ok(()),
+                    Ok(Some(op)) => return self.wait_flow(flow, Waiting::Doc, op),
+                    Err(e) => Err(provider(e.reason, e.detail)),
                 }
             }
-            (Waiting::Cached(doc), _) => return self.fetch_doc(gate, flow, doc),
-            (Waiting::Fetched(doc), Some(Outcome::Response { status: 200, body })) => {
-                let kept = self.keep_doc(gate, &mut flow, doc, &body, self.now);
-                flow.jwks_fetched |= doc == Doc::Jwks;
-                if kept.is_ok() {
-                    let value = serde_json::to_string(&CachedDoc { at: self.now, body })
-                        .unwrap_or_default();
-                    let key = cache_key(&doc_url(gate, &flow, doc));
-                    self.background.push(Op::CacheWrite {
-                        key,
-                        value,
-                        ttl: MAX_AGE,
-                    });
-                }
-                kept
-            }
-            (Waiting::Fetched(_), other) => Err(provider("provider_unavailable", describe(other))),
             (Waiting::Token, Some(Outcome::Response { status: 200, body })) => {
                 match serde_json::from_str::<Tokens>(&body) {
                     Ok(tokens) => self.take_token(&mut flow, &tokens.id_token).map(|()| {
@@ -457,49 +405,6 @@ impl Exchange {
             Ok(()) => self.advance(gate, flow),
             Err(failed) => self.signin_failed(gate, flow.asker(), failed),
         }
-    }
-
-    /// Reads a fetched (or cached) document into the flow and the isolate.
-    fn keep_doc(
-        &mut self,
-        gate: Gate<'_>,
-        flow: &mut Flow,
-        doc: Doc,
-        body: &str,
-        at: u64,
-    ) -> Result<(), Failed> {
-        let oidc = gate
-            .config
-            .oidc
-            .as_ref()
-            .ok_or_else(|| provider("internal", None))?;
-        if body.len() > MAX_DOCUMENT {
-            return Err(provider("provider_document_too_large", None));
-        }
-        match doc {
-            Doc::Metadata => {
-                let metadata =
-                    Arc::new(Metadata::parse(body, &oidc.issuer).map_err(|r| provider(r, None))?);
-                if let Some(cache) = gate.provider_cache {
-                    cache.keep_metadata(Fetched {
-                        value: metadata.clone(),
-                        at,
-                    });
-                }
-                flow.metadata = Some(metadata);
-            }
-            Doc::Jwks => {
-                let jwks = Arc::new(Jwks::parse(body).map_err(|r| provider(r, None))?);
-                if let Some(cache) = gate.provider_cache {
-                    cache.keep_jwks(Fetched {
-                        value: jwks.clone(),
-                        at,
-                    });
-                }
-                flow.jwks = Some(jwks);
-            }
-        }
-        Ok(())
     }
 
     fn take_token(&mut self, flow: &mut Flow, token: &str) -> Result<(), Failed> {
@@ -574,10 +479,10 @@ impl Exchange {
 
     /// The token's signature, with the provider key its header names (the
     /// keys fetched once more, rate-limited, for a `kid` they lack).
-    fn verify_token(&mut self, gate: Gate<'_>, flow: Flow) -> Step {
-        let Some(jwks) = flow.jwks.clone() else {
+    fn verify_token(&mut self, gate: Gate<'_>, mut flow: Flow) -> Step {
+        if flow.docs.jwks.is_none() {
             return self.need_doc(gate, flow, Doc::Jwks);
-        };
+        }
         let Some(token) = &flow.token else {
             return self.fail(
                 "internal",
@@ -585,13 +490,12 @@ impl Exchange {
                 Reply::internal(),
             );
         };
-        let Some(key) = jwks.find(token.kid.as_deref(), token.alg) else {
-            let may =
-                !flow.jwks_fetched && gate.provider_cache.is_none_or(|c| c.may_refetch(self.now));
-            if may {
-                return self.fetch_doc(gate, flow, Doc::Jwks);
+        let key = match flow.docs.key(gate.provider_cache, token, self.now) {
+            KeyLookup::Found(key) => key,
+            KeyLookup::Refetch(op) => return self.wait_flow(flow, Waiting::Doc, op),
+            KeyLookup::Unknown => {
+                return self.signin_failed(gate, flow.asker(), refused("token_unknown_kid"))
             }
-            return self.signin_failed(gate, flow.asker(), refused("token_unknown_kid"));
         };
         let verify = Op::Verify {
             alg: token.alg.to_owned(),
@@ -776,36 +680,12 @@ fn failure_page(status: u16, reason: &str, account: Option<&str>) -> Reply {
     page::signin_failed(status, message, reason, account)
 }
 
-fn doc_url(gate: Gate<'_>, flow: &Flow, doc: Doc) -> String {
-    match (doc, &flow.metadata, &gate.config.oidc) {
-        (Doc::Jwks, Some(metadata), _) => metadata.jwks_uri.clone(),
-        (_, _, Some(oidc)) => oidc.discovery_url(),
-        _ => String::new(),
-    }
-}
-
-/// The Cache API key of a provider document: a URL of our own.
-fn cache_key(url: &str) -> String {
-    format!(
-        "https://oidc.sessiongate.invalid/{}",
-        oidc::form_encode(url)
-    )
-}
-
 /// The `error` of an OAuth error response, for the log.
 fn error_code(body: &str) -> String {
     serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| "no error code".to_owned())
-}
-
-fn describe(outcome: Option<Outcome>) -> Option<String> {
-    Some(match outcome {
-        Some(Outcome::Failed(e)) => e,
-        Some(Outcome::Response { status, .. }) => format!("the provider answered {status}"),
-        other => format!("unexpected outcome {other:?}"),
-    })
 }
 
 /// One field of an `application/x-www-form-urlencoded` body.

@@ -122,8 +122,11 @@ pub struct Log {
     /// The status the client got.
     pub status: u16,
     pub reason: Option<&'static str>,
-    /// The public short id of the session concerned.
+    /// The public short id of the session concerned (or of the machine
+    /// client's token).
     pub sid: Option<String>,
+    /// The machine client's `client_id` (DESIGN §15).
+    pub client: Option<String>,
     /// A login or logout applied from the origin's response.
     pub event: Option<&'static str>,
     /// Why something failed, for the operator.
@@ -152,6 +155,8 @@ impl Log {
     pub fn line(&self, ms: u64) -> String {
         #[derive(Serialize)]
         struct Line<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            client: Option<&'a str>,
             decision: &'a str,
             #[serde(skip_serializing_if = "Option::is_none")]
             detail: Option<&'a str>,
@@ -169,6 +174,7 @@ impl Log {
             status: u16,
         }
         let line = Line {
+            client: self.client.as_deref(),
             decision: self.decision,
             detail: self.detail.as_deref(),
             event: self.event,

@@ -81,9 +81,11 @@ impl Inbound<'_> {
             .is_some_and(|origin| !origin.trim().eq_ignore_ascii_case(own_origin))
     }
 
-    /// The bearer token of `Authorization`, if that is its scheme.
+    /// The bearer token of `Authorization`, if that is its scheme (empty
+    /// when the scheme comes alone).
     pub(super) fn bearer(&self) -> Option<&str> {
-        let (scheme, token) = self.authorization?.trim().split_once(' ')?;
+        let value = self.authorization?.trim();
+        let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
     }
 }

@@ -139,7 +139,11 @@ impl<T> Fetched<T> {
     }
 }
 
-/// The isolate's copies of the provider's documents.
+/// The isolate's copies of the providers' documents, each under the URL
+/// it came from: the sign-in provider's and the bearer tokens' issuer
+/// (DESIGN §15) share one copy when they are the same. The URLs come from
+/// the configuration and the discovery documents, never from a request,
+/// so the copies stay few.
 #[derive(Debug, Default)]
 pub struct ProviderCache {
     inner: Mutex<Copies>,
@@ -147,42 +151,56 @@ pub struct ProviderCache {
 
 #[derive(Debug, Default)]
 struct Copies {
-    metadata: Option<Fetched<Metadata>>,
-    jwks: Option<Fetched<Jwks>>,
-    /// When the keys were last fetched for a `kid` they lacked.
-    refetched_at: Option<u64>,
+    metadata: Vec<(String, Fetched<Metadata>)>,
+    jwks: Vec<(String, Fetched<Jwks>)>,
+    /// When each key set was last fetched for a `kid` it lacked.
+    refetched_at: Vec<(String, u64)>,
+}
+
+/// The value kept under `url`, if any.
+fn under<'a, T>(entries: &'a mut [(String, T)], url: &str) -> Option<&'a mut T> {
+    entries.iter_mut().find(|(u, _)| u == url).map(|(_, v)| v)
+}
+
+/// Keeps `value` under `url`, replacing what was there.
+fn keep<T>(entries: &mut Vec<(String, T)>, url: &str, value: T) {
+    match under(entries, url) {
+        Some(slot) => *slot = value,
+        None => entries.push((url.to_owned(), value)),
+    }
 }
 
 impl ProviderCache {
-    pub fn metadata(&self, now: u64) -> Option<Arc<Metadata>> {
-        let copies = self.lock();
-        let fetched = copies.metadata.as_ref().filter(|m| m.is_fresh(now))?;
-        Some(fetched.value.clone())
-    }
-
-    pub fn jwks(&self, now: u64) -> Option<Arc<Jwks>> {
-        let copies = self.lock();
-        let fetched = copies.jwks.as_ref().filter(|j| j.is_fresh(now))?;
-        Some(fetched.value.clone())
-    }
-
-    pub fn keep_metadata(&self, fetched: Fetched<Metadata>) {
-        self.lock().metadata = Some(fetched);
-    }
-
-    pub fn keep_jwks(&self, fetched: Fetched<Jwks>) {
-        self.lock().jwks = Some(fetched);
-    }
-
-    /// Whether the keys may be fetched again for an unknown `kid` now; if
-    /// so, the fetch is counted.
-    pub fn may_refetch(&self, now: u64) -> bool {
+    /// The discovery document from `url`, if a fresh copy is kept.
+    pub fn metadata(&self, url: &str, now: u64) -> Option<Arc<Metadata>> {
         let mut copies = self.lock();
-        let allowed = copies
-            .refetched_at
-            .is_none_or(|at| now.saturating_sub(at) >= REFETCH_INTERVAL);
+        let fetched = under(&mut copies.metadata, url).filter(|m| m.is_fresh(now))?;
+        Some(fetched.value.clone())
+    }
+
+    /// The key set from `url`, if a fresh copy is kept.
+    pub fn jwks(&self, url: &str, now: u64) -> Option<Arc<Jwks>> {
+        let mut copies = self.lock();
+        let fetched = under(&mut copies.jwks, url).filter(|j| j.is_fresh(now))?;
+        Some(fetched.value.clone())
+    }
+
+    pub fn keep_metadata(&self, url: &str, fetched: Fetched<Metadata>) {
+        keep(&mut self.lock().metadata, url, fetched);
+    }
+
+    pub fn keep_jwks(&self, url: &str, fetched: Fetched<Jwks>) {
+        keep(&mut self.lock().jwks, url, fetched);
+    }
+
+    /// Whether the keys at `url` may be fetched again for an unknown `kid`
+    /// now; if so, the fetch is counted.
+    pub fn may_refetch(&self, url: &str, now: u64) -> bool {
+        let mut copies = self.lock();
+        let last = under(&mut copies.refetched_at, url).copied();
+        let allowed = last.is_none_or(|at| now.saturating_sub(at) >= REFETCH_INTERVAL);
         if allowed {
-            copies.refetched_at = Some(now);
+            keep(&mut copies.refetched_at, url, now);
         }
         allowed
     }
@@ -283,16 +301,29 @@ mod tests {
     }
 
     #[test]
-    fn copies_age_out_and_refetches_are_rate_limited() {
+    fn copies_age_out_and_refetches_are_rate_limited_per_url() {
+        const KEYS: &str = "https://id.example.com/jwks";
+        const OTHER: &str = "https://other.example.com/jwks";
         let cache = ProviderCache::default();
-        cache.keep_jwks(Fetched {
-            value: Arc::new(Jwks::default()),
-            at: 1000,
-        });
-        assert!(cache.jwks(1000 + MAX_AGE - 1).is_some());
-        assert!(cache.jwks(1000 + MAX_AGE).is_none());
-        assert!(cache.may_refetch(1000));
-        assert!(!cache.may_refetch(1000 + REFETCH_INTERVAL - 1));
-        assert!(cache.may_refetch(1000 + REFETCH_INTERVAL));
+        cache.keep_jwks(
+            KEYS,
+            Fetched {
+                value: Arc::new(Jwks::default()),
+                at: 1000,
+            },
+        );
+        assert!(cache.jwks(KEYS, 1000 + MAX_AGE - 1).is_some());
+        assert!(cache.jwks(KEYS, 1000 + MAX_AGE).is_none());
+        assert!(
+            cache.jwks(OTHER, 1000).is_none(),
+            "each URL has its own copy"
+        );
+        assert!(cache.may_refetch(KEYS, 1000));
+        assert!(!cache.may_refetch(KEYS, 1000 + REFETCH_INTERVAL - 1));
+        assert!(
+            cache.may_refetch(OTHER, 1000 + 1),
+            "each issuer has its own limit"
+        );
+        assert!(cache.may_refetch(KEYS, 1000 + REFETCH_INTERVAL));
     }
 }

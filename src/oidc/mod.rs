@@ -204,13 +204,17 @@ impl Oidc {
         format!("{site}/")
     }
 
-    /// `<issuer>/.well-known/openid-configuration`.
     pub fn discovery_url(&self) -> String {
-        format!(
-            "{}/.well-known/openid-configuration",
-            self.issuer.trim_end_matches('/')
-        )
+        discovery_url(&self.issuer)
     }
+}
+
+/// `<issuer>/.well-known/openid-configuration`.
+pub fn discovery_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
 }
 
 /// An `https` URL, or `http` on the loopback only (for local development

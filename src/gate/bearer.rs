@@ -1,0 +1,194 @@
+//! DESIGN §15: a machine client's request, admitted by its access token
+//! instead of a session. The token's header and claims are checked without
+//! I/O; its issuer's key comes through `provider.rs` (memory, Cache API,
+//! issuer), its signature is checked by the driver (WebCrypto), and the
+//! policy decides from the client and its scopes. No session is read,
+//! started or written.
+
+use serde_json::json;
+
+use super::forward::Pending;
+use super::provider::{describe, Doc, Documents, KeyLookup};
+use super::reply::Reply;
+use super::{Exchange, Gate, Op, Outcome, State, Step, VERIFY_VALID};
+use crate::bearer::{Bearer, Client};
+use crate::config::Mode;
+use crate::oidc::token::Jwt;
+use crate::policy::{self, Request};
+
+/// A bearer request on its way to the origin.
+#[derive(Debug)]
+pub(super) struct TokenCheck {
+    pending: Pending,
+    token: Jwt,
+    client: Client,
+    docs: Documents,
+    /// The issuer's documents, or else the signature's check.
+    waiting_doc: bool,
+}
+
+impl Exchange {
+    /// Checks `token` (the `Authorization: Bearer` value) for a protected
+    /// request; every refusal is a `401 invalid_token`, never a login.
+    pub(super) fn forward_bearer(
+        &mut self,
+        gate: Gate<'_>,
+        bearer: &Bearer,
+        token: &str,
+        pending: Pending,
+    ) -> Step {
+        let checked =
+            Bearer::parse(token).and_then(|jwt| Ok((bearer.check(&jwt, token, self.now)?, jwt)));
+        let (client, token) = match checked {
+            Ok(checked) => checked,
+            Err(reason) => return self.invalid_token(gate, pending, reason),
+        };
+        self.log.sid = Some(client.sid.clone());
+        self.log.client = Some(client.client_id.clone());
+        let check = TokenCheck {
+            pending,
+            token,
+            client,
+            docs: Documents::default(),
+            waiting_doc: false,
+        };
+        self.find_key(gate, bearer, check)
+    }
+
+    /// The issuer's key for the token, then its signature's check.
+    fn find_key(&mut self, gate: Gate<'_>, bearer: &Bearer, mut check: TokenCheck) -> Step {
+        let cache = gate.provider_cache;
+        let doc = match (&check.docs.metadata, &check.docs.jwks) {
+            (None, _) => Some(Doc::Metadata),
+            (_, None) => Some(Doc::Jwks),
+            _ => None,
+        };
+        if let Some(doc) = doc {
+            return match check.docs.need(&bearer.issuer, cache, doc, self.now) {
+                None => self.find_key(gate, bearer, check),
+                Some(op) => self.wait_token(check, true, op),
+            };
+        }
+        let key = match check.docs.key(cache, &check.token, self.now) {
+            KeyLookup::Found(key) => key,
+            KeyLookup::Refetch(op) => return self.wait_token(check, true, op),
+            KeyLookup::Unknown => {
+                return self.invalid_token(gate, check.pending, "token_unknown_kid")
+            }
+        };
+        let verify = Op::Verify {
+            alg: check.token.alg.to_owned(),
+            jwk: key.jwk,
+            data: check.token.signed.clone(),
+            signature: check.token.signature.clone(),
+        };
+        self.wait_token(check, false, verify)
+    }
+
+    fn wait_token(&mut self, mut check: TokenCheck, waiting_doc: bool, op: Op) -> Step {
+        check.waiting_doc = waiting_doc;
+        self.wait(State::Token(Box::new(check)), vec![op])
+    }
+
+    /// The issuer's document, or the signature's verdict, has come.
+    pub(super) fn on_token(
+        &mut self,
+        gate: Gate<'_>,
+        mut check: TokenCheck,
+        outcomes: Vec<Outcome>,
+    ) -> Step {
+        let Some(bearer) = &gate.config.bearer else {
+            let detail = "bearer tokens were turned off mid-request".to_owned();
+            return self.fail("internal", detail, Reply::internal());
+        };
+        let outcome = outcomes.into_iter().next();
+        if check.waiting_doc {
+            let cache = gate.provider_cache;
+            let taken = check.docs.take(
+                &bearer.issuer,
+                cache,
+                outcome,
+                self.now,
+                &mut self.background,
+            );
+            return match taken {
+                Ok(None) => self.find_key(gate, bearer, check),
+                Ok(Some(op)) => self.wait_token(check, true, op),
+                // Fail closed: without the issuer's keys, no token passes.
+                Err(e) => {
+                    let detail = e.detail.unwrap_or_else(|| e.reason.to_owned());
+                    let reply = Reply::error(503, "token_issuer_unavailable");
+                    self.fail(e.reason, detail, reply)
+                }
+            };
+        }
+        match outcome {
+            Some(Outcome::Value(Some(verdict))) if verdict == VERIFY_VALID => {
+                self.authorize_client(gate, check)
+            }
+            other => {
+                self.log.detail = describe(other);
+                self.invalid_token(gate, check.pending, "token_bad_signature")
+            }
+        }
+    }
+
+    /// The policy's decision for the client: only a rule naming it, or
+    /// scopes its token carries, lets it through (DESIGN §13, §15).
+    fn authorize_client(&mut self, gate: Gate<'_>, check: TokenCheck) -> Step {
+        let TokenCheck {
+            pending, client, ..
+        } = check;
+        let request = Request {
+            path: pending.path(),
+            method: pending.method(),
+        };
+        let subject = policy::Client {
+            client_id: &client.client_id,
+            scope: &client.scope,
+            issued_at: client.issued_at,
+        };
+        let decision = gate
+            .config
+            .authorization
+            .decide_client(&request, &subject, self.now);
+        self.log.rule = Some(decision.rule.to_owned());
+        let refusal = match decision.outcome {
+            policy::Outcome::Allow => return self.forward_client(gate, pending, client, None),
+            // A token older than the rule allows: the client gets a new one.
+            policy::Outcome::StepUp { .. } => {
+                return self.invalid_token(gate, pending, "token_too_old")
+            }
+            policy::Outcome::Forbidden => "forbidden",
+        };
+        if gate.config.mode == Mode::Report {
+            return self.forward_client(gate, pending, client, Some(refusal));
+        }
+        self.log.decision = "reject";
+        self.log.reason = Some(refusal);
+        let reply = Reply::json(403, json!({ "error": "forbidden", "rule": decision.rule })).with(
+            "www-authenticate",
+            r#"Bearer error="insufficient_scope""#.to_owned(),
+        );
+        self.finish(reply)
+    }
+
+    /// RFC 6750 §3.1: the token does not do. In `MODE=report`, the request
+    /// goes on as it came, with the verdict and without an identity.
+    fn invalid_token(&mut self, gate: Gate<'_>, pending: Pending, reason: &'static str) -> Step {
+        if gate.config.mode == Mode::Report {
+            return self.forward_denied(pending, reason);
+        }
+        self.log.decision = "reject";
+        self.log.reason = Some(reason);
+        let reply = Reply::json(
+            401,
+            json!({ "error": "unauthenticated", "reason": "invalid_token" }),
+        )
+        .with(
+            "www-authenticate",
+            r#"Bearer error="invalid_token""#.to_owned(),
+        );
+        self.finish(reply)
+    }
+}
