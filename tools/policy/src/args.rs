@@ -8,17 +8,22 @@ use sessiongate::session::Claims;
 
 pub const USAGE: &str = "\
 usage: npm run policy -- --user ID [options] METHOD PATH
+       npm run policy -- --client ID [--scope S] METHOD PATH
 
-Which POLICY rule decides a request of this user's, and what it answers,
-with the gate's own code. PATH may carry a query (ignored) or be a URL.
+Which POLICY rule decides a request of this user's (or machine client's),
+and what it answers, with the gate's own code. PATH may carry a query
+(ignored) or be a URL.
 
-who:
-  --user ID               the session's user id (required)
+who (--user or --client):
+  --user ID               the session's user id
   --email ADDR            the session's email
   --groups A,B            its groups (repeatable)
   --claim NAME=VALUE      one of its claims (repeatable)
   --device-bound          the session is bound to its device
-  --auth-age DURATION     time since the user signed in: 90s, 20m, 12h, 2d (0)
+  --auth-age DURATION     time since the user signed in (or the client's
+                          token was issued): 90s, 20m, 12h, 2d (0)
+  --client ID             a machine client's access token: its client_id
+  --scope S               scopes of its token (repeatable, or space-separated)
 
 which policy:
   --config FILE           the wrangler.toml whose [vars] hold POLICY,
@@ -33,7 +38,7 @@ exit status: 0 the request passes (allowed, public, an edge endpoint);
 /// What to decide, and where the policy comes from.
 #[derive(Debug)]
 pub struct Args {
-    pub user: String,
+    pub who: Who,
     pub email: Option<String>,
     pub groups: Vec<String>,
     pub claims: Claims,
@@ -48,6 +53,17 @@ pub struct Args {
     pub target: String,
 }
 
+/// Whose request it is.
+#[derive(Debug)]
+pub enum Who {
+    User(String),
+    /// A machine client (DESIGN §15): its `client_id` and space-separated scopes.
+    Client {
+        id: String,
+        scope: String,
+    },
+}
+
 pub enum Command {
     Decide(Box<Args>),
     Help,
@@ -59,6 +75,8 @@ impl Command {
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
         let mut args = args.into_iter();
         let mut user = None;
+        let mut client = None;
+        let mut scopes: Vec<String> = Vec::new();
         let mut email = None;
         let mut groups = Vec::new();
         let mut claims = Claims::new();
@@ -84,6 +102,8 @@ impl Command {
             match flag {
                 "-h" | "--help" => return Ok(Self::Help),
                 "--user" => user = Some(value()?),
+                "--client" => client = Some(value()?),
+                "--scope" => scopes.extend(value()?.split_whitespace().map(str::to_owned)),
                 "--email" => email = Some(value()?),
                 "--groups" => groups.extend(
                     value()?
@@ -120,7 +140,19 @@ impl Command {
             }
         }
 
-        let user = user.filter(|u| !u.is_empty()).ok_or("--user is required")?;
+        let who = match (
+            user.filter(|u| !u.is_empty()),
+            client.filter(|c| !c.is_empty()),
+        ) {
+            (Some(_), Some(_)) => return Err("--user or --client, not both".into()),
+            (Some(user), None) if scopes.is_empty() => Who::User(user),
+            (Some(_), None) => return Err("--scope goes with --client".into()),
+            (None, Some(id)) => Who::Client {
+                id,
+                scope: scopes.join(" "),
+            },
+            (None, None) => return Err("--user (or --client) is required".into()),
+        };
         if default.is_some() && policy.is_none() {
             return Err("--default goes with --policy; otherwise POLICY_DEFAULT applies".into());
         }
@@ -128,7 +160,7 @@ impl Command {
             .try_into()
             .map_err(|_| "expected METHOD PATH after the options, e.g. GET /admin/users")?;
         Ok(Self::Decide(Box::new(Args {
-            user,
+            who,
             email,
             groups,
             claims,

@@ -1,5 +1,6 @@
-//! `npm run policy -- --user alice --groups admins --auth-age 20m GET /admin/users`:
-//! the operator's policy tester. It reads `POLICY`, `POLICY_DEFAULT`,
+//! `npm run policy -- --user alice --groups admins --auth-age 20m GET /admin/users`
+//! (or `--client ci-deployer --scope deploy:write POST /api/deploy` for a
+//! machine client, DESIGN §15): the operator's policy tester. It reads `POLICY`, `POLICY_DEFAULT`,
 //! `PUBLIC_PATHS` and `LOGIN_URL` from `wrangler.toml` as the Worker does,
 //! takes the request through the gate's own steps (normalise the path,
 //! classify it, then the policy, DESIGN §4 and §13) natively, and prints
@@ -24,10 +25,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sessiongate::config::Mode;
 use sessiongate::policy::path::{fold, Pattern};
 use sessiongate::policy::rule::Condition;
-use sessiongate::policy::{Outcome, Request, Rule, Subject};
+use sessiongate::policy::{Client, Decision, Outcome, Request, Rule, Subject};
 use sessiongate::routes::{self, Route};
 
-use args::{Args, Command, USAGE};
+use args::{Args, Command, Who, USAGE};
 use setup::Setup;
 
 fn main() -> ExitCode {
@@ -100,49 +101,70 @@ fn report(setup: &Setup, args: &Args, now: u64) -> Report {
     }
 
     let method = args.method.as_str();
-    let subject = Subject {
-        uid: &args.user,
-        email: args.email.as_deref(),
-        groups: &args.groups,
-        claims: &args.claims,
-        device_bound: setup.device_binding && args.device_bound,
-        auth_time: now.saturating_sub(args.auth_age),
+    let request = Request {
+        path: &path,
+        method,
     };
-    let decision = setup.policy.decide(
-        &Request {
-            path: &path,
-            method,
-        },
-        &subject,
-        now,
-    );
     let rule = setup.policy.rule_for(&path);
-    lines.push(match rule {
-        Some(rule) => format!("rule:    {}", describe(rule, &path)),
-        None => {
-            let fallback = match decision.outcome {
-                Outcome::Allow => "allow",
-                _ => "deny",
+    let auth_time = now.saturating_sub(args.auth_age);
+    let (decision, refused_by_rule) = match &args.who {
+        Who::User(uid) => {
+            let subject = Subject {
+                uid,
+                email: args.email.as_deref(),
+                groups: &args.groups,
+                claims: &args.claims,
+                device_bound: setup.device_binding && args.device_bound,
+                auth_time,
             };
-            format!("rule:    default (no rule's paths match; POLICY_DEFAULT is {fallback})")
+            let decision = setup.policy.decide(&request, &subject, now);
+            let why = rule.map(|rule| {
+                let holds = |conditions: &[Condition]| {
+                    conditions.iter().position(|c| c.holds(&subject, method))
+                };
+                match holds(&rule.allow).and(holds(&rule.deny)) {
+                    Some(i) => format!("forbidden (403): deny[{i}] holds"),
+                    None => format!(
+                        "forbidden (403): no allow condition holds for this user and {method}"
+                    ),
+                }
+            });
+            (decision, why)
         }
-    });
-    let verdict = match (decision.outcome, rule) {
+        Who::Client { id, scope } => {
+            let client = Client {
+                client_id: id,
+                scope,
+                issued_at: auth_time,
+            };
+            let decision = setup.policy.decide_client(&request, &client, now);
+            let why = rule.map(|rule| {
+                let holds = |conditions: &[Condition]| {
+                    conditions.iter().position(|c| c.holds_for_client(&client, method))
+                };
+                match holds(&rule.allow).and(holds(&rule.deny)) {
+                    Some(i) => format!("forbidden (403): deny[{i}] holds"),
+                    None => format!("forbidden (403): no allow condition names this client or its scopes for {method}"),
+                }
+            });
+            (decision, why)
+        }
+    };
+    lines.push(rule_line(rule, &path, &decision, &args.who));
+    let verdict = match (decision.outcome, refused_by_rule) {
         (Outcome::Allow, _) => "allow".to_owned(),
         (Outcome::Forbidden, None) => "forbidden (403)".to_owned(),
-        (Outcome::Forbidden, Some(rule)) => {
-            let holds = |conditions: &[Condition]| {
-                conditions.iter().position(|c| c.holds(&subject, method))
-            };
-            match holds(&rule.allow).and(holds(&rule.deny)) {
-                Some(i) => format!("forbidden (403): deny[{i}] holds"),
-                None => format!("forbidden (403): no allow condition holds for this user and {method}"),
-            }
-        }
-        (Outcome::StepUp { max_age }, _) => format!(
-            "step_up (max_age={max_age}s): signed in {}s ago; a browser is sent to sign in again (303), other clients get 401",
-            args.auth_age
-        ),
+        (Outcome::Forbidden, Some(why)) => why,
+        (Outcome::StepUp { max_age }, _) => match args.who {
+            Who::User(_) => format!(
+                "step_up (max_age={max_age}s): signed in {}s ago; a browser is sent to sign in again (303), other clients get 401",
+                args.auth_age
+            ),
+            Who::Client { .. } => format!(
+                "invalid_token (401): the token was issued {}s ago, past the rule's max_auth_age of {max_age}s",
+                args.auth_age
+            ),
+        },
     };
     lines.push(format!("verdict: {verdict}"));
     let passes = decision.outcome == Outcome::Allow;
@@ -152,6 +174,23 @@ fn report(setup: &Setup, args: &Args, now: u64) -> Report {
         );
     }
     Report { lines, passes }
+}
+
+/// `rule:` and the rule that decides, or why none does.
+fn rule_line(rule: Option<&Rule>, path: &str, decision: &Decision<'_>, who: &Who) -> String {
+    match (rule, who) {
+        (Some(rule), _) => format!("rule:    {}", describe(rule, path)),
+        (None, Who::Client { .. }) => {
+            "rule:    default (no rule's paths match; machine clients are refused there)".to_owned()
+        }
+        (None, Who::User(_)) => {
+            let fallback = match decision.outcome {
+                Outcome::Allow => "allow",
+                _ => "deny",
+            };
+            format!("rule:    default (no rule's paths match; POLICY_DEFAULT is {fallback})")
+        }
+    }
 }
 
 /// The path of a request target as the gate takes it from the URL: no

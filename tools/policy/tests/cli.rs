@@ -15,7 +15,9 @@ PUBLIC_PATHS = "/static/*"
 const RULES: &str = r#"[
   {"name": "admins", "paths": ["/admin/*"], "allow": [{"groups": ["admins"]}], "max_auth_age": "10m"},
   {"name": "reports", "paths": ["/reports/*"],
-   "allow": [{"email_domains": ["example.com"]}], "deny": [{"emails": ["mallory@example.com"]}]}
+   "allow": [{"email_domains": ["example.com"]}], "deny": [{"emails": ["mallory@example.com"]}]},
+  {"name": "deploy", "paths": ["/api/deploy"],
+   "allow": [{"clients": ["ci-deployer"], "scopes": ["deploy:write"], "methods": ["POST"]}]}
 ]"#;
 
 /// The same rules as TOML tables.
@@ -31,6 +33,11 @@ name = "reports"
 paths = ["/reports/*"]
 allow = [{ email_domains = ["example.com"] }]
 deny = [{ emails = ["mallory@example.com"] }]
+
+[[vars.POLICY]]
+name = "deploy"
+paths = ["/api/deploy"]
+allow = [{ clients = ["ci-deployer"], scopes = ["deploy:write"], methods = ["POST"] }]
 "#;
 
 fn file(name: &str, text: &str) -> PathBuf {
@@ -286,4 +293,35 @@ fn usage_errors_exit_2() {
         assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
         assert!(run.stderr.starts_with("policy: "), "{}", run.stderr);
     }
+}
+
+#[test]
+fn a_machine_client_passes_only_where_a_rule_names_it() {
+    let deployer = ["--client", "ci-deployer", "--scope", "deploy:write read"];
+    check_both(
+        &[&deployer[..], &["POST", "/api/deploy"]].concat(),
+        0,
+        &["rule:    deploy (matches /api/deploy)", "verdict: allow"],
+    );
+    check_both(
+        &["--client", "ci-deployer", "POST", "/api/deploy"],
+        1,
+        &["verdict: forbidden (403): no allow condition names this client or its scopes for POST"],
+    );
+    // A path no rule matches is closed to machine clients.
+    check_both(
+        &[&deployer[..], &["GET", "/dashboard"]].concat(),
+        1,
+        &[
+            "rule:    default (no rule's paths match; machine clients are refused there)",
+            "verdict: forbidden (403)",
+        ],
+    );
+    let run = tester(&configs()[0], &["--user", "a", "--client", "b", "GET", "/"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("--user or --client, not both"),
+        "{}",
+        run.stderr
+    );
 }
