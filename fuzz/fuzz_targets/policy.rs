@@ -26,12 +26,17 @@
 //! - the path each pattern names (a prefix's base, and a path below it) is
 //!   decided by a rule that covers it at least as specifically;
 //! - with no rules and `POLICY_DEFAULT=allow` the policy is inactive and
-//!   everything is allowed.
+//!   everything is allowed;
+//! - a machine client (the uid as its `client_id`, the groups as its
+//!   scopes, the sign-in's age as its token's) is decided by the same rule,
+//!   never by `POLICY_DEFAULT`: a path no rule matches refuses it, and a
+//!   rule refuses it exactly when it does not admit the client; no
+//!   condition holds for both the person and the client.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sessiongate::policy::path::{fold, Pattern};
-use sessiongate::policy::{Fallback, Outcome, Policy, Request, Subject, DEFAULT_LABEL};
+use sessiongate::policy::{Client, Fallback, Outcome, Policy, Request, Subject, DEFAULT_LABEL};
 use sessiongate::routes::normalise;
 use sessiongate::session::Claims;
 
@@ -54,6 +59,8 @@ struct Who {
     claims: Claims,
     device_bound: bool,
     auth_time: u64,
+    /// The groups as a machine client's scopes.
+    scope: String,
 }
 
 impl Who {
@@ -67,6 +74,14 @@ impl Who {
             auth_time: self.auth_time,
         }
     }
+
+    fn client(&self) -> Client<'_> {
+        Client {
+            client_id: &self.uid,
+            scope: &self.scope,
+            issued_at: self.auth_time,
+        }
+    }
 }
 
 /// Decides `path` under both fallbacks and checks the decisions against
@@ -76,6 +91,13 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
     let request = Request { path, method };
     let decided = allow.decide(&request, &subject, NOW);
     let denied = deny.decide(&request, &subject, NOW);
+    let client = who.client();
+    let as_client = allow.decide_client(&request, &client, NOW);
+    assert_eq!(
+        as_client,
+        deny.decide_client(&request, &client, NOW),
+        "{path:?}: POLICY_DEFAULT changed a machine client's decision"
+    );
     assert_eq!(
         decided.rule, denied.rule,
         "{path:?}: the fallback changed the rule"
@@ -90,6 +112,11 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
         );
         assert_eq!(decided.outcome, Outcome::Allow);
         assert_eq!(denied.outcome, Outcome::Forbidden);
+        assert_eq!(
+            (as_client.rule, as_client.outcome),
+            (DEFAULT_LABEL, Outcome::Forbidden),
+            "{path:?}: a path no rule matches admitted a machine client"
+        );
         assert!(
             allow.rules().iter().all(|r| r.covers(&folded).is_none()),
             "{path:?}: a rule covers it"
@@ -127,17 +154,35 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
         }
     }
 
-    let expected = if !rule.admits(&subject, method) {
-        Outcome::Forbidden
-    } else {
-        match rule.max_auth_age {
-            Some(max_age) if NOW.saturating_sub(who.auth_time) > max_age => {
-                Outcome::StepUp { max_age }
-            }
-            _ => Outcome::Allow,
-        }
+    let expected = |admitted: bool| match rule.max_auth_age {
+        _ if !admitted => Outcome::Forbidden,
+        Some(max_age) if NOW.saturating_sub(who.auth_time) > max_age => Outcome::StepUp { max_age },
+        _ => Outcome::Allow,
     };
-    assert_eq!(decided.outcome, expected, "{path:?}: rule {:?}", rule.label);
+    let admitted = rule.admits(&subject, method);
+    assert_eq!(
+        decided.outcome,
+        expected(admitted),
+        "{path:?}: rule {:?}",
+        rule.label
+    );
+    assert_eq!(
+        as_client.rule, rule.label,
+        "{path:?}: another rule for the client"
+    );
+    let client_admitted = rule.admits_client(&client, method);
+    assert_eq!(
+        as_client.outcome,
+        expected(client_admitted),
+        "{path:?}: client"
+    );
+    for condition in rule.allow.iter().chain(&rule.deny) {
+        assert!(
+            !(condition.holds(&subject, method) && condition.holds_for_client(&client, method)),
+            "{path:?}: a condition of rule {:?} holds for a person and a client",
+            rule.label
+        );
+    }
 
     // However the path is written, the same rule decides.
     let (base, last) = path.rsplit_once('/').unwrap_or(("", path));
@@ -253,7 +298,7 @@ fuzz_target!(|data: &[u8]| {
         u => u,
     };
     let email = Some(next()).filter(|e| !e.is_empty()).map(str::to_owned);
-    let groups = next()
+    let groups: Vec<String> = next()
         .split(',')
         .filter(|g| !g.is_empty())
         .map(str::to_owned)
@@ -268,10 +313,11 @@ fuzz_target!(|data: &[u8]| {
     let who = Who {
         uid: uid.to_owned(),
         email,
-        groups,
+        groups: groups.clone(),
         claims,
         device_bound,
         auth_time: NOW.saturating_sub(age),
+        scope: groups.join(" "),
     };
     run(policy, method, path, &who);
 });
