@@ -104,6 +104,12 @@ impl Bearer {
         if exp.saturating_sub(iat) > self.max_lifetime {
             return Err("token_lifetime_too_long");
         }
+        // A sender-constrained token (DPoP, mTLS: RFC 9449, RFC 8705) is
+        // good only with its proof of possession, which this edge does not
+        // check: taken as a plain bearer token, a stolen one would pass.
+        if jwt.claims.contains_key("cnf") {
+            return Err("token_sender_constrained");
+        }
         let client_id = text("client_id")
             .filter(|id| !id.is_empty())
             .ok_or("token_no_client_id")?;

@@ -164,6 +164,10 @@ fn each_claim_is_checked() {
         (json!({ "sub": null }), "token_no_subject"),
         (json!({ "sub": "" }), "token_bad_subject"),
         (json!({ "scope": ["a", "b"] }), "token_malformed"),
+        (
+            json!({ "cnf": { "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" } }),
+            "token_sender_constrained",
+        ),
     ];
     for (change, reason) in cases {
         assert_eq!(

@@ -43,8 +43,6 @@ impl Exchange {
             Ok(checked) => checked,
             Err(reason) => return self.invalid_token(gate, pending, reason),
         };
-        self.log.sid = Some(client.sid.clone());
-        self.log.client = Some(client.client_id.clone());
         let check = TokenCheck {
             pending,
             token,
@@ -139,6 +137,10 @@ impl Exchange {
         let TokenCheck {
             pending, client, ..
         } = check;
+        // Named only once the signature is the issuer's: a forged token's
+        // claims are no one's.
+        self.log.sid = Some(client.sid.clone());
+        self.log.client = Some(client.client_id.clone());
         let request = Request {
             path: pending.path(),
             method: pending.method(),

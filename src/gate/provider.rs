@@ -1,4 +1,4 @@
-//! An issuer's documents for one exchange (DESIGN §12.2, §15): its
+//! An issuer's documents for one exchange (DESIGN §12, §15): its
 //! discovery document, then its keys, each from the isolate's memory, else
 //! this location's Cache API, else the issuer; and the key a token names,
 //! with one rate-limited refetch for a `kid` the keys lack. OpenID sign-in
