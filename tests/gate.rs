@@ -4305,6 +4305,36 @@ mod bearer {
     }
 
     #[test]
+    fn bad_tokens_count_against_the_sender_as_bad_cookies_do() {
+        let world = world(&[("BAD_TOKEN_LIMIT", "2/1m")]);
+        let issuer = Issuer {
+            valid: false,
+            ..Issuer::new()
+        };
+        let u = url("/api/deploy");
+        let expired = format!(
+            "Bearer {}",
+            token_with("at+jwt", "k1", serde_json::json!({ "exp": NOW - 120 }))
+        );
+        let forged = format!("Bearer {}", token());
+        let from = |authorization| Inbound {
+            client: Some("203.0.113.9"),
+            ..request("POST", &u, authorization)
+        };
+        assert_eq!(replied(handle(&world, &issuer, from(&expired)).0).status, 401);
+        assert_eq!(replied(handle(&world, &issuer, from(&forged)).0).status, 401);
+        let (step, log) = handle(&world, &issuer, from(&forged));
+        let r = replied(step);
+        assert_eq!((r.status, log.reason), (429, Some("throttled")));
+        assert!(r.header("retry-after").is_some());
+        let elsewhere = Inbound {
+            client: Some("198.51.100.7"),
+            ..request("POST", &u, &forged)
+        };
+        assert_eq!(replied(handle(&world, &issuer, elsewhere).0).status, 401);
+    }
+
+    #[test]
     fn without_the_issuers_keys_nothing_passes() {
         let world = world(&[]);
         let down = Issuer {

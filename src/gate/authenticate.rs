@@ -157,8 +157,9 @@ impl Gate<'_> {
         self.throttle?.retry_after(req.client?, now)
     }
 
-    pub(super) fn count_failure(&self, req: &Inbound<'_>, now: u64) {
-        if let (Some(throttle), Some(client)) = (self.throttle, req.client) {
+    /// Counts a bad token against `client` (`CF-Connecting-IP`).
+    pub(super) fn count_failure(&self, client: Option<&str>, now: u64) {
+        if let (Some(throttle), Some(client)) = (self.throttle, client) {
             throttle.record_failure(client, now);
         }
     }
@@ -220,7 +221,7 @@ impl Exchange {
             Some(Presented::One(raw)) => Some(raw),
         };
         let Some(token) = raw.and_then(|raw| gate.config.session_keys.verify(raw, now).ok()) else {
-            gate.count_failure(req, now);
+            gate.count_failure(req.client, now);
             return Err(Denied::reject(Reason::Invalid));
         };
         if gate.config.policy.is_idle_expired(token.stamp(), now) {

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::forward::Pending;
 use super::provider::{describe, Doc, Documents, KeyLookup};
 use super::reply::Reply;
+use super::request::Inbound;
 use super::{Exchange, Gate, Op, Outcome, State, Step, VERIFY_VALID};
 use crate::bearer::{Bearer, Client};
 use crate::config::Mode;
@@ -22,31 +23,45 @@ pub(super) struct TokenCheck {
     pending: Pending,
     token: Jwt,
     client: Client,
+    /// `CF-Connecting-IP`, which a bad signature counts against.
+    sender: Option<String>,
     docs: Documents,
     /// The issuer's documents, or else the signature's check.
     waiting_doc: bool,
 }
 
 impl Exchange {
-    /// Checks `token` (the `Authorization: Bearer` value) for a protected
-    /// request; every refusal is a `401 invalid_token`, never a login.
+    /// Checks the `Authorization: Bearer` token of a protected request;
+    /// every refusal is a `401 invalid_token`, never a login. Bad tokens
+    /// count against the sender as bad session cookies do
+    /// (`BAD_TOKEN_LIMIT`).
     pub(super) fn forward_bearer(
         &mut self,
         gate: Gate<'_>,
         bearer: &Bearer,
-        token: &str,
+        req: &Inbound<'_>,
         pending: Pending,
     ) -> Step {
+        if let Some(retry_after) = gate.throttled(req, self.now) {
+            let reply =
+                Reply::error(429, "too_many_requests").with("retry-after", retry_after.to_string());
+            return self.reject(reply, "throttled");
+        }
+        let token = req.bearer().unwrap_or_default();
         let checked =
             Bearer::parse(token).and_then(|jwt| Ok((bearer.check(&jwt, token, self.now)?, jwt)));
         let (client, token) = match checked {
             Ok(checked) => checked,
-            Err(reason) => return self.invalid_token(gate, pending, reason),
+            Err(reason) => {
+                gate.count_failure(req.client, self.now);
+                return self.invalid_token(gate, pending, reason);
+            }
         };
         let check = TokenCheck {
             pending,
             token,
             client,
+            sender: req.client.map(str::to_owned),
             docs: Documents::default(),
             waiting_doc: false,
         };
@@ -71,7 +86,8 @@ impl Exchange {
             KeyLookup::Found(key) => key,
             KeyLookup::Refetch(op) => return self.wait_token(check, true, op),
             KeyLookup::Unknown => {
-                return self.invalid_token(gate, check.pending, "token_unknown_kid")
+                gate.count_failure(check.sender.as_deref(), self.now);
+                return self.invalid_token(gate, check.pending, "token_unknown_kid");
             }
         };
         let verify = Op::Verify {
@@ -126,6 +142,7 @@ impl Exchange {
             }
             other => {
                 self.log.detail = describe(other);
+                gate.count_failure(check.sender.as_deref(), self.now);
                 self.invalid_token(gate, check.pending, "token_bad_signature")
             }
         }

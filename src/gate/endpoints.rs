@@ -173,7 +173,7 @@ impl Exchange {
             return self.deny(gate, &denial, Denied::Throttled(retry_after));
         }
         if !expected.matches(presented) {
-            gate.count_failure(req, self.now);
+            gate.count_failure(req.client, self.now);
             self.log.reason = Some("admin_bad_token");
             return self.finish(reply::forbidden("bad_token"));
         }

@@ -96,7 +96,11 @@ impl Exchange {
         // A machine client's token decides, not a cookie it may also send;
         // and a token, never sent by a browser on its own, needs no
         // cross-site check (DESIGN §15).
-        let bearer = gate.config.bearer.as_ref().zip(req.bearer());
+        let bearer = gate
+            .config
+            .bearer
+            .as_ref()
+            .filter(|_| req.bearer().is_some());
         let cross_site = bearer.is_none() && !req.is_safe_method() && req.is_cross_site(url.origin);
         if cross_site && gate.config.mode == Mode::Enforce {
             return self.reject(reply::forbidden("cross_site"), "cross_site");
@@ -115,8 +119,8 @@ impl Exchange {
             navigation: req.is_navigation(),
             user_agent: req.user_agent.map(str::to_owned),
         };
-        if let Some((bearer, token)) = bearer {
-            return self.forward_bearer(gate, bearer, token, pending);
+        if let Some(bearer) = bearer {
+            return self.forward_bearer(gate, bearer, req, pending);
         }
         if cross_site {
             return self.forward_denied(pending, "cross_site");
