@@ -2,11 +2,13 @@
 // `oidc-provider`, on 127.0.0.1 over plain http, with a fixed confidential
 // client, three users and test hooks for the attack cases (a headless
 // code flow, provider-signed logout tokens, arbitrary provider-signed JWTs).
+// Machine clients get RFC 9068 JWT access tokens by the client credentials
+// grant, for the resource (audience) they name (resource indicators, RFC 8707).
 
 import http from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
 import { CompactSign, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from "jose";
-import Provider from "oidc-provider";
+import Provider, { errors } from "oidc-provider";
 
 export const CLIENT_ID = "sessiongate-test";
 export const CLIENT_SECRET = "sessiongate-test-secret-0123456789abcdef";
@@ -38,6 +40,7 @@ export const TTL = {
   Interaction: 3600,
   Session: 14 * 24 * 3600,
   Grant: 14 * 24 * 3600,
+  ClientCredentials: 600,
 };
 
 /** A private signing JWK for `alg` with an RFC 7638 thumbprint as kid. */
@@ -64,6 +67,14 @@ const publicJwk = ({ d, p, q, dp, dq, qi, ...pub }) => pub;
  *   sessionRequired      backchannel_logout_session_required (default false);
  *                        true also puts `sid` in ID tokens and logout tokens
  *   ttl                  lifetimes in seconds, merged over TTL, e.g. { AuthorizationCode: 5 }
+ *   machineClients       [{ id, secret, scope, resources }]: confidential clients
+ *                        of the client credentials grant (client_secret_basic or
+ *                        _post). Each gets JWT access tokens (header typ at+jwt,
+ *                        signed like the ID tokens, with `alg`) for a `resource`
+ *                        it asks for: aud = that resource, scope = the requested
+ *                        scopes that are in its own `scope` (space-separated).
+ *                        `resources` (optional) lists the resources it may ask
+ *                        for; without it, any absolute URI.
  *   quiet                default true: hides oidc-provider's dev-mode warnings
  */
 export async function startProvider(options = {}) {
@@ -77,6 +88,7 @@ export async function startProvider(options = {}) {
     idTokenClaims = false,
     users = USERS,
     clients: extraClients = [],
+    machineClients = [],
     ttl,
     quiet = true,
   } = options;
@@ -113,7 +125,22 @@ export async function startProvider(options = {}) {
       ? { backchannel_logout_uri: backchannelLogoutUri, backchannel_logout_session_required: sessionRequired }
       : {}),
   };
-  const clients = [client, ...extraClients];
+  const machines = machineClients.map(({ id, secret, scope = "", resources }) => {
+    if (!id || !secret) throw new Error("a machine client needs an id and a secret");
+    return { id, secret, scope, resources };
+  });
+  const clients = [
+    client,
+    ...machines.map(({ id, secret }) => ({
+      client_id: id,
+      client_secret: secret,
+      token_endpoint_auth_method: "client_secret_basic",
+      grant_types: ["client_credentials"],
+      response_types: [],
+      redirect_uris: [],
+    })),
+    ...extraClients,
+  ];
 
   const restore = quiet ? silenceWarnings() : () => {};
   let provider;
@@ -133,6 +160,22 @@ export async function startProvider(options = {}) {
         devInteractions: { enabled: true },
         backchannelLogout: { enabled: true },
         rpInitiatedLogout: { enabled: true, logoutSource },
+        clientCredentials: { enabled: true },
+        // The client credentials grant's `resource` picks the access token's
+        // audience and makes it a JWT (RFC 9068); without one (the code flow's
+        // token for userinfo) the access token stays opaque, as before.
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: async (_ctx, _client, oneOf) => oneOf,
+          useGrantedResource: async () => false,
+          async getResourceServerInfo(_ctx, resource, c) {
+            const machine = machines.find(({ id }) => id === c.clientId);
+            if (!machine || (machine.resources && !machine.resources.includes(resource))) {
+              throw new errors.InvalidTarget(`${c.clientId} may not ask for a token for ${resource}`);
+            }
+            return { audience: resource, scope: machine.scope, accessTokenFormat: "jwt", jwt: { sign: { alg } } };
+          },
+        },
       },
       // oidc-provider's outgoing fetch (back-channel logout POSTs) refuses
       // loopback/private addresses (SSRF guard); a test OP must reach a
@@ -186,6 +229,8 @@ export async function startProvider(options = {}) {
     provider,
     clients,
     client: { id: CLIENT_ID, secret: CLIENT_SECRET },
+    /** The machine clients, as given: { id, secret, scope, resources }. */
+    machineClients: machines,
     users,
     alg,
     /** The public JWKS as served at jwks_uri. */
@@ -222,6 +267,16 @@ export async function startProvider(options = {}) {
       return token.issue({ use: "logout" });
     },
 
+    /**
+     * An access token by the client credentials grant, asked for over HTTP as
+     * a real client does (client_secret_basic): POST {issuer}/token with
+     * grant_type=client_credentials, resource and scope. Resolves to the
+     * access_token; throws with the provider's error when it refuses.
+     * clientId and secret default to the first machine client's.
+     */
+    clientCredentialsToken: (options = {}) =>
+      clientCredentialsToken(issuer, { clientId: machines[0]?.id, secret: machines[0]?.secret, ...options }),
+
     /** Makes the provider really POST a logout token to the client's backchannel_logout_uri. */
     async backchannelLogout(sub, { sid, clientId = CLIENT_ID } = {}) {
       const c = await provider.Client.find(clientId);
@@ -235,6 +290,30 @@ export async function startProvider(options = {}) {
       });
     },
   };
+}
+
+/**
+ * The client credentials grant at `issuer`'s token endpoint (its discovery
+ * document's token_endpoint): `clientId` and `secret` in HTTP Basic (each
+ * form-encoded first, RFC 6749 §2.3.1), `resource` and `scope` (a string or a
+ * list) in the form. Resolves to the access_token.
+ */
+export async function clientCredentialsToken(issuer, { clientId, secret, resource, scope } = {}) {
+  const discovery = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+  const form = new URLSearchParams({ grant_type: "client_credentials" });
+  if (resource !== undefined) form.set("resource", resource);
+  if (scope !== undefined) form.set("scope", Array.isArray(scope) ? scope.join(" ") : scope);
+  const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString("base64");
+  const response = await fetch(discovery.token_endpoint, {
+    method: "POST",
+    headers: { authorization: `Basic ${basic}`, "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    body: form,
+  });
+  const answer = await response.json();
+  if (!response.ok || typeof answer.access_token !== "string") {
+    throw new Error(`client credentials grant refused (${response.status}): ${answer.error} ${answer.error_description ?? ""}`.trim());
+  }
+  return answer.access_token;
 }
 
 /**
