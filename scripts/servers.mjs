@@ -73,6 +73,66 @@ export function oidcVars(op, edge) {
 }
 
 /**
+ * The demo's machine client (README "Machine clients"): a script that gets
+ * an access token from the provider by the client credentials grant, for
+ * the edge as its resource (the token's aud), and calls the demo's API.
+ */
+export const DEMO_MACHINE_CLIENT = { id: "demo-cli", secret: "demo-cli-secret", scope: "api:read" };
+
+/** The ports of `npm run demo:oidc` (the README's examples name them). */
+export const DEMO_PORTS = { edge: 8787, origin: 8788, provider: 9090 };
+
+/**
+ * The edge's settings for machine clients of the demo at `edge`: access
+ * tokens for `edge` are accepted (from OIDC_ISSUER, the provider), and the
+ * policy lets DEMO_MACHINE_CLIENT read the API with the scope api:read,
+ * while every signed-in user keeps the whole demo (API included).
+ */
+export function machineClientVars(edge) {
+  const { id, scope } = DEMO_MACHINE_CLIENT;
+  return {
+    BEARER_AUDIENCE: edge,
+    POLICY: JSON.stringify([
+      { name: "api", paths: ["/api/*"], allow: [{ any_user: true }, { clients: [id], scopes: [scope], methods: ["GET", "HEAD"] }] },
+    ]),
+  };
+}
+
+/**
+ * `npm run demo:oidc`: the test provider (tests/oidc/provider.mjs) on
+ * `providerPort` with the edge's client and DEMO_MACHINE_CLIENT, then the
+ * demo origin and the edge signing in there and accepting the provider's
+ * access tokens. Resolves to { op, servers, stop }. Other options go to
+ * startServers (`output`, `persistTo`); `vars` are added to the edge's.
+ */
+export async function startOidcDemo({ edgePort = DEMO_PORTS.edge, originPort = DEMO_PORTS.origin, providerPort = DEMO_PORTS.provider, vars = {}, ...options } = {}) {
+  const edge = `http://127.0.0.1:${edgePort}`;
+  const { startProvider } = await import("../tests/oidc/provider.mjs");
+  const op = await startProvider({
+    port: providerPort,
+    redirectUris: [`${edge}/.sessiongate/oidc/callback`],
+    postLogoutRedirectUris: [`${edge}/`],
+    backchannelLogoutUri: `${edge}/.sessiongate/oidc/backchannel-logout`,
+    machineClients: [{ ...DEMO_MACHINE_CLIENT, resources: [edge] }],
+  });
+  let servers;
+  try {
+    servers = await startServers({ ...options, edgePort, originPort, vars: { ...oidcVars(op, edge), ...machineClientVars(edge), ...vars } });
+  } catch (e) {
+    await op.close();
+    throw e;
+  }
+  return {
+    op,
+    servers,
+    stop: async () => {
+      await servers.stop();
+      await op.close();
+    },
+  };
+}
+
+/**
  * Starts the demo origin and the edge; resolves once both answer.
  * `output`: "inherit" to show their output, or a function given each chunk.
  * `vars`: settings for the edge beyond wrangler.toml's. `https`: serve the

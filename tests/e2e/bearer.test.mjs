@@ -427,6 +427,11 @@ describe("attack cases: 401 invalid_token, never the origin", () => {
     await refused(await gate.fetch("/api/me", { headers: bearer(await forge({ client_id: 42 })) }), "token_no_client_id");
   });
 
+  test("a sender-constrained token (cnf: DPoP or mTLS), whose proof the edge does not check", async () => {
+    await refused(await gate.fetch("/api/me", { headers: bearer(await forge({ cnf: { jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" } })) }), "token_sender_constrained");
+    await refused(await gate.fetch("/api/me", { headers: bearer(await forge({ cnf: { "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" } })) }), "token_sender_constrained");
+  });
+
   test("no sub", async () => {
     await refused(await gate.fetch("/api/me", { headers: bearer(await forge({ sub: undefined })) }), "token_no_subject");
   });
@@ -612,6 +617,30 @@ describe("configuration", () => {
     try {
       await refused(await g.fetch("/api/me", { headers: bearer(await tokenFor()) }), "token_lifetime_too_long", g);
       await admitted(await g.fetch("/api/me", { headers: bearer(await forge({ exp: now() + 240 })) }), { g });
+    } finally {
+      await g.close();
+    }
+  });
+
+  test("bad tokens count against BAD_TOKEN_LIMIT as bad session cookies do; past it, 429 before any check", async () => {
+    const g = await startGate({ vars: { BEARER_AUDIENCE: API, BEARER_ISSUER: op.issuer, POLICY: JSON.stringify(POLICY), BAD_TOKEN_LIMIT: "3/1m" } });
+    g.origin = outbound(op, false);
+    try {
+      const sender = { "cf-connecting-ip": "203.0.113.77" };
+      // Only too old for the rule: the client fetches a fresh one, it is not guessing.
+      for (let i = 0; i < 4; i++) {
+        const old = await forge({ iat: now() - 10 * 60, exp: now() + 10 * 60 });
+        await refused(await g.fetch("/api/fresh", { headers: bearer(old, sender) }), "token_too_old", g);
+      }
+      for (let i = 0; i < 3; i++) {
+        await refused(await g.fetch("/api/me", { headers: bearer(await forge({ aud: "https://other.example.com" }), sender) }), "token_wrong_audience", g);
+      }
+      const throttled = await g.fetch("/api/me", { headers: bearer(await tokenFor(), sender) });
+      assert.equal(throttled.status, 429, "even a good token, once past the limit");
+      assert.deepEqual(await throttled.json(), { error: "too_many_requests" });
+      assert.ok(Number(throttled.headers.get("retry-after")) > 0, "Retry-After");
+      assert.equal(atOrigin(g).length, 0);
+      await admitted(await g.fetch("/api/me", { headers: bearer(await tokenFor(), { "cf-connecting-ip": "203.0.113.78" }) }), { g });
     } finally {
       await g.close();
     }
