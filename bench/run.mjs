@@ -14,13 +14,15 @@
 // the three workers whose SESSIONS goes through a counting proxy worker.
 // sessiongate also gets rounds of forged tokens (401, no KV, no origin),
 // rounds with the revocation ledger bound, rounds with a 20-rule POLICY
-// (bench/policy.json) and rounds served from the isolate's copy of the
-// record (RECORD_CACHE, with the ledger: no KV read); 100 users at 2
-// requests a second count the KV reads that copy leaves; and
-// bench/cold.mjs times each worker's first response in a fresh isolate.
+// (bench/policy.json), rounds served from the isolate's copy of the
+// record (RECORD_CACHE, with the ledger: no KV read) and rounds of a
+// machine client's RS256 access token (BEARER_AUDIENCE, a stand-in issuer:
+// no session, no KV); 100 users at 2 requests a second count the KV reads
+// the record's copy leaves; and bench/cold.mjs times each worker's first
+// response in a fresh isolate.
 
 import { execFileSync, fork, spawnSync } from "node:child_process";
-import { createCipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, hkdfSync, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -36,6 +38,20 @@ const PEER_SECRET = "bench-peer-auth-secret-bench-peer-auth-secret";
 /** The `sg policy` case's POLICY: 20 rules, one of which admits the session. */
 const POLICY = readFileSync(path.join(benchDir, "policy.json"), "utf8");
 const POLICY_RULES = JSON.parse(POLICY).length;
+/**
+ * The `sg bearer` case: a machine client's access token (RFC 9068) for
+ * BEARER_AUDIENCE, with the scope its POLICY rule asks for. The rule
+ * admits the client on the benchmarked path (machine access is opt-in per
+ * path: without it every bearer request is refused).
+ */
+const BEARER_AUDIENCE = "https://api.bench.example";
+const BEARER_CLIENT = "bench-client";
+const BEARER_SCOPE = "data:read data:write";
+const BEARER_KID = "bench-rs256";
+const BEARER_LIFETIME_S = 600;
+const BEARER_POLICY = JSON.stringify([
+  { name: "machines", paths: ["/app/*"], allow: [{ clients: [BEARER_CLIENT], scopes: ["data:read"] }] },
+]);
 
 // ---------------------------------------------------------------- options
 
@@ -64,7 +80,7 @@ if (opts.help) {
   --time-cap S      a round stops after S seconds whatever its count (60)
   --kv-requests N   requests per KV-count case (20)
   --cold-samples N  fresh isolates per worker for the cold start; 0 skips it (15)
-  --port-base P     ports P..P+15 on 127.0.0.1 (9100)
+  --port-base P     ports P..P+17 on 127.0.0.1 (9100)
   --build DIR       sessiongate's build to measure (build/), e.g. an older commit's
   --decision FILE   the decision figures for the summary line (bench/decision.json)
   --out FILE        results JSON (bench/results.json)`);
@@ -87,7 +103,7 @@ const KV_REQUESTS = int("kv-requests", 1, 1000);
 const COLD_SAMPLES = int("cold-samples", 0, 1000);
 const PORT_BASE = int("port-base", 1024, 65500);
 const buildDir = path.resolve(opts.build);
-if ([8787, 8788].some((p) => p >= PORT_BASE && p <= PORT_BASE + 15)) {
+if ([8787, 8788].some((p) => p >= PORT_BASE && p <= PORT_BASE + 17)) {
   console.error("bench: ports 8787/8788 are taken by `npm start`; pick another --port-base");
   process.exit(2);
 }
@@ -109,6 +125,8 @@ const PORTS = {
   "sessiongate-policy": PORT_BASE + 13,
   "sessiongate-cached": PORT_BASE + 14,
   "sessiongate-cached-kv": PORT_BASE + 15,
+  "sessiongate-bearer": PORT_BASE + 16,
+  "bearer-issuer": PORT_BASE + 17,
 };
 /** The revocation ledger's bound in the ledger cases (the default). */
 const STALENESS_S = 10;
@@ -120,6 +138,8 @@ const CACHE_USERS = 100;
 const CACHE_RATE = 2;
 const CACHE_SECONDS = 10;
 const ORIGIN = `http://127.0.0.1:${PORTS.origin}`;
+/** The stand-in identity provider of `sg bearer`: its own worker on its own socket. */
+const BEARER_ISSUER = `http://127.0.0.1:${PORTS["bearer-issuer"]}`;
 
 // ---------------------------------------------------------------- lifecycle
 
@@ -374,7 +394,7 @@ function workerOptions(gateVars, peerScript) {
   return { floor, sessiongate: gate, peer };
 }
 
-function miniflareOptions(Log, LogLevel, workers) {
+function miniflareOptions(Log, LogLevel, workers, bearerJwks) {
   const socket = (name) => [{ host: "127.0.0.1", port: PORTS[name] }];
   const kv = KV;
   const counted = { serviceBindings: { SESSIONS: { name: "kvcount", entrypoint: "Kv" } } };
@@ -447,6 +467,27 @@ function miniflareOptions(Log, LogLevel, workers) {
       { name: "sessiongate-cached", ...cached, ...kv, unsafeDirectSockets: socket("sessiongate-cached") },
       // Its KV-counted copy, for kv_per_auth.
       { name: "sessiongate-cached-kv", ...cached, ...counted, unsafeDirectSockets: socket("sessiongate-cached-kv") },
+      // sessiongate accepting a machine client's access token on PATH:
+      // BEARER_AUDIENCE, its issuer the stand-in below, and a POLICY rule
+      // that names the client. The issuer is reached on its own socket,
+      // not through an outboundService: that would carry every forward to
+      // the origin too, through another worker or Miniflare's Node
+      // loopback, and time that instead of what the floor's forward costs.
+      {
+        name: "sessiongate-bearer",
+        ...gate,
+        ...kv,
+        bindings: { ...gate.bindings, BEARER_AUDIENCE, BEARER_ISSUER, POLICY: BEARER_POLICY },
+        unsafeDirectSockets: socket("sessiongate-bearer"),
+      },
+      {
+        name: "bearer-issuer",
+        modules: true,
+        scriptPath: path.join(benchDir, "workers/issuer.mjs"),
+        compatibilityDate: COMPATIBILITY_DATE,
+        bindings: { ISSUER: BEARER_ISSUER, JWKS: JSON.stringify(bearerJwks) },
+        unsafeDirectSockets: socket("bearer-issuer"),
+      },
       { name: "floor-kv", ...floor, ...counted, unsafeDirectSockets: socket("floor-kv") },
       { name: "sessiongate-kv", ...gate, ...counted, unsafeDirectSockets: socket("sessiongate-kv") },
       { name: "peer-kv", ...peer, ...counted, unsafeDirectSockets: socket("peer-kv") },
@@ -501,16 +542,36 @@ function makeCookies(h, session) {
   };
 }
 
+/**
+ * A machine client's access token as an RFC 9068 issuer signs it: header
+ * {alg RS256, typ at+jwt, kid}, claims iss, aud, sub (the client, as a
+ * client-credentials grant gives it), client_id, scope, iat, exp (iat +
+ * BEARER_LIFETIME_S) and a fresh jti. `key` signs: another key under the
+ * same kid makes a forgery.
+ */
+function mintBearer(jose, key) {
+  const iat = Math.floor(Date.now() / 1000);
+  return new jose.SignJWT({ client_id: BEARER_CLIENT, scope: BEARER_SCOPE, jti: randomUUID() })
+    .setProtectedHeader({ alg: "RS256", typ: "at+jwt", kid: BEARER_KID })
+    .setIssuer(BEARER_ISSUER)
+    .setAudience(BEARER_AUDIENCE)
+    .setSubject(BEARER_CLIENT)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + BEARER_LIFETIME_S)
+    .sign(key);
+}
+
 // ---------------------------------------------------------------- load
 
 const PATH = "/app/data?x=1";
 
 /**
- * One bounded run of autocannon against a worker. It fails on any status
+ * One bounded run of autocannon against a worker, every request with
+ * `headers` (a Cookie, or an Authorization). It fails on any status
  * other than `expect.status` (200), and on an origin count other than
  * the responses if `expect.forwarded` (true), else other than zero.
  */
-async function drive(autocannon, worker, cookie, requests, label, expect = { status: 200, forwarded: true }) {
+async function drive(autocannon, worker, headers, requests, label, expect = { status: 200, forwarded: true }) {
   const latencies = new Float64Array(requests);
   const statuses = {};
   let n = 0;
@@ -526,7 +587,7 @@ async function drive(autocannon, worker, cookie, requests, label, expect = { sta
         connections: CONNECTIONS,
         amount: requests,
         timeout: 10,
-        headers: { cookie, accept: "application/json" },
+        headers: { ...headers, accept: "application/json" },
       },
       (error, result) => (error ? reject(error) : resolve(result)),
     );
@@ -740,9 +801,10 @@ async function main() {
   const esbuild = await importFromRoot("esbuild");
   const autocannon = (await importFromBench("autocannon")).default;
   const h = await import(pathToFileURL(path.join(root, "tests/e2e/harness.mjs")).href);
+  const jose = await importFromRoot("jose");
 
   // Whatever the sizes, the whole run is bounded.
-  const budget = (ROUNDS * 7 + 4) * (TIME_CAP + 5) * 1000 + COLD_SAMPLES * 5 * 2_000 + (CACHE_SECONDS + 30) * 1000 + 240_000;
+  const budget = (ROUNDS * 8 + 4) * (TIME_CAP + 5) * 1000 + COLD_SAMPLES * 5 * 2_000 + (CACHE_SECONDS + 30) * 1000 + 240_000;
   setTimeout(() => abort(new Error(`the run took longer than its budget of ${Math.round(budget / 1000)} s`)), budget).unref();
 
   const peerScript = await bundlePeer(esbuild);
@@ -752,7 +814,10 @@ async function main() {
   // tokens from one client; throttled, they would time the 429 path.
   const gateVars = { ...h.VARS, ORIGIN_URL: ORIGIN, BAD_TOKEN_LIMIT: "off" };
   const options = workerOptions(gateVars, peerScript);
-  mf = new Miniflare(miniflareOptions(Log, LogLevel, options));
+  // The stand-in issuer's signing key; its public half is the JWKS.
+  const bearerKey = await jose.generateKeyPair("RS256");
+  const bearerJwks = { keys: [{ ...(await jose.exportJWK(bearerKey.publicKey)), kid: BEARER_KID, alg: "RS256", use: "sig" }] };
+  mf = new Miniflare(miniflareOptions(Log, LogLevel, options, bearerJwks));
   await mf.ready;
   workerdPids = findWorkerd();
   if (!workerdPids.length) fail("found no workerd process under this one");
@@ -831,34 +896,77 @@ async function main() {
     }
   }
 
+  // And a machine client: its access token reaches the origin through the
+  // rule that names it (no cookie: a build that ignored BEARER_AUDIENCE
+  // would refuse it), and the gate asked the issuer for its documents (this
+  // first request is also the isolate's warm-up: it keeps them in memory).
+  // The same token signed by another key under the same kid is refused.
+  const issuerCounts = async () => (await fetch(`${BEARER_ISSUER}/counts`)).json();
+  const bearerUrl = `http://127.0.0.1:${PORTS["sessiongate-bearer"]}${PATH}`;
+  {
+    const served = await originServed();
+    const allowed = await fetch(bearerUrl, {
+      headers: { authorization: `Bearer ${await mintBearer(jose, bearerKey.privateKey)}`, accept: "application/json" },
+    });
+    const allowedBody = await allowed.text();
+    if (allowed.status !== 200 || (await originServed()) !== served + 1) {
+      fail(
+        `sessiongate-bearer did not forward an access token its rule admits: ${allowed.status} ` +
+          `www-authenticate=${JSON.stringify(allowed.headers.get("www-authenticate"))} ${allowedBody.slice(0, 300)}`,
+      );
+    }
+    const asked = await issuerCounts();
+    if (asked.discovery < 1 || asked.jwks < 1) {
+      fail(`sessiongate-bearer forwarded an access token without asking the issuer for its keys: ${JSON.stringify(asked)}`);
+    }
+    const other = await jose.generateKeyPair("RS256");
+    const forged = await fetch(bearerUrl, {
+      headers: { authorization: `Bearer ${await mintBearer(jose, other.privateKey)}`, accept: "application/json" },
+    });
+    const forgedBody = await forged.text();
+    if (forged.status !== 401 || !/invalid_token/.test(forged.headers.get("www-authenticate") ?? "") || (await originServed()) !== served + 1) {
+      fail(`sessiongate-bearer did not refuse an access token under a foreign key: ${forged.status} ${forgedBody.slice(0, 300)}`);
+    }
+    console.log(`bench: sg bearer: an access token forwarded (200), a foreign signature refused (401); issuer asked ${JSON.stringify(asked)}`);
+  }
+  const issuerBefore = await issuerCounts();
+
   // Each round: the three workers with a live session, then sessiongate
   // with a forged one (401, no KV, no origin), with the ledger bound, with
-  // POLICY, and with the ledger and the record cache (served from the copy).
+  // POLICY, with the ledger and the record cache (served from the copy), and
+  // with a machine client's access token (a new one each round).
   const FORGED = { status: 401, forwarded: false };
   const rounds = Object.fromEntries(WORKERS.map((w) => [w, []]));
   const forgedRounds = [];
   const ledgerRounds = [];
   const policyRounds = [];
   const cachedRounds = [];
-  const authenticated = () => cookies.sessiongate.authenticated();
+  const bearerRounds = [];
+  const authenticated = async () => ({ cookie: cookies.sessiongate.authenticated() });
   const cases = [
-    ...WORKERS.map((worker) => ({ worker, label: worker, cookie: () => cookies[worker].authenticated(), into: rounds[worker] })),
-    { worker: "sessiongate", label: "sg forged", cookie: () => cookies.sessiongate.forged(), expect: FORGED, into: forgedRounds },
-    { worker: "sessiongate-ledger", label: "sg ledger", cookie: authenticated, into: ledgerRounds },
-    { worker: "sessiongate-policy", label: "sg policy", cookie: authenticated, into: policyRounds },
-    { worker: "sessiongate-cached", label: "sg cached", cookie: authenticated, into: cachedRounds },
+    ...WORKERS.map((worker) => ({ worker, label: worker, headers: async () => ({ cookie: cookies[worker].authenticated() }), into: rounds[worker] })),
+    { worker: "sessiongate", label: "sg forged", headers: async () => ({ cookie: cookies.sessiongate.forged() }), expect: FORGED, into: forgedRounds },
+    { worker: "sessiongate-ledger", label: "sg ledger", headers: authenticated, into: ledgerRounds },
+    { worker: "sessiongate-policy", label: "sg policy", headers: authenticated, into: policyRounds },
+    { worker: "sessiongate-cached", label: "sg cached", headers: authenticated, into: cachedRounds },
+    {
+      worker: "sessiongate-bearer",
+      label: "sg bearer",
+      headers: async () => ({ authorization: `Bearer ${await mintBearer(jose, bearerKey.privateKey)}` }),
+      into: bearerRounds,
+    },
   ];
   console.log(
     `bench: ${ROUNDS} rounds × ${REQUESTS} requests × ${cases.length} cases, ${CONNECTIONS} connections, ` +
       `warm-up ${WARMUP}; workerd pid ${workerdPids.join(",")}, CLK_TCK ${CLK_TCK}`,
   );
   if (WARMUP > 0) {
-    for (const c of cases) await drive(autocannon, c.worker, c.cookie(), WARMUP, "warm-up", c.expect);
+    for (const c of cases) await drive(autocannon, c.worker, await c.headers(), WARMUP, "warm-up", c.expect);
   }
 
   for (let r = 1; r <= ROUNDS; r++) {
     for (const c of cases) {
-      const result = await drive(autocannon, c.worker, c.cookie(), REQUESTS, `round ${r}`, c.expect);
+      const result = await drive(autocannon, c.worker, await c.headers(), REQUESTS, `round ${r}`, c.expect);
       c.into.push(result);
       console.log(
         `  round ${r} ${pad(c.label, 11)} ${pad(result.cpu_us_per_req.toFixed(1), 7, true)} µs/req  ` +
@@ -900,6 +1008,12 @@ async function main() {
   // floor's (one KV read), same rounds: CPU, and median latency.
   ratios.cached_cpu_ratio = round(cached.cpu_us_per_req / summary.floor.cpu_us_per_req, 2);
   ratios.cached_p50_ratio = round(cached.p50_ms / summary.floor.p50_ms, 2);
+  const bearer = summarise(bearerRounds);
+  // A machine client's access token (no KV; the issuer's keys from memory)
+  // against the floor's authenticated request (one KV read), same rounds.
+  ratios.bearer_cpu_ratio = round(bearer.cpu_us_per_req / summary.floor.cpu_us_per_req, 2);
+  const issuerAfter = await issuerCounts();
+  const issuerDuringRounds = Object.fromEntries(Object.keys(issuerAfter).map((k) => [k, issuerAfter[k] - issuerBefore[k]]));
 
   // KV operations per request.
   const kvOps = {};
@@ -1024,6 +1138,15 @@ async function main() {
       `KV reads: ${cacheCount.reads} for ${cacheCount.requests} requests of ${cacheCount.users} users at ${cacheCount.rate_per_user}/s each over ${cacheCount.seconds} s ` +
       `(${cacheCount.per_auth} per request; one per user would be ${cacheCount.floor_per_auth})`,
   );
+  lines.push(
+    `${pad("sg bearer", 12)}${pad(bearer.cpu_us_per_req.toFixed(1), 12, true)}${pad(`(${bearer.cpu_us_min.toFixed(1)}–${bearer.cpu_us_max.toFixed(1)})`, 18, true)}` +
+      `${pad(bearer.rps, 9, true)}${pad(bearer.p50_ms.toFixed(2), 9, true)}${pad(bearer.p99_ms.toFixed(2), 9, true)}`,
+  );
+  lines.push(
+    `sg bearer: sessiongate with BEARER_AUDIENCE, a machine client's RS256 access token (at+jwt) admitted by a POLICY rule naming its client ` +
+      `(no session, no KV; the issuer's keys from the isolate's memory); /floor CPU ${ratios.bearer_cpu_ratio.toFixed(2)}×; ` +
+      `issuer requests during the warm-up and rounds: ${issuerDuringRounds.discovery} discovery, ${issuerDuringRounds.jwks} JWKS`,
+  );
   lines.push("");
   lines.push(`KV operations per request (reads r, writes w, deletes+lists o; ${KV_REQUESTS} requests per case)`);
   lines.push(`${pad("worker", 12)}${pad("authenticated", 16)}${pad("forged", 16)}${pad("idle-expired", 16)}`);
@@ -1063,7 +1186,8 @@ async function main() {
     `ledger_per_1k=${num(ledgerCount.per_1k)} ledger_cpu_ratio=${fmt2(ratios.ledger_cpu_ratio)} ` +
     `policy_cpu_ratio=${fmt2(ratios.policy_cpu_ratio)} ` +
     `cached_cpu_ratio=${fmt2(ratios.cached_cpu_ratio)} cached_p50_ratio=${fmt2(ratios.cached_p50_ratio)} ` +
-    `kv_per_auth=${cacheCount.per_auth.toFixed(3)}`;
+    `kv_per_auth=${cacheCount.per_auth.toFixed(3)} ` +
+    `bearer_cpu_ratio=${fmt2(ratios.bearer_cpu_ratio)}`;
 
   const results = {
     date: new Date().toISOString(),
@@ -1097,6 +1221,15 @@ async function main() {
     ledger: { summary: ledgered, rounds: ledgerRounds, count: ledgerCount },
     policy: { rules: POLICY_RULES, summary: policed, rounds: policyRounds },
     record_cache: { summary: cached, rounds: cachedRounds, kv: cacheCount },
+    bearer: {
+      audience: BEARER_AUDIENCE,
+      client_id: BEARER_CLIENT,
+      scope: BEARER_SCOPE,
+      policy: JSON.parse(BEARER_POLICY),
+      summary: bearer,
+      rounds: bearerRounds,
+      issuer_requests_during_rounds: issuerDuringRounds,
+    },
     kv_ops_per_request: kvOps,
     cold_start: cold,
     size,
