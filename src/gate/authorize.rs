@@ -4,8 +4,6 @@
 //! navigating); a login too old for the rule asks for a fresh one. The
 //! session itself is left as it is either way.
 
-use serde_json::json;
-
 use super::authenticate::{login_location, Authenticated};
 use super::forward::Pending;
 use super::reply::{self, Reply};
@@ -55,7 +53,7 @@ impl Exchange {
                 record.email.as_deref().unwrap_or(&record.uid),
                 decision.rule,
             ),
-            _ => Reply::json(403, json!({ "error": "forbidden", "rule": decision.rule })),
+            _ => reply::refused_by(decision.rule),
         };
         // The user is active even where refused: the idle window moves on.
         if let Some(cookie) = auth.restamp {

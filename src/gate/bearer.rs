@@ -5,11 +5,9 @@
 //! policy decides from the client and its scopes. No session is read,
 //! started or written.
 
-use serde_json::json;
-
 use super::forward::Pending;
 use super::provider::{describe, Doc, Documents, KeyLookup};
-use super::reply::Reply;
+use super::reply::{self, Reply};
 use super::request::Inbound;
 use super::{Exchange, Gate, Op, Outcome, State, Step, VERIFY_VALID};
 use crate::bearer::{Bearer, Client};
@@ -185,7 +183,7 @@ impl Exchange {
         }
         self.log.decision = "reject";
         self.log.reason = Some(refusal);
-        let reply = Reply::json(403, json!({ "error": "forbidden", "rule": decision.rule })).with(
+        let reply = reply::refused_by(decision.rule).with(
             "www-authenticate",
             r#"Bearer error="insufficient_scope""#.to_owned(),
         );
@@ -200,10 +198,11 @@ impl Exchange {
         }
         self.log.decision = "reject";
         self.log.reason = Some(reason);
-        let reply = Reply::json(
-            401,
-            json!({ "error": "unauthenticated", "reason": "invalid_token" }),
-        )
+        // The body is fixed: the reason is the log's, not the client's.
+        let reply = Reply {
+            body: r#"{"error":"unauthenticated","reason":"invalid_token"}"#.to_owned(),
+            ..Reply::json(401, serde_json::Value::Null)
+        }
         .with(
             "www-authenticate",
             r#"Bearer error="invalid_token""#.to_owned(),

@@ -69,6 +69,12 @@ pub(super) fn unauthenticated(reason: &str) -> Reply {
         .with("www-authenticate", "Session".to_owned())
 }
 
+/// `403` for a request the policy refuses, naming the deciding rule
+/// (DESIGN §13.3).
+pub(super) fn refused_by(rule: &str) -> Reply {
+    Reply::json(403, json!({ "error": "forbidden", "rule": rule }))
+}
+
 pub(super) fn forbidden(reason: &str) -> Reply {
     Reply::json(403, json!({ "error": "forbidden", "reason": reason }))
 }
