@@ -4321,8 +4321,14 @@ mod bearer {
             client: Some("203.0.113.9"),
             ..request("POST", &u, authorization)
         };
-        assert_eq!(replied(handle(&world, &issuer, from(&expired)).0).status, 401);
-        assert_eq!(replied(handle(&world, &issuer, from(&forged)).0).status, 401);
+        assert_eq!(
+            replied(handle(&world, &issuer, from(&expired)).0).status,
+            401
+        );
+        assert_eq!(
+            replied(handle(&world, &issuer, from(&forged)).0).status,
+            401
+        );
         let (step, log) = handle(&world, &issuer, from(&forged));
         let r = replied(step);
         assert_eq!((r.status, log.reason), (429, Some("throttled")));
