@@ -118,18 +118,9 @@ fn report(setup: &Setup, args: &Args, now: u64) -> Report {
                 auth_time,
             };
             let decision = setup.policy.decide(&request, &subject, now);
-            let why = rule.map(|rule| {
-                let holds = |conditions: &[Condition]| {
-                    conditions.iter().position(|c| c.holds(&subject, method))
-                };
-                match holds(&rule.allow).and(holds(&rule.deny)) {
-                    Some(i) => format!("forbidden (403): deny[{i}] holds"),
-                    None => format!(
-                        "forbidden (403): no allow condition holds for this user and {method}"
-                    ),
-                }
-            });
-            (decision, why)
+            let holds = |c: &Condition| c.holds(&subject, method);
+            let none = format!("no allow condition holds for this user and {method}");
+            (decision, rule.map(|rule| why_refused(rule, holds, none)))
         }
         Who::Client { id, scope } => {
             let client = Client {
@@ -138,16 +129,9 @@ fn report(setup: &Setup, args: &Args, now: u64) -> Report {
                 issued_at: auth_time,
             };
             let decision = setup.policy.decide_client(&request, &client, now);
-            let why = rule.map(|rule| {
-                let holds = |conditions: &[Condition]| {
-                    conditions.iter().position(|c| c.holds_for_client(&client, method))
-                };
-                match holds(&rule.allow).and(holds(&rule.deny)) {
-                    Some(i) => format!("forbidden (403): deny[{i}] holds"),
-                    None => format!("forbidden (403): no allow condition names this client or its scopes for {method}"),
-                }
-            });
-            (decision, why)
+            let holds = |c: &Condition| c.holds_for_client(&client, method);
+            let none = format!("no allow condition names this client or its scopes for {method}");
+            (decision, rule.map(|rule| why_refused(rule, holds, none)))
         }
     };
     lines.push(rule_line(rule, &path, &decision, &args.who));
@@ -174,6 +158,15 @@ fn report(setup: &Setup, args: &Args, now: u64) -> Report {
         );
     }
     Report { lines, passes }
+}
+
+/// Why `rule` refuses: the deny condition that holds, or else `none`.
+fn why_refused(rule: &Rule, holds: impl Fn(&Condition) -> bool, none: String) -> String {
+    let first = |conditions: &[Condition]| conditions.iter().position(&holds);
+    match first(&rule.allow).and(first(&rule.deny)) {
+        Some(i) => format!("forbidden (403): deny[{i}] holds"),
+        None => format!("forbidden (403): {none}"),
+    }
 }
 
 /// `rule:` and the rule that decides, or why none does.
