@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { CompactSign, generateKeyPair } from "jose";
 import { unstable_readConfig } from "wrangler";
-import { CLIENT_ID, CLIENT_SECRET, startProvider } from "../oidc/provider.mjs";
+import { CLIENT_ID, CLIENT_SECRET, edgeOidcVars as oidcVars, startProvider } from "../oidc/provider.mjs";
 import {
   ASSERTION_KEY, AUDIENCE, COOKIE, ORIGIN_URL, SITE, jwtClaims, jwtVerifies, login, now, okOrigin, putSession, startGate,
   withSession,
@@ -93,16 +93,6 @@ const countingKv = `
 /** The KV operations since the last call. */
 const kvOps = async (g = gate) => (await (await g.mf.getWorker("kv")).fetch("http://kv/ops")).json();
 
-const oidcVars = (provider, extra = {}) => ({
-  OIDC_ISSUER: provider.issuer,
-  OIDC_CLIENT_ID: CLIENT_ID,
-  OIDC_CLIENT_SECRET: CLIENT_SECRET,
-  OIDC_ALLOWED_DOMAINS: "example.com",
-  OIDC_CLAIMS: "email,name,groups",
-  // Unset: browsers without a session are sent to sign in at the edge (a 303).
-  LOGIN_URL: undefined,
-  ...extra,
-});
 
 /** A gate whose SESSIONS is the counting KV; `gate.kv` is the real namespace behind it. */
 async function startCountingGate(vars) {

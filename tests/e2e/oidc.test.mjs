@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { CLIENT_ID, CLIENT_SECRET, startProvider } from "../oidc/provider.mjs";
+import { CLIENT_ID, CLIENT_SECRET, edgeOidcVars as oidcVars, startProvider } from "../oidc/provider.mjs";
 import { COOKIE, SITE, idHash, jwtClaims, login, okOrigin, startGate, tokenParts } from "./harness.mjs";
 
 const CALLBACK = `${SITE}/.sessiongate/oidc/callback`;
@@ -41,16 +41,6 @@ function outbound(provider) {
   };
 }
 
-const oidcVars = (provider, extra = {}) => ({
-  OIDC_ISSUER: provider.issuer,
-  OIDC_CLIENT_ID: CLIENT_ID,
-  OIDC_CLIENT_SECRET: CLIENT_SECRET,
-  OIDC_ALLOWED_DOMAINS: "example.com",
-  OIDC_CLAIMS: "email,name,groups",
-  // Unset, so that it defaults to the edge's start endpoint.
-  LOGIN_URL: undefined,
-  ...extra,
-});
 
 before(async () => {
   op = await startProvider({ redirectUris: [CALLBACK], postLogoutRedirectUris: [`${SITE}/`] });

@@ -32,6 +32,21 @@ export const USERS = {
   },
 };
 
+/**
+ * The edge's settings for signing in with `provider` in Miniflare, over
+ * `extra`. LOGIN_URL is unset, so that a browser without a session goes to
+ * the edge's own start endpoint (a 303).
+ */
+export const edgeOidcVars = (provider, extra = {}) => ({
+  OIDC_ISSUER: provider.issuer,
+  OIDC_CLIENT_ID: CLIENT_ID,
+  OIDC_CLIENT_SECRET: CLIENT_SECRET,
+  OIDC_ALLOWED_DOMAINS: "example.com",
+  OIDC_CLAIMS: "email,name,groups",
+  LOGIN_URL: undefined,
+  ...extra,
+});
+
 /** Artifact lifetimes in seconds (oidc-provider's defaults, made explicit). */
 export const TTL = {
   AuthorizationCode: 60,
