@@ -422,10 +422,9 @@ impl Exchange {
                 }
                 self.reject(reply, reason.as_str())
             }
-            Denied::Throttled(retry_after) => self.reject(
-                Reply::error(429, "too_many_requests").with("retry-after", retry_after.to_string()),
-                "throttled",
-            ),
+            Denied::Throttled(retry_after) => {
+                self.reject(reply::throttled(retry_after), "throttled")
+            }
             Denied::Unavailable(e) => self.unavailable(e),
             Denied::LedgerUnavailable(e) => {
                 let reply = Reply::error(503, "revocation_ledger_unavailable");

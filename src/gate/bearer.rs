@@ -41,9 +41,7 @@ impl Exchange {
         pending: Pending,
     ) -> Step {
         if let Some(retry_after) = gate.throttled(req, self.now) {
-            let reply =
-                Reply::error(429, "too_many_requests").with("retry-after", retry_after.to_string());
-            return self.reject(reply, "throttled");
+            return self.reject(reply::throttled(retry_after), "throttled");
         }
         let token = req.bearer().unwrap_or_default();
         let checked =

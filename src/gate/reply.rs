@@ -69,6 +69,11 @@ pub(super) fn unauthenticated(reason: &str) -> Reply {
         .with("www-authenticate", "Session".to_owned())
 }
 
+/// `429` for a client past `BAD_TOKEN_LIMIT`, until `retry_after` seconds.
+pub(super) fn throttled(retry_after: u64) -> Reply {
+    Reply::error(429, "too_many_requests").with("retry-after", retry_after.to_string())
+}
+
 /// `403` for a request the policy refuses, naming the deciding rule
 /// (DESIGN §13.3).
 pub(super) fn refused_by(rule: &str) -> Reply {
