@@ -23,9 +23,9 @@ pub(super) struct TokenCheck {
     client: Client,
     /// `CF-Connecting-IP`, which a bad signature counts against.
     sender: Option<String>,
+    /// The issuer's documents; when they await no step, the signature's
+    /// check does.
     docs: Documents,
-    /// The issuer's documents, or else the signature's check.
-    waiting_doc: bool,
 }
 
 impl Exchange {
@@ -59,7 +59,6 @@ impl Exchange {
             client,
             sender: req.client.map(str::to_owned),
             docs: Documents::default(),
-            waiting_doc: false,
         };
         self.find_key(gate, bearer, check)
     }
@@ -75,12 +74,12 @@ impl Exchange {
         if let Some(doc) = doc {
             return match check.docs.need(&bearer.issuer, cache, doc, self.now) {
                 None => self.find_key(gate, bearer, check),
-                Some(op) => self.wait_token(check, true, op),
+                Some(op) => self.wait_token(check, op),
             };
         }
         let key = match check.docs.key(cache, &check.token, self.now) {
             KeyLookup::Found(key) => key,
-            KeyLookup::Refetch(op) => return self.wait_token(check, true, op),
+            KeyLookup::Refetch(op) => return self.wait_token(check, op),
             KeyLookup::Unknown => {
                 gate.count_failure(check.sender.as_deref(), self.now);
                 return self.invalid_token(gate, check.pending, "token_unknown_kid");
@@ -92,11 +91,10 @@ impl Exchange {
             data: check.token.signed.clone(),
             signature: check.token.signature.clone(),
         };
-        self.wait_token(check, false, verify)
+        self.wait_token(check, verify)
     }
 
-    fn wait_token(&mut self, mut check: TokenCheck, waiting_doc: bool, op: Op) -> Step {
-        check.waiting_doc = waiting_doc;
+    fn wait_token(&mut self, check: TokenCheck, op: Op) -> Step {
         self.wait(State::Token(Box::new(check)), vec![op])
     }
 
@@ -112,7 +110,7 @@ impl Exchange {
             return self.fail("internal", detail, Reply::internal());
         };
         let outcome = outcomes.into_iter().next();
-        if check.waiting_doc {
+        if check.docs.is_waiting() {
             let cache = gate.provider_cache;
             let taken = check.docs.take(
                 &bearer.issuer,
@@ -123,7 +121,7 @@ impl Exchange {
             );
             return match taken {
                 Ok(None) => self.find_key(gate, bearer, check),
-                Ok(Some(op)) => self.wait_token(check, true, op),
+                Ok(Some(op)) => self.wait_token(check, op),
                 // Fail closed: without the issuer's keys, no token passes.
                 Err(e) => {
                     let detail = e.detail.unwrap_or_else(|| e.reason.to_owned());

@@ -62,6 +62,11 @@ struct CachedDoc {
 }
 
 impl Documents {
+    /// Whether a step for a document is awaited.
+    pub fn is_waiting(&self) -> bool {
+        self.waiting.is_some()
+    }
+
     /// `doc`, from the isolate's memory when it has a fresh copy (`None`:
     /// it is here now); else the Cache API read to wait on.
     pub fn need(
@@ -101,10 +106,10 @@ impl Documents {
         background: &mut Vec<Op>,
     ) -> Result<Option<Op>, Unavailable> {
         let Some((source, doc)) = self.waiting.take() else {
-            return Err(unavailable(
-                "internal",
-                "no document was awaited".to_owned(),
-            ));
+            return Err(Unavailable {
+                reason: "internal",
+                detail: Some("no document was awaited".to_owned()),
+            });
         };
         let url = self.url(issuer, doc);
         match (source, outcome) {
@@ -210,13 +215,6 @@ impl Documents {
             }
         }
         Ok(())
-    }
-}
-
-fn unavailable(reason: &'static str, detail: String) -> Unavailable {
-    Unavailable {
-        reason,
-        detail: Some(detail),
     }
 }
 

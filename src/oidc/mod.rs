@@ -203,10 +203,6 @@ impl Oidc {
             .unwrap_or(origin);
         format!("{site}/")
     }
-
-    pub fn discovery_url(&self) -> String {
-        discovery_url(&self.issuer)
-    }
 }
 
 /// `<issuer>/.well-known/openid-configuration`.
@@ -449,7 +445,7 @@ mod tests {
         assert_eq!(oidc.claims, ["email", "name"]);
         assert_eq!(oidc.allow.domains, ["example.com"]);
         assert_eq!(
-            oidc.discovery_url(),
+            discovery_url(&oidc.issuer),
             "https://id.example.com/.well-known/openid-configuration"
         );
         assert_eq!(

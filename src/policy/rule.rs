@@ -194,15 +194,18 @@ impl Rule {
     /// Whether `subject` may make this request under this rule: some
     /// `allow` condition holds and no `deny` condition does.
     pub fn admits(&self, subject: &Subject<'_>, method: &str) -> bool {
-        let holds = |c: &Condition| c.holds(subject, method);
-        self.allow.iter().any(holds) && !self.deny.iter().any(holds)
+        self.admits_where(|c| c.holds(subject, method))
     }
 
     /// [`admits`](Self::admits) for a machine client: only conditions
     /// naming `clients` or `scopes` ever hold for one.
     pub fn admits_client(&self, client: &Client<'_>, method: &str) -> bool {
-        let holds = |c: &Condition| c.holds_for_client(client, method);
-        self.allow.iter().any(holds) && !self.deny.iter().any(holds)
+        self.admits_where(|c| c.holds_for_client(client, method))
+    }
+
+    /// Some `allow` condition `holds`, and no `deny` condition does.
+    fn admits_where(&self, holds: impl Fn(&Condition) -> bool) -> bool {
+        self.allow.iter().any(&holds) && !self.deny.iter().any(&holds)
     }
 }
 
