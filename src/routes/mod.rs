@@ -5,6 +5,8 @@
 //! disagree with the first. Anything whose meaning could differ between
 //! this reading and an origin's is refused rather than guessed at.
 
+pub mod lookalike;
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -28,9 +30,13 @@ pub enum PathError {
     DoubleEncoding,
     /// A `.`, `..` (or all-dots) segment, plain, encoded or before `;`.
     DotSegment,
-    /// A character whose compatibility form holds `.`, `/` or `\`
-    /// (fullwidth `．`, one-dot leader `․`, fullwidth solidus `／`, …).
+    /// A character that compatibility folding (NFKC) or Windows' best-fit
+    /// conversion reads as ASCII (fullwidth `ａ`, `ﬀ`, `．`, `ā`, …):
+    /// [`lookalike::reads_as_ascii`].
     UnicodeLookalike,
+    /// A segment ending in `.` or a space, which Windows' file serving
+    /// drops: `/admin./users` is `/admin/users` there.
+    TrailingDotOrSpace,
 }
 
 impl PathError {
@@ -44,6 +50,7 @@ impl PathError {
             Self::DoubleEncoding => "double_encoding",
             Self::DotSegment => "dot_segment",
             Self::UnicodeLookalike => "unicode_lookalike",
+            Self::TrailingDotOrSpace => "trailing_dot_or_space",
         }
     }
 }
@@ -119,53 +126,27 @@ pub fn normalise(raw: &str) -> Result<Cow<'_, str>, PathError> {
     if path.split('/').any(dots_only) {
         return Err(PathError::DotSegment);
     }
-    // An origin that applies NFKC (or Windows' best-fit mapping) to the
-    // decoded path reads `/static/%EF%BC%8E%EF%BC%8E/admin` as
-    // `/static/../admin`: refuse what such a reading could turn into a
-    // separator or a dot.
-    if !path.is_ascii() || path.contains('%') {
-        let decoded = percent_decode(&path);
-        if decoded.is_some_and(|d| d.chars().any(is_separator_lookalike)) {
-            return Err(PathError::UnicodeLookalike);
-        }
+    // What an origin could read otherwise is refused, on the path as the
+    // origin decodes it: an origin that applies NFKC (or Windows' best-fit
+    // mapping) reads `/static/%EF%BC%8E%EF%BC%8E/admin` as
+    // `/static/../admin` and `/%EF%BD%81dmin` as `/admin`; Windows drops a
+    // trailing dot or space from a name, so `/admin./x` is `/admin/x`.
+    let decoded = if path.contains('%') {
+        percent_decode_lossy(&path)
+    } else {
+        Cow::Borrowed(path.as_ref())
+    };
+    if !decoded.is_ascii() && decoded.chars().any(lookalike::reads_as_ascii) {
+        return Err(PathError::UnicodeLookalike);
+    }
+    let trailing = |name: &str| name.ends_with(['.', ' ']);
+    let dropped_by_windows = |segment: &str| {
+        trailing(segment) || trailing(segment.split(';').next().unwrap_or_default())
+    };
+    if decoded.split('/').any(dropped_by_windows) {
+        return Err(PathError::TrailingDotOrSpace);
     }
     Ok(path)
-}
-
-/// The characters whose compatibility decomposition (NFKC) holds `.`,
-/// `/` or `\`, besides those three, as inclusive ranges. Derived from
-/// Unicode's data, not picked by eye: the test
-/// `separator_lookalikes_are_exactly_what_nfkc_maps_to_separators`
-/// recomputes the set over every code point with a reference NFKC.
-pub const SEPARATOR_LOOKALIKES: [(char, char); 14] = [
-    ('\u{2024}', '\u{2026}'),   // ․ ‥ … one-dot leader, two-dot leader, ellipsis
-    ('\u{2100}', '\u{2101}'),   // ℀ ℁ a/c, a/s
-    ('\u{2105}', '\u{2106}'),   // ℅ ℆ c/o, c/u
-    ('\u{2488}', '\u{249B}'),   // ⒈ … ⒛ digit full stops
-    ('\u{33C2}', '\u{33C2}'),   // ㏂ a.m.
-    ('\u{33C7}', '\u{33C7}'),   // ㏇ Co.
-    ('\u{33D8}', '\u{33D8}'),   // ㏘ p.m.
-    ('\u{FE19}', '\u{FE19}'),   // ︙ vertical ellipsis
-    ('\u{FE30}', '\u{FE30}'),   // ︰ vertical two-dot leader
-    ('\u{FE52}', '\u{FE52}'),   // ﹒ small full stop
-    ('\u{FE68}', '\u{FE68}'),   // ﹨ small reverse solidus
-    ('\u{FF0E}', '\u{FF0F}'),   // ． ／ fullwidth full stop, solidus
-    ('\u{FF3C}', '\u{FF3C}'),   // ＼ fullwidth reverse solidus
-    ('\u{1F100}', '\u{1F100}'), // 🄀 digit zero full stop
-];
-
-pub fn is_separator_lookalike(c: char) -> bool {
-    SEPARATOR_LOOKALIKES
-        .binary_search_by(|&(start, end)| {
-            if end < c {
-                std::cmp::Ordering::Less
-            } else if start > c {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        })
-        .is_ok()
 }
 
 /// Whether `path` holds `%25` followed by two hex digits.
@@ -238,8 +219,23 @@ impl PublicPaths {
     /// Case-sensitive: `/Static/x` is not under `/static/*`, and so stays
     /// protected even if the origin ignores case.
     pub fn is_public(&self, path: &str) -> bool {
-        self.exact.iter().any(|p| p == path)
-            || self.prefixes.iter().any(|p| path.starts_with(p.as_str()))
+        self.entry_for(path).is_some()
+    }
+
+    /// The entry that makes `path` public, as written (`/login`, `/static/*`).
+    pub fn entry_for(&self, path: &str) -> Option<String> {
+        match self.exact.iter().find(|p| *p == path) {
+            Some(exact) => Some(exact.clone()),
+            None => self.prefix_of(path),
+        }
+    }
+
+    /// The prefix entry (`/static/*`) that `path` lies under, as written.
+    pub fn prefix_of(&self, path: &str) -> Option<String> {
+        self.prefixes
+            .iter()
+            .find(|p| path.starts_with(p.as_str()))
+            .map(|p| format!("{p}*"))
     }
 }
 
@@ -343,6 +339,28 @@ pub fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// Percent-decoding that never fails: the escapes are known to be whole
+/// (normalise refused any other), and bytes that are no UTF-8 become
+/// U+FFFD, which reads as nothing else.
+fn percent_decode_lossy(s: &str) -> Cow<'_, str> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], hex_pair(bytes, i + 1)) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Percent-encodes everything but unreserved characters, for a query value.
@@ -491,39 +509,69 @@ mod tests {
             "/static/%ef%bc%bcadmin",
             "/static/\u{FF0E}\u{FF0E}/admin",
             "/a/%E2%92%88",
+            "/%E2%81%84", // fraction slash: Windows' best fit makes it /
         ] {
             assert_eq!(normalise(path), Err(PathError::UnicodeLookalike), "{path}");
         }
-        for fine in ["/caf%C3%A9", "/%E2%82%AC/price", "/%E2%81%84"] {
+        for fine in ["/caf%C3%A9", "/%E2%82%AC/price"] {
             assert!(normalise(fine).is_ok(), "{fine}");
         }
     }
 
-    /// Every code point, through a reference NFKC (the unicode-normalization
-    /// crate): the table is exactly the set that folds into `.`, `/` or `\`.
     #[test]
-    fn separator_lookalikes_are_exactly_what_nfkc_maps_to_separators() {
-        use unicode_normalization::UnicodeNormalization;
-        let folds = |c: char| {
-            !matches!(c, '.' | '/' | '\\')
-                && c.to_string().nfkc().any(|n| matches!(n, '.' | '/' | '\\'))
-        };
-        let mut mismatches = Vec::new();
-        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
-            if folds(c) != is_separator_lookalike(c) {
-                mismatches.push(format!("U+{:04X}", c as u32));
-            }
+    fn names_that_merely_contain_dots_are_fine() {
+        for path in [
+            "/a.b",
+            "/.well-known/x",
+            "/x/..a",
+            "/%25",
+            "/a.b/c.d",
+            "/a%20b",
+        ] {
+            assert!(normalise(path).is_ok(), "{path}");
         }
-        assert!(
-            mismatches.is_empty(),
-            "table and NFKC disagree on {mismatches:?}"
-        );
     }
 
     #[test]
-    fn names_that_merely_contain_dots_are_fine() {
-        for path in ["/a.b", "/.well-known/x", "/admin.", "/x/..a", "/%25"] {
-            assert!(normalise(path).is_ok(), "{path}");
+    fn look_alike_letters_are_refused_and_ordinary_unicode_passes() {
+        for path in [
+            "/%EF%BD%81dmin/users", // fullwidth a
+            "/\u{FF41}dmin/users",  // the same, raw
+            "/%EF%AC%80/x",         // ﬀ
+            "/%F0%9D%90%9Admin",    // mathematical bold a
+            "/%C4%81dmin",          // ā, best fit to a
+            "/admin%C2%A0/users",   // a no-break space
+            "/x/%E2%88%95admin",    // division slash, best fit to /
+        ] {
+            assert_eq!(normalise(path), Err(PathError::UnicodeLookalike), "{path}");
+        }
+        for fine in [
+            "/wiki/Zo%C3%AB",
+            "/wiki/Zo\u{EB}",
+            "/%E6%96%87%E6%A1%A3",
+            "/\u{6587}\u{6863}",
+            "/%FF%FE", // not UTF-8: nothing an origin could fold
+        ] {
+            assert!(normalise(fine).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn segments_ending_in_a_dot_or_a_space_are_refused() {
+        for path in [
+            "/admin./users",
+            "/admin%2E/users",
+            "/admin%20/users",
+            "/admin.",
+            "/admin. /x",
+            "/admin.;jsessionid=1/users",
+            "/a/b%20",
+        ] {
+            assert_eq!(
+                normalise(path),
+                Err(PathError::TrailingDotOrSpace),
+                "{path}"
+            );
         }
     }
 

@@ -24,6 +24,9 @@ fn tricks_are_refused_or_stay_protected() {
         ("/static/..;/admin", 400),
         ("/static/%252e%252e/admin", 400),
         ("/static%5c..%5cadmin", 400),
+        ("/%EF%BD%81dmin/users", 400),
+        ("/admin./users", 400),
+        ("/admin%20/users", 400),
         ("//static/app.css", 401),
         ("/STATIC/app.css", 401),
         ("/static", 401),
@@ -56,4 +59,30 @@ fn unsafe_return_to_is_dropped_on_the_way_to_the_login_page() {
         forward(world.handle(get(&u, None))).url,
         "https://origin.internal/login?return_to=%2Fdashboard"
     );
+}
+
+#[test]
+fn look_alikes_and_trailing_dots_are_refused_before_any_read_with_their_reason() {
+    let world = World::new();
+    let (token, _) = world.session("alice", 60);
+    let c = cookie(&token);
+    for (path, why) in [
+        ("/%EF%BD%81dmin/users", "unicode_lookalike"),
+        ("/\u{FF41}dmin/users", "unicode_lookalike"),
+        ("/%C4%81dmin", "unicode_lookalike"),
+        ("/admin./users", "trailing_dot_or_space"),
+        ("/admin%20/users", "trailing_dot_or_space"),
+        ("/settings/security.", "trailing_dot_or_space"),
+    ] {
+        let u = url(path);
+        let decision = world.handle(get(&u, Some(&c)));
+        assert_eq!(decision.log.reason, Some(why), "{path}");
+        let r = reply(decision);
+        assert_eq!((r.status, reason(&r).as_str()), (400, why), "{path}");
+    }
+    assert_eq!(world.counts().total(), 0);
+    for fine in ["/wiki/Zo%C3%AB", "/%E6%96%87%E6%A1%A3", "/a.b/c.json"] {
+        let u = url(fine);
+        forward(world.handle(get(&u, Some(&c))));
+    }
 }
