@@ -7,7 +7,9 @@
 //! request when one of its `allow` conditions holds and none of its `deny`
 //! conditions does, and asks for a fresh sign-in when the session's login
 //! is older than its `max_auth_age`. A path no rule matches is open to any
-//! signed-in user, or closed with `POLICY_DEFAULT=deny`.
+//! signed-in user, or closed with `POLICY_DEFAULT=deny`. A pattern covers
+//! the path with a format suffix too (`/admin/*` covers `/admin.json`), and
+//! a `methods` list naming `GET` holds for `HEAD`.
 //!
 //! ```
 //! use sessiongate::policy::{Fallback, Outcome, Policy, Request, Subject};
@@ -23,11 +25,13 @@
 //! assert_eq!((decision.rule, decision.outcome), ("admins", Outcome::Forbidden));
 //! ```
 
+pub mod lint;
 pub mod path;
 pub mod rule;
 
 use serde_json::Value;
 
+pub use path::Pattern;
 pub use rule::{PolicyError, Rule, DEFAULT_LABEL};
 
 use crate::session::Claims;
@@ -108,6 +112,35 @@ pub enum Outcome {
     },
 }
 
+impl Decision<'_> {
+    /// The stricter of two decisions of one rule: a request judged under
+    /// two methods (a `POST` that overrides its method, DESIGN §13.2)
+    /// passes only when both pass.
+    pub fn and(self, other: Self) -> Self {
+        let rank = |outcome: Outcome| match outcome {
+            Outcome::Allow => 0,
+            Outcome::StepUp { .. } => 1,
+            Outcome::Forbidden => 2,
+        };
+        if rank(other.outcome) > rank(self.outcome) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// How a rule came to decide a path: the rule, the pattern that matched,
+/// and the format suffix the pattern matched without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match<'p> {
+    pub rule: &'p Rule,
+    pub pattern: &'p Pattern,
+    /// Bytes of format suffix (`.json`) dropped from the end of the folded
+    /// path for the pattern to match; 0 when it matched as it is.
+    pub suffix_len: usize,
+}
+
 impl Policy {
     /// Reads `POLICY`: a JSON array of rules, empty for none. Errors name
     /// the rule and the field.
@@ -158,17 +191,42 @@ impl Policy {
     /// The rule that decides `path`: the most specific match, the first
     /// among equals; `None` when no rule's paths match.
     pub fn rule_for(&self, path: &str) -> Option<&Rule> {
+        self.matching(path).map(|m| m.rule)
+    }
+
+    /// [`rule_for`](Self::rule_for), and how the rule matched. The path is
+    /// matched as it is, then without each format suffix of its last
+    /// segment ([`path::strip_format_suffix`]); the most specific match
+    /// wins, and among equals the one without a suffix stripped, then the
+    /// rule listed first.
+    pub fn matching(&self, path: &str) -> Option<Match<'_>> {
         let folded = path::fold(path);
-        let mut best: Option<(path::Specificity, &Rule)> = None;
-        for rule in &self.rules {
-            if let Some(specificity) = rule.covers(&folded) {
-                // Strictly more specific: among equals the first stays.
-                if best.is_none_or(|(b, _)| specificity > b) {
-                    best = Some((specificity, rule));
+        let mut best: Option<((path::Specificity, bool), Match<'_>)> = None;
+        let mut candidate: &str = &folded;
+        loop {
+            let suffix_len = folded.len() - candidate.len();
+            for rule in &self.rules {
+                for pattern in &rule.paths {
+                    let Some(specificity) = pattern.matches(candidate) else {
+                        continue;
+                    };
+                    let key = (specificity, suffix_len == 0);
+                    // Strictly better: among equals the first stays.
+                    if best.as_ref().is_none_or(|(b, _)| key > *b) {
+                        let found = Match {
+                            rule,
+                            pattern,
+                            suffix_len,
+                        };
+                        best = Some((key, found));
+                    }
                 }
             }
+            match path::strip_format_suffix(candidate) {
+                Some(base) => candidate = base,
+                None => return best.map(|(_, found)| found),
+            }
         }
-        best.map(|(_, rule)| rule)
     }
 
     /// Decides a request of `subject`'s at `now` (Unix seconds).

@@ -5,7 +5,11 @@
 //! strictest rule an origin could be serving: whatever an origin may fold
 //! together (letter case, repeated or trailing slashes, `;` parameters)
 //! is folded here too, so `/ADMIN`, `/admin/`, `//admin` and `/admin;x`
-//! all meet the rule for `/admin`. The path has already been through
+//! all meet the rule for `/admin`. So do `/admin.json` and `/admin.html`:
+//! frameworks route a format suffix on the last segment to the path
+//! without it (Rails' `(.:format)`, Spring's suffix patterns, Django REST
+//! framework's `format_suffix_patterns`), so a pattern also covers the path
+//! with such a suffix ([`strip_format_suffix`]). The path has already been through
 //! [`crate::routes::normalise`], which decoded escaped letters and refused
 //! dot segments, encoded slashes and look-alikes.
 
@@ -22,6 +26,16 @@ pub enum Pattern {
     /// rule is never escaped by dropping the slash. Stored without the
     /// `/*`; `/*` alone is stored as the empty string and matches all.
     Prefix(String),
+}
+
+/// As written in `paths`, folded: `/admin`, `/admin/*`, `/*`.
+impl std::fmt::Display for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exact(path) => f.write_str(path),
+            Self::Prefix(base) => write!(f, "{base}/*"),
+        }
+    }
 }
 
 /// How specifically a pattern matched: an exact pattern beats any prefix,
@@ -87,6 +101,24 @@ impl Pattern {
             }
         }
     }
+}
+
+/// Longest format suffix, after its dot.
+pub const MAX_FORMAT_SUFFIX: usize = 16;
+
+/// The folded path without the format suffix of its last segment, a `.`
+/// and 1 to [`MAX_FORMAT_SUFFIX`] ASCII letters and digits (`/admin.json`
+/// is `/admin`); `None` when it has none. Applied again, it strips the
+/// next one (`/a.tar.gz`, `/a.tar`, `/a`), as a suffix pattern matching
+/// `/a.*` would.
+pub fn strip_format_suffix(folded: &str) -> Option<&str> {
+    let segment_start = folded.rfind('/').map_or(0, |i| i + 1);
+    let dot = segment_start + folded[segment_start..].rfind('.')?;
+    let suffix = &folded[dot + 1..];
+    let is_suffix = (1..=MAX_FORMAT_SUFFIX).contains(&suffix.len())
+        && suffix.bytes().all(|b| b.is_ascii_alphanumeric());
+    // `/.json` is a name, not `/` with a suffix.
+    (is_suffix && dot > segment_start).then(|| &folded[..dot])
 }
 
 /// The path as rules see it: ASCII lower case, `;` parameters dropped from
@@ -166,6 +198,30 @@ mod tests {
         let short = pattern("/admin/*").matches(&path).unwrap();
         let all = pattern("/*").matches(&path).unwrap();
         assert!(exact > long && long > short && short > all);
+    }
+
+    #[test]
+    fn a_format_suffix_on_the_last_segment_is_stripped() {
+        assert_eq!(strip_format_suffix("/admin.json"), Some("/admin"));
+        assert_eq!(
+            strip_format_suffix("/settings/security.html"),
+            Some("/settings/security")
+        );
+        assert_eq!(strip_format_suffix("/a.tar.gz"), Some("/a.tar"));
+        assert_eq!(strip_format_suffix("/a.tar"), Some("/a"));
+        assert_eq!(strip_format_suffix("/x/a.0123456789abcdef"), Some("/x/a"));
+        for none in [
+            "/admin",
+            "/admin/",
+            "/.json",
+            "/a.",
+            "/a.0123456789abcdefg",
+            "/a.js-on",
+            "/a.json/users",
+            "/",
+        ] {
+            assert_eq!(strip_format_suffix(none), None, "{none}");
+        }
     }
 
     #[test]

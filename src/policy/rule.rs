@@ -9,7 +9,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::path::{Pattern, Specificity};
+use super::path::Pattern;
 use super::{Client, Decision, Outcome, Subject};
 use crate::config::duration;
 
@@ -23,6 +23,8 @@ pub const DEFAULT_LABEL: &str = "default";
 pub struct Rule {
     /// Its name, or its index in the list: what answers and logs call it.
     pub label: String,
+    /// Whether `label` is a name given, rather than the rule's index.
+    named: bool,
     pub paths: Vec<Pattern>,
     pub allow: Vec<Condition>,
     pub deny: Vec<Condition>,
@@ -41,9 +43,9 @@ pub struct Condition {
     email_domains: Option<Vec<String>>,
     groups: Option<Vec<String>>,
     claims: Option<BTreeMap<String, Vec<String>>>,
-    device_bound: bool,
+    pub(super) device_bound: bool,
     /// Upper-cased.
-    methods: Option<Vec<String>>,
+    pub(super) methods: Option<Vec<String>>,
     /// Machine clients (DESIGN §15) by `client_id`.
     clients: Option<Vec<String>>,
     /// Scopes a machine client's token must all carry.
@@ -117,6 +119,7 @@ impl Rule {
             return Err(fail("", "must be an object".into()));
         }
         let raw: RawRule = serde_json::from_value(value).map_err(|e| fail("", e.to_string()))?;
+        let named = raw.name.is_some();
         let label = match raw.name {
             Some(name) => check_name(&name)
                 .map(|()| name)
@@ -165,6 +168,7 @@ impl Rule {
             .map_err(|p| fail("max_auth_age", p))?;
         Ok(Self {
             label,
+            named,
             paths,
             allow,
             deny,
@@ -186,11 +190,6 @@ impl Rule {
         }
     }
 
-    /// How specifically this rule covers a folded path, if it does.
-    pub fn covers(&self, folded: &str) -> Option<Specificity> {
-        self.paths.iter().filter_map(|p| p.matches(folded)).max()
-    }
-
     /// Whether `subject` may make this request under this rule: some
     /// `allow` condition holds and no `deny` condition does.
     pub fn admits(&self, subject: &Subject<'_>, method: &str) -> bool {
@@ -206,6 +205,21 @@ impl Rule {
     /// Some `allow` condition `holds`, and no `deny` condition does.
     fn admits_where(&self, holds: impl Fn(&Condition) -> bool) -> bool {
         self.allow.iter().any(&holds) && !self.deny.iter().any(&holds)
+    }
+
+    /// Whether the rule was given no name: answers and logs call it by its
+    /// index.
+    pub fn is_unnamed(&self) -> bool {
+        !self.named
+    }
+
+    /// Whether a condition of this rule names `methods`: then the method
+    /// decides, and a `POST` overriding its method is judged as both.
+    pub fn judges_methods(&self) -> bool {
+        self.allow
+            .iter()
+            .chain(&self.deny)
+            .any(|c| c.methods.is_some())
     }
 }
 
@@ -333,7 +347,7 @@ impl Condition {
         Ok(condition)
     }
 
-    fn names_clients(&self) -> bool {
+    pub(super) fn names_clients(&self) -> bool {
         self.clients.is_some() || self.scopes.is_some()
     }
 
@@ -392,10 +406,15 @@ impl Condition {
             && self.holds_for_method(method)
     }
 
+    /// A list naming `GET` holds for `HEAD` too: it is `GET` without the
+    /// body (RFC 9110 §9.3.2), and frameworks route it to the `GET` handler.
     fn holds_for_method(&self, method: &str) -> bool {
-        self.methods
-            .as_ref()
-            .is_none_or(|methods| methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+        let is_head = method.eq_ignore_ascii_case("HEAD");
+        self.methods.as_ref().is_none_or(|methods| {
+            methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(method) || (is_head && m == "GET"))
+        })
     }
 }
 

@@ -239,6 +239,119 @@ fn methods_narrow_a_condition() {
 }
 
 #[test]
+fn a_methods_list_naming_get_holds_for_head_in_allow_and_deny() {
+    let p = policy(json!([
+        {"name": "docs", "paths": ["/docs/*"],
+         "allow": [{"any_user": true, "methods": ["GET"]}],
+         "deny": [{"groups": ["contractors"], "methods": ["GET"]}]},
+        {"name": "writes", "paths": ["/w/*"], "allow": [{"any_user": true, "methods": ["POST"]}]},
+    ]));
+    let reader = User::new("r");
+    let contractor = User::new("c").groups(&["contractors"]);
+    assert!(allowed(&p, &reader, "HEAD", "/docs/x"));
+    assert!(allowed(&p, &reader, "head", "/docs/x"));
+    assert_eq!(
+        decide(&p, &contractor, "HEAD", "/docs/x"),
+        ("docs", Outcome::Forbidden)
+    );
+    // Only GET stands for HEAD: POST does not.
+    assert_eq!(
+        decide(&p, &reader, "HEAD", "/w/x"),
+        ("writes", Outcome::Forbidden)
+    );
+}
+
+#[test]
+fn a_pattern_covers_the_path_with_a_format_suffix() {
+    let p = policy(json!([
+        {"name": "all", "paths": ["/*"], "allow": [{"any_user": true}]},
+        {"name": "admin", "paths": ["/admin/*"], "allow": [{"groups": ["admins"]}]},
+        {"name": "security", "paths": ["/settings/security"], "allow": [{"any_user": true}], "max_auth_age": "5m"},
+        {"name": "feed", "paths": ["/feed.xml"], "allow": [{"groups": ["subscribers"]}]},
+        {"name": "feeds", "paths": ["/feed/*"], "allow": [{"any_user": true}]},
+    ]));
+    let bob = User::new("bob");
+    for path in [
+        "/admin.json",
+        "/ADMIN.JSON",
+        "/admin.json/",
+        "/admin.tar.gz",
+        "/admin/users.csv",
+    ] {
+        assert_eq!(
+            decide(&p, &bob, "GET", path),
+            ("admin", Outcome::Forbidden),
+            "{path}"
+        );
+    }
+    let mut old_login = User::new("ada");
+    old_login.auth_time = NOW - 3600;
+    assert_eq!(
+        decide(&p, &old_login, "GET", "/settings/security.html"),
+        ("security", Outcome::StepUp { max_age: 300 })
+    );
+    // Matched as written, a pattern beats the same pattern's match without
+    // the suffix; a longer match beats a shorter one either way.
+    assert_eq!(
+        decide(&p, &bob, "GET", "/feed.xml"),
+        ("feed", Outcome::Forbidden)
+    );
+    assert_eq!(
+        decide(&p, &bob, "GET", "/feed.json"),
+        ("feeds", Outcome::Allow)
+    );
+    // Not a suffix: a dot in an inner segment, too long, or not alphanumeric.
+    for path in [
+        "/admin.json/users",
+        "/admin.0123456789abcdefg",
+        "/admin.j-s",
+    ] {
+        assert_eq!(
+            decide(&p, &bob, "GET", path),
+            ("all", Outcome::Allow),
+            "{path}"
+        );
+    }
+    let found = p.matching("/Admin.JSON").unwrap();
+    assert_eq!((found.rule.label.as_str(), found.suffix_len), ("admin", 5));
+    assert_eq!(p.matching("/admin/x").unwrap().suffix_len, 0);
+}
+
+#[test]
+fn a_rule_judges_methods_when_a_condition_names_them() {
+    let p = policy(json!([
+        {"name": "a", "paths": ["/a"], "allow": [{"any_user": true}]},
+        {"name": "b", "paths": ["/b"], "allow": [{"any_user": true}], "deny": [{"users": ["x"], "methods": ["DELETE"]}]},
+        {"name": "c", "paths": ["/c"], "allow": [{"any_user": true, "methods": ["GET"]}]},
+    ]));
+    let judges = |path| p.rule_for(path).unwrap().judges_methods();
+    assert!(!judges("/a"));
+    assert!(judges("/b"));
+    assert!(judges("/c"));
+}
+
+#[test]
+fn a_request_judged_under_two_methods_gets_the_stricter_answer() {
+    let allow = Decision {
+        rule: "r",
+        outcome: Outcome::Allow,
+    };
+    let step_up = Decision {
+        rule: "r",
+        outcome: Outcome::StepUp { max_age: 60 },
+    };
+    let forbidden = Decision {
+        rule: "r",
+        outcome: Outcome::Forbidden,
+    };
+    assert_eq!(allow.and(allow), allow);
+    assert_eq!(allow.and(step_up), step_up);
+    assert_eq!(step_up.and(allow), step_up);
+    assert_eq!(step_up.and(forbidden), forbidden);
+    assert_eq!(forbidden.and(allow), forbidden);
+}
+
+#[test]
 fn step_up_asks_only_past_max_auth_age_and_only_when_allowed() {
     let p = policy(json!([{
         "name": "billing",
