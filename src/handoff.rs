@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::jwt::{self, JwtError};
 use crate::key::HmacKey;
 use crate::session::{
-    check_claims, check_email, check_groups, check_uid, Claims, GroupsError, Identity,
+    check_claims, check_email, check_groups, check_uid, Claims, GroupsError, Identity, UidError,
 };
 
 /// Response header the origin logs a user in with.
@@ -48,7 +48,11 @@ impl From<Handoff> for Identity {
 pub enum HandoffError {
     Jwt(JwtError),
     MissingSub,
+    /// Empty, or longer than a user id may be.
     BadSub,
+    SubControlCharacter,
+    /// White space at either end of `sub` (DESIGN §2).
+    SubWhitespace,
     MissingExp,
     Expired,
     ExpTooFarAhead,
@@ -77,6 +81,8 @@ impl HandoffError {
             Self::Jwt(JwtError::BadClaims) => "jwt_bad_claims",
             Self::MissingSub => "missing_sub",
             Self::BadSub => "bad_sub",
+            Self::SubControlCharacter => "sub_control_character",
+            Self::SubWhitespace => "sub_surrounding_whitespace",
             Self::MissingExp => "missing_exp",
             Self::Expired => "expired",
             Self::ExpTooFarAhead => "exp_too_far_ahead",
@@ -115,7 +121,11 @@ struct HandoffClaims {
 pub fn verify(key: &HmacKey, token: &str, now: u64) -> Result<Handoff, HandoffError> {
     let claims: HandoffClaims = jwt::verify(key, token).map_err(HandoffError::Jwt)?;
     let uid = claims.sub.ok_or(HandoffError::MissingSub)?;
-    check_uid(&uid).map_err(|_| HandoffError::BadSub)?;
+    check_uid(&uid).map_err(|e| match e {
+        UidError::Length => HandoffError::BadSub,
+        UidError::ControlCharacter => HandoffError::SubControlCharacter,
+        UidError::SurroundingWhitespace => HandoffError::SubWhitespace,
+    })?;
     let exp = claims.exp.ok_or(HandoffError::MissingExp)?;
     if exp <= now {
         return Err(HandoffError::Expired);

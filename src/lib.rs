@@ -17,6 +17,7 @@ pub mod handoff;
 pub mod jwt;
 pub mod key;
 pub mod ledger;
+pub mod method_override;
 pub mod oidc;
 pub mod policy;
 pub mod record_cache;
@@ -26,6 +27,7 @@ pub mod spent;
 pub mod store;
 pub mod throttle;
 pub mod token;
+pub mod user_header;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

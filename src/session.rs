@@ -124,12 +124,38 @@ pub struct IndexMetadata {
     pub device_bound: bool,
 }
 
-/// Checks a user id: 1 to 256 bytes, no control characters.
-pub fn check_uid(uid: &str) -> Result<(), &'static str> {
+/// Why a user id is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UidError {
+    /// Empty, or over [`MAX_UID_LEN`] bytes.
+    Length,
+    ControlCharacter,
+    /// White space at either end: a header trims it, and `" alice "`
+    /// would reach the origin as `alice`, another user's id.
+    SurroundingWhitespace,
+}
+
+impl UidError {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Length => "must be 1 to 256 bytes",
+            Self::ControlCharacter => "must not contain control characters",
+            Self::SurroundingWhitespace => "must not begin or end with white space",
+        }
+    }
+}
+
+/// Checks a user id: 1 to 256 bytes, no control characters, no white
+/// space at either end. Any other character is kept exactly: the
+/// assertion carries it as it is, and `X-Sessiongate-User` encodes it
+/// (`crate::user_header`).
+pub fn check_uid(uid: &str) -> Result<(), UidError> {
     if uid.is_empty() || uid.len() > MAX_UID_LEN {
-        Err("must be 1 to 256 bytes")
+        Err(UidError::Length)
     } else if uid.chars().any(char::is_control) {
-        Err("must not contain control characters")
+        Err(UidError::ControlCharacter)
+    } else if uid.starts_with(char::is_whitespace) || uid.ends_with(char::is_whitespace) {
+        Err(UidError::SurroundingWhitespace)
     } else {
         Ok(())
     }

@@ -42,6 +42,10 @@ pub use sessiongate::assertion::{AssertionError, Kind, LIFETIME};
 pub use sessiongate::handoff::MAX_AHEAD as MAX_HANDOFF_AHEAD;
 pub use sessiongate::jwt::JwtError;
 pub use sessiongate::session::Claims;
+/// The user id an `X-Sessiongate-User` value names: as it is, or decoded
+/// from `UTF-8''…` (DESIGN §4.7); `None` for a malformed encoding. The
+/// assertion's `sub` is the same id, exactly.
+pub use sessiongate::user_header::decode as decode_user_header;
 
 #[cfg(feature = "tower")]
 pub mod layer;

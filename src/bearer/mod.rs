@@ -9,7 +9,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::oidc::token::{Jwt, LEEWAY};
+use crate::oidc::token::{subject_refused, Jwt, LEEWAY};
 use crate::session::check_uid;
 
 /// `BEARER_MAX_LIFETIME`'s default: an hour, the common access-token life.
@@ -114,7 +114,7 @@ impl Bearer {
             .filter(|id| !id.is_empty())
             .ok_or("token_no_client_id")?;
         let sub = text("sub").ok_or("token_no_subject")?;
-        check_uid(sub).map_err(|_| "token_bad_subject")?;
+        check_uid(sub).map_err(subject_refused)?;
         let scope = match jwt.claims.get("scope") {
             None => "",
             Some(Value::String(scope)) => scope,

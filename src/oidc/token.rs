@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::session::check_uid;
+use crate::session::{check_uid, UidError};
 
 /// Longest token read: far above any real ID token.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -104,10 +104,10 @@ impl Jwt {
         Ok(())
     }
 
-    /// The `sub`, which must be a usable user id.
+    /// The `sub`, which must be a usable user id (DESIGN §2).
     fn subject(&self) -> Result<String, &'static str> {
         let sub = self.text("sub").ok_or("token_no_subject")?;
-        check_uid(sub).map_err(|_| "token_bad_subject")?;
+        check_uid(sub).map_err(subject_refused)?;
         Ok(sub.to_owned())
     }
 
@@ -213,6 +213,14 @@ fn decode<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, &'static str>
         .decode(part)
         .map_err(|_| "token_malformed")?;
     serde_json::from_slice(&bytes).map_err(|_| "token_malformed")
+}
+
+/// The log reason for a `sub` that is no usable user id.
+pub fn subject_refused(e: UidError) -> &'static str {
+    match e {
+        UidError::SurroundingWhitespace => "token_subject_whitespace",
+        UidError::Length | UidError::ControlCharacter => "token_bad_subject",
+    }
 }
 
 #[cfg(test)]
