@@ -128,12 +128,13 @@ pub fn perform<S: SessionStore>(store: &S, ops: &[Op]) -> Vec<Outcome> {
                     data,
                     signature,
                 } => Ok(verify_signature(alg, jwk, data, signature)),
-                // The provider and the request body are the driver's
-                // (DESIGN §12); natively they fail, and the gate fails
-                // closed.
+                // The native driver's requests carry no body.
+                Op::ReadBody { .. } => Ok(Outcome::Value(Some(String::new()))),
+                // The provider is the driver's (DESIGN §12); natively it
+                // fails, and the gate fails closed.
                 #[cfg(target_arch = "wasm32")]
                 Op::Verify { .. } => Err(unavailable()),
-                Op::Fetch { .. } | Op::ReadBody { .. } => Err(unavailable()),
+                Op::Fetch { .. } => Err(unavailable()),
             };
             outcome.unwrap_or_else(|e| Outcome::Failed(e.0))
         })

@@ -30,26 +30,36 @@ const MAX_FETCHED_BYTES = 64 * 1024;
 /** What the gate needs wired: the names of the KV binding (`kv`), and of the Analytics Engine and ledger ones (`metrics`, `ledger`, or null). */
 let wiring;
 
+/** Fetches of a shared document under way, by URL: concurrent requests for it make one fetch. */
+const sharedFetches = new Map();
+
 export default {
   async fetch(request, env, ctx) {
     let step = {};
     let response;
+    // The request as performed: its body once a step read it (the stream is spent then).
+    const exchange = { request, body: undefined, cancelled: false };
+    // The client went away (enable_request_signal): the exchange waiting
+    // for this request's I/O is ended now, since nothing will resume it.
+    request.signal?.addEventListener("abort", () => cancel(exchange, step), { once: true });
     try {
       wiring ??= JSON.parse(gate.configure(env));
       step = JSON.parse(gate.start(describe(request), Date.now()));
       while (step.kv || step.forward) {
         let result;
         if (step.kv) {
-          result = await perform(env, step.kv, request);
+          result = await perform(env, step.kv, exchange);
         } else {
           try {
-            response = await forward(request, step.forward);
+            response = await forward(exchange, step.forward);
             const [login, logout] = step.forward.read.map((name) => response.headers.get(name));
             result = { status: response.status, login, logout };
           } catch (e) {
             result = failed(e);
           }
         }
+        // Cancelled meanwhile: the id may name another request's exchange by now.
+        if (exchange.cancelled) return new Response(null, { status: 499 });
         step = JSON.parse(gate.resume(step.id, JSON.stringify(result), Date.now()));
       }
       const answer = step.reply ? reply(step.reply) : pass(response, step.pass);
@@ -58,6 +68,7 @@ export default {
       if (step.background) ctx.waitUntil(background(env, step.background));
       return answer;
     } catch (e) {
+      if (exchange.cancelled) return new Response(null, { status: 499 });
       // The platform threw (a Response that could not be built, say): the
       // gate decides how to answer, unless it is the gate that failed.
       try {
@@ -71,6 +82,17 @@ export default {
   },
 };
 
+/** Ends the exchange of a request whose client went away, with its one log line. */
+function cancel(exchange, step) {
+  if (exchange.cancelled || !step.id) return;
+  exchange.cancelled = true;
+  try {
+    console.log(JSON.parse(gate.cancel(step.id, Date.now())).log);
+  } catch (e) {
+    console.error(`cancel: ${message(e)}`);
+  }
+}
+
 /** Method, URL, then each header's name and value, one per line (no header can hold a newline). */
 function describe(request) {
   const fields = [request.method, request.url];
@@ -79,14 +101,14 @@ function describe(request) {
 }
 
 /** Performs a step's operations at once; each outcome in order, all failed past the bound. */
-async function perform(env, ops, request) {
+async function perform(env, ops, exchange) {
   const bound = ops.some((op) => op.op === "fetch") ? FETCH_TIMEOUT_MS : KV_TIMEOUT_MS;
   let timer;
   const timeout = new Promise((resolve) => {
     timer = setTimeout(resolve, bound, TIMED_OUT);
   });
   // One operation, as on every authenticated request, needs no Promise.all.
-  const outcomes = ops.length === 1 ? operate(env, ops[0], request).then(one, failedOne) : Promise.all(ops.map((op) => operate(env, op, request).catch(failed)));
+  const outcomes = ops.length === 1 ? operate(env, ops[0], exchange).then(one, failedOne) : Promise.all(ops.map((op) => operate(env, op, exchange).catch(failed)));
   try {
     const settled = await Promise.race([outcomes, timeout]);
     return settled === TIMED_OUT ? ops.map(() => ({ error: `timed out after ${bound} ms` })) : settled;
@@ -104,7 +126,7 @@ function failed(e) {
 }
 
 // async, so that a binding that throws at once fails its operation rather than the request.
-async function operate(env, op, request) {
+async function operate(env, op, exchange) {
   const kv = env[wiring.kv];
   switch (op.op) {
     case "get":
@@ -140,13 +162,21 @@ async function operate(env, op, request) {
       await caches.default.put(op.key, new Response(op.value, { headers: { "cache-control": `max-age=${op.ttl}` } }));
       return {};
     case "fetch": {
-      const response = await fetch(op.url, { method: op.method, headers: op.headers, body: op.body ?? undefined, redirect: "manual" });
-      return { status: response.status, body: await text(response, MAX_FETCHED_BYTES) };
+      if (!op.shared) return fetchOp(op);
+      let pending = sharedFetches.get(op.url);
+      if (!pending) {
+        pending = fetchOp(op).finally(() => sharedFetches.delete(op.url));
+        sharedFetches.set(op.url, pending);
+      }
+      return pending;
     }
     case "verify":
       return { value: await verify(op) };
-    case "read_body":
-      return { value: await text(request, op.limit) };
+    case "read_body": {
+      const bytes = await read(exchange.request, op.limit);
+      if (op.forward && bytes) exchange.body = bytes;
+      return { value: bytes && new TextDecoder().decode(bytes) };
+    }
     default:
       throw new Error(`unknown operation ${op.op}`);
   }
@@ -154,9 +184,17 @@ async function operate(env, op, request) {
 
 const done = () => ({});
 
-/** A body as text, refused past `limit` bytes (read no further). */
-async function text(message, limit) {
-  if (!message.body) return "";
+/** A request to the identity provider: its status and body, failed past MAX_FETCHED_BYTES. */
+async function fetchOp(op) {
+  const response = await fetch(op.url, { method: op.method, headers: op.headers, body: op.body ?? undefined, redirect: "manual" });
+  const bytes = await read(response, MAX_FETCHED_BYTES);
+  if (!bytes) throw new Error(`answer larger than ${MAX_FETCHED_BYTES} bytes`);
+  return { status: response.status, body: new TextDecoder().decode(bytes) };
+}
+
+/** A body's bytes; null past `limit` bytes (read no further). */
+async function read(message, limit) {
+  if (!message.body) return new Uint8Array(0);
   const reader = message.body.getReader();
   const chunks = [];
   let size = 0;
@@ -166,7 +204,7 @@ async function text(message, limit) {
     size += value.byteLength;
     if (size > limit) {
       await reader.cancel();
-      throw new Error(`body larger than ${limit} bytes`);
+      return null;
     }
     chunks.push(value);
   }
@@ -176,7 +214,7 @@ async function text(message, limit) {
     bytes.set(chunk, at);
     at += chunk.byteLength;
   }
-  return new TextDecoder().decode(bytes);
+  return bytes;
 }
 
 /**
@@ -211,14 +249,15 @@ async function ledger(env, uid, action, body) {
 
 /** After the answer: a final step's background operations, handed back, and the writes that follow. */
 async function background(env, ops) {
-  const outcomes = await perform(env, ops);
+  const outcomes = await perform(env, ops, {});
   const next = JSON.parse(gate.absorb(JSON.stringify(ops), JSON.stringify(outcomes), Date.now()));
   if (next.kv.length) await perform(env, next.kv);
 }
 
-/** The incoming request, body streamed, to `url` with the gate's header changes. */
-function forward(request, { url, remove, set }) {
-  const outbound = new Request(url, request);
+/** The incoming request, body streamed (or as a step read it), to `url` with the gate's header changes. */
+function forward({ request, body }, { url, remove, set }) {
+  const init = body === undefined ? request : { method: request.method, headers: request.headers, body, redirect: request.redirect };
+  const outbound = new Request(url, init);
   const headers = outbound.headers;
   for (const name of remove) headers.delete(name);
   for (const [name, value] of set) headers.set(name, value);

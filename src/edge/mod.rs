@@ -65,6 +65,11 @@ impl Slab {
         index + 1
     }
 
+    /// Exchanges waiting for the driver.
+    fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
     fn take(&mut self, id: u32) -> Option<(Exchange, f64)> {
         let index = id.checked_sub(1)?;
         let taken = self.slots.get_mut(index as usize)?.take();
@@ -161,6 +166,7 @@ pub fn start(description: &str, now_ms: f64) -> String {
             "user-agent" => &mut inbound.user_agent,
             "secure-session-response" => &mut inbound.device_proof,
             "sec-secure-session-id" => &mut inbound.device_session,
+            "content-type" => &mut inbound.content_type,
             _ => continue,
         };
         *read = Some(value);
@@ -206,6 +212,19 @@ pub fn abandon(id: u32, detail: &str, now_ms: f64) -> String {
     }
 }
 
+/// Ends exchange `id` because its client went away: nothing will resume
+/// it. Returns its final step, for the log line.
+#[wasm_bindgen]
+pub fn cancel(id: u32, now_ms: f64) -> String {
+    match EXCHANGES.with(|s| s.borrow_mut().take(id)) {
+        Some((mut exchange, started_ms)) => {
+            let step = exchange.cancel();
+            answer(exchange, step, started_ms, now_ms)
+        }
+        None => lost(id),
+    }
+}
+
 fn with_gate<T>(f: impl FnOnce(Result<Gate<'_>, &str>) -> T) -> T {
     ISOLATE.with(|isolate| match isolate.get() {
         Some(Isolate {
@@ -223,6 +242,7 @@ fn with_gate<T>(f: impl FnOnce(Result<Gate<'_>, &str>) -> T) -> T {
             record_cache: Some(record_cache),
             spent,
             provider_cache: Some(provider_cache),
+            in_flight: EXCHANGES.with(|s| s.borrow().len()),
         })),
         Some(Isolate {
             config: Err(detail),

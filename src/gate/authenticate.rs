@@ -317,7 +317,9 @@ impl Exchange {
         purpose: Purpose,
     ) -> Step {
         match purpose {
-            Purpose::Forward(pending) => self.authorize(gate, pending, auth),
+            Purpose::Forward(pending) => {
+                self.authorize(gate, pending, super::authorize::Principal::Session(auth))
+            }
             other => self.proceed_elsewhere(gate, auth, other),
         }
     }
@@ -328,7 +330,9 @@ impl Exchange {
     #[inline(never)]
     fn proceed_elsewhere(&mut self, gate: Gate<'_>, auth: Authenticated, purpose: Purpose) -> Step {
         match purpose {
-            Purpose::Forward(pending) => self.authorize(gate, pending, auth),
+            Purpose::Forward(pending) => {
+                self.authorize(gate, pending, super::authorize::Principal::Session(auth))
+            }
             Purpose::Session => self.describe_session(gate, auth),
             Purpose::Logout {
                 all,

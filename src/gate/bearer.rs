@@ -5,15 +5,15 @@
 //! policy decides from the client and its scopes. No session is read,
 //! started or written.
 
+use super::authorize::Principal;
 use super::forward::Pending;
-use super::provider::{describe, Doc, Documents, KeyLookup};
+use super::provider::{describe, Doc, Documents, KeyLookup, Unavailable};
 use super::reply::{self, Reply};
 use super::request::Inbound;
 use super::{Exchange, Gate, Op, Outcome, State, Step, VERIFY_VALID};
 use crate::bearer::{Bearer, Client};
 use crate::config::Mode;
 use crate::oidc::token::Jwt;
-use crate::policy::{self, Request};
 
 /// A bearer request on its way to the origin.
 #[derive(Debug)]
@@ -73,8 +73,9 @@ impl Exchange {
         };
         if let Some(doc) = doc {
             return match check.docs.need(&bearer.issuer, cache, doc, self.now) {
-                None => self.find_key(gate, bearer, check),
-                Some(op) => self.wait_token(check, op),
+                Ok(None) => self.find_key(gate, bearer, check),
+                Ok(Some(op)) => self.wait_token(check, op),
+                Err(e) => self.issuer_unavailable(gate, check, e),
             };
         }
         let key = match check.docs.key(cache, &check.token, self.now) {
@@ -122,12 +123,7 @@ impl Exchange {
             return match taken {
                 Ok(None) => self.find_key(gate, bearer, check),
                 Ok(Some(op)) => self.wait_token(check, op),
-                // Fail closed: without the issuer's keys, no token passes.
-                Err(e) => {
-                    let detail = e.detail.unwrap_or_else(|| e.reason.to_owned());
-                    let reply = Reply::error(503, "token_issuer_unavailable");
-                    self.fail(e.reason, detail, reply)
-                }
+                Err(e) => self.issuer_unavailable(gate, check, e),
             };
         }
         match outcome {
@@ -142,8 +138,8 @@ impl Exchange {
         }
     }
 
-    /// The policy's decision for the client: only a rule naming it, or
-    /// scopes its token carries, lets it through (DESIGN §13, §15).
+    /// The signature is the issuer's: the client is named, and the
+    /// policy decides (DESIGN §13, §15).
     fn authorize_client(&mut self, gate: Gate<'_>, check: TokenCheck) -> Step {
         let TokenCheck {
             pending, client, ..
@@ -152,43 +148,28 @@ impl Exchange {
         // claims are no one's.
         self.log.sid = Some(client.sid.clone());
         self.log.client = Some(client.client_id.clone());
-        let request = Request {
-            path: pending.path(),
-            method: pending.method(),
-        };
-        let subject = policy::Client {
-            client_id: &client.client_id,
-            scope: &client.scope,
-            issued_at: client.issued_at,
-        };
-        let decision = gate
-            .config
-            .authorization
-            .decide_client(&request, &subject, self.now);
-        self.log.rule = Some(decision.rule.to_owned());
-        let refusal = match decision.outcome {
-            policy::Outcome::Allow => return self.forward_client(gate, pending, client, None),
-            // A token older than the rule allows: the client gets a new one.
-            policy::Outcome::StepUp { .. } => {
-                return self.invalid_token(gate, pending, "token_too_old")
-            }
-            policy::Outcome::Forbidden => "forbidden",
-        };
-        if gate.config.mode == Mode::Report {
-            return self.forward_client(gate, pending, client, Some(refusal));
-        }
-        self.log.decision = "reject";
-        self.log.reason = Some(refusal);
-        let reply = reply::refused_by(decision.rule).with(
-            "www-authenticate",
-            r#"Bearer error="insufficient_scope""#.to_owned(),
-        );
-        self.finish(reply)
+        self.authorize(gate, pending, Principal::Client(client))
+    }
+
+    /// Fail closed: without the issuer's keys, no token passes. A token
+    /// that cannot be checked counts against its sender as an invalid one
+    /// does, so a storm of forged tokens is throttled while the issuer is
+    /// down as when it is up.
+    fn issuer_unavailable(&mut self, gate: Gate<'_>, check: TokenCheck, e: Unavailable) -> Step {
+        gate.count_failure(check.sender.as_deref(), self.now);
+        let detail = e.detail.unwrap_or_else(|| e.reason.to_owned());
+        let reply = Reply::error(503, "token_issuer_unavailable");
+        self.fail(e.reason, detail, reply)
     }
 
     /// RFC 6750 §3.1: the token does not do. In `MODE=report`, the request
     /// goes on as it came, with the verdict and without an identity.
-    fn invalid_token(&mut self, gate: Gate<'_>, pending: Pending, reason: &'static str) -> Step {
+    pub(super) fn invalid_token(
+        &mut self,
+        gate: Gate<'_>,
+        pending: Pending,
+        reason: &'static str,
+    ) -> Step {
         if gate.config.mode == Mode::Report {
             return self.forward_denied(pending, reason);
         }

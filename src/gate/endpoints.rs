@@ -147,7 +147,12 @@ impl Exchange {
         match Outcome::read(outcomes) {
             Ok(_) => self.finish(Reply::json(
                 200,
-                json!({ "status": "ok", "revocation": revocation, "record_cache_s": record_cache_s }),
+                json!({
+                    "status": "ok",
+                    "revocation": revocation,
+                    "record_cache_s": record_cache_s,
+                    "in_flight": gate.in_flight,
+                }),
             )),
             Err(e) => self.unavailable(e),
         }

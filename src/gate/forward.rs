@@ -3,6 +3,7 @@
 //! out, with the assertion and the user header.
 
 use super::authenticate::{Authenticated, Denial, Purpose};
+use super::authorize::Refusal;
 use super::origin::After;
 use super::reply::{self, Log};
 use super::request::{path_and_query, Inbound, RequestUrl};
@@ -26,6 +27,11 @@ pub(super) struct Pending {
     navigation: bool,
     /// For a session a login handoff in the response starts.
     user_agent: Option<String>,
+    /// A `POST`'s `Content-Type`: whether its body may hold a `_method`.
+    content_type: Option<String>,
+    /// The methods a `POST` overrides its own to, found in its query and
+    /// body (DESIGN §13.2): judged as well as the method itself.
+    overrides: Vec<String>,
 }
 
 impl Pending {
@@ -40,6 +46,32 @@ impl Pending {
 
     pub(super) fn path_and_query(&self) -> &str {
         &self.path_and_query
+    }
+
+    pub(super) fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
+    pub(super) fn overrides(&self) -> &[String] {
+        &self.overrides
+    }
+
+    /// Takes in the methods the query's `_method` names.
+    pub(super) fn read_query_overrides(&mut self) {
+        let query = self.path_and_query[self.path_len..]
+            .strip_prefix('?')
+            .unwrap_or_default();
+        let found: Vec<String> = crate::method_override::in_query(query).collect();
+        self.add_overrides(found);
+    }
+
+    /// Takes in overriding methods, each once; `POST` itself is no override.
+    pub(super) fn add_overrides(&mut self, methods: Vec<String>) {
+        for method in methods {
+            if method != self.method && !self.overrides.contains(&method) {
+                self.overrides.push(method);
+            }
+        }
     }
 
     pub(super) fn is_navigation(&self) -> bool {
@@ -118,6 +150,10 @@ impl Exchange {
             path_len: path.len(),
             navigation: req.is_navigation(),
             user_agent: req.user_agent.map(str::to_owned),
+            content_type: (req.method == "POST")
+                .then(|| req.content_type.map(str::to_owned))
+                .flatten(),
+            overrides: Vec::new(),
         };
         if let Some(bearer) = bearer {
             return self.forward_bearer(gate, bearer, req, pending);
@@ -155,7 +191,7 @@ impl Exchange {
         gate: Gate<'_>,
         pending: Pending,
         auth: Authenticated,
-        refusal: Option<&'static str>,
+        refusal: Option<Refusal<'_>>,
     ) -> Step {
         let record = auth.record;
         let assertion = AssertionClaims {
@@ -164,7 +200,7 @@ impl Exchange {
             claims: record.claims,
             email: record.email,
             groups: record.groups,
-            ..self.assertion(gate, record.uid.clone())
+            ..self.assertion(gate, record.uid.clone(), auth.hash.sid())
         };
         let after = After {
             session: Some((auth.hash, record.uid)),
@@ -183,7 +219,7 @@ impl Exchange {
         gate: Gate<'_>,
         mut pending: Pending,
         client: Client,
-        refusal: Option<&'static str>,
+        refusal: Option<Refusal<'_>>,
     ) -> Step {
         if gate.config.mode == Mode::Enforce {
             pending.forward.remove.push("authorization".to_owned());
@@ -193,19 +229,20 @@ impl Exchange {
             kind: Kind::Bearer,
             client_id: Some(client.client_id),
             scope: Some(client.scope),
-            ..self.assertion(gate, client.sub)
+            ..self.assertion(gate, client.sub, client.sid)
         };
         self.forward_asserted(gate, pending, assertion, refusal, After::default())
     }
 
-    /// An assertion for `sub` from now, for the request it is completed
-    /// with in [`forward_asserted`](Self::forward_asserted).
-    fn assertion(&self, gate: Gate<'_>, sub: String) -> AssertionClaims {
+    /// An assertion for `sub` in session (or token) `sid` from now, for
+    /// the request it is completed with in
+    /// [`forward_asserted`](Self::forward_asserted).
+    fn assertion(&self, gate: Gate<'_>, sub: String, sid: String) -> AssertionClaims {
         AssertionClaims {
             iss: assertion::ISSUER.to_owned(),
             aud: gate.config.audience.clone(),
             sub,
-            sid: self.log.sid.clone().unwrap_or_default(),
+            sid,
             iat: self.now,
             exp: self.now + assertion::LIFETIME,
             auth_time: self.now,
@@ -226,7 +263,7 @@ impl Exchange {
         gate: Gate<'_>,
         pending: Pending,
         mut assertion: AssertionClaims,
-        refusal: Option<&'static str>,
+        refusal: Option<Refusal<'_>>,
         after: After,
     ) -> Step {
         let Pending {
@@ -238,7 +275,7 @@ impl Exchange {
         } = pending;
         assertion.htm = method;
         assertion.htu = path_and_query;
-        let user = assertion.sub.clone();
+        let user = crate::user_header::encode(&assertion.sub).into_owned();
         forward.headers = vec![
             (
                 assertion::HEADER,
@@ -248,13 +285,13 @@ impl Exchange {
         ];
         self.log.decision = "forward";
         if gate.config.mode == Mode::Report {
-            let verdict = match (refusal, &self.log.rule) {
-                (Some(reason), Some(rule)) => {
+            let verdict = match refusal {
+                Some(Refusal { reason, rule }) => {
                     self.log.decision = "reject";
                     self.log.reason = Some(reason);
                     format!("deny; reason={reason}; rule={rule}")
                 }
-                _ => "allow".to_owned(),
+                None => "allow".to_owned(),
             };
             forward.headers.push((VERDICT_HEADER, verdict));
             self.log.mode = Some("report");

@@ -32,6 +32,7 @@
 //!     record_cache: None,
 //!     spent: &spent,
 //!     provider_cache: None,
+//!     in_flight: 0,
 //! };
 //! let request = Inbound {
 //!     method: "GET",
@@ -116,6 +117,10 @@ pub struct Gate<'a> {
     pub spent: &'a crate::spent::Spent,
     /// The identity provider's documents as this isolate keeps them.
     pub provider_cache: Option<&'a crate::oidc::metadata::ProviderCache>,
+    /// Requests of this isolate waiting for their I/O, besides this one:
+    /// the health check reports it, and it returns to zero when every
+    /// request has been answered or cancelled.
+    pub in_flight: usize,
 }
 
 /// One request on its way through the gate: what it waits for, and what
@@ -172,6 +177,8 @@ enum State {
     /// The issuer's documents, or the signature's check, for a machine
     /// client's access token.
     Token(Box<bearer::TokenCheck>),
+    /// A `POST`'s body, for the `_method` the policy judges too.
+    Form(Box<authorize::Authorizing>),
 }
 
 /// What a finished listing is for.
@@ -228,6 +235,7 @@ impl Gate<'_> {
             writing: Vec::new(),
         };
         let step = exchange.begin(*self, req);
+        exchange.forget_asked(*self);
         (exchange, step)
     }
 }
@@ -264,12 +272,25 @@ impl Exchange {
         if !self.writing.is_empty() {
             gate.forget_records(&mem::take(&mut self.writing));
         }
-        match (mem::replace(&mut self.state, State::Done), input) {
+        let step = match (mem::replace(&mut self.state, State::Done), input) {
             (State::Record(pending), Input::Store(outcomes)) => {
                 self.on_record(gate, pending, outcomes)
             }
             (State::Origin(after), Input::Origin(head)) => self.on_origin(gate, after, head),
             (state, input) => self.resume_elsewhere(gate, state, input),
+        };
+        self.forget_asked(gate);
+        step
+    }
+
+    /// Drops this isolate's copies of the records the step just asked for
+    /// writes or deletes: when it is asked, so that an ending holds here
+    /// even if its answer never comes back (the client went away and the
+    /// request was cancelled); and again when it comes back (above), so
+    /// that no read in between keeps what the write replaced.
+    fn forget_asked(&self, gate: Gate<'_>) {
+        if !self.writing.is_empty() {
+            gate.forget_records(&self.writing);
         }
     }
 
@@ -305,6 +326,9 @@ impl Exchange {
             (State::Login(login), Input::Store(outcomes)) => self.on_login(gate, login, outcomes),
             (State::Oidc(flow), Input::Store(outcomes)) => self.on_oidc(gate, *flow, outcomes),
             (State::Token(check), Input::Store(outcomes)) => self.on_token(gate, *check, outcomes),
+            (State::Form(authorizing), Input::Store(outcomes)) => {
+                self.on_form(gate, *authorizing, outcomes)
+            }
             (State::DeviceProof(check), Input::Store(outcomes)) => {
                 self.on_device_proof(gate, check, outcomes)
             }
@@ -325,6 +349,17 @@ impl Exchange {
     /// driver failed (an exception of the platform's) and says why.
     pub fn abandon(&mut self, detail: String) -> Step {
         self.fail("internal", detail, Reply::internal())
+    }
+
+    /// Ends the exchange because its client went away (the driver's
+    /// request was cancelled): no answer reaches anyone, but the log line
+    /// says so. Status 499, as proxies log a request the client closed.
+    pub fn cancel(&mut self) -> Step {
+        let detail = format!(
+            "the client went away while the exchange waited for {}",
+            self.state.waits_for()
+        );
+        self.fail("cancelled", detail, Reply::error(499, "cancelled"))
     }
 
     /// Whether the exchange has finished.

@@ -263,6 +263,7 @@ impl Exchange {
         if matches!(flow.kind, Kind::Backchannel) && flow.token.is_none() {
             let read = Op::ReadBody {
                 limit: 2 * MAX_TOKEN_LEN,
+                forward: false,
             };
             return self.wait_flow(flow, Waiting::Body, read);
         }
@@ -313,8 +314,12 @@ impl Exchange {
     fn need_doc(&mut self, gate: Gate<'_>, mut flow: Flow, doc: Doc) -> Step {
         let issuer = gate.config.oidc.as_ref().map_or("", |o| o.issuer.as_str());
         match flow.docs.need(issuer, gate.provider_cache, doc, self.now) {
-            None => self.advance(gate, flow),
-            Some(op) => self.wait_flow(flow, Waiting::Doc, op),
+            Ok(None) => self.advance(gate, flow),
+            Ok(Some(op)) => self.wait_flow(flow, Waiting::Doc, op),
+            Err(e) => {
+                let failed = provider(e.reason, e.detail);
+                self.signin_failed(gate, flow.asker(), failed)
+            }
         }
     }
 
@@ -473,6 +478,7 @@ impl Exchange {
                 ("authorization".to_owned(), oidc.basic_auth()),
             ],
             body: Some(body),
+            shared: false,
         };
         self.wait_flow(flow, Waiting::Token, fetch)
     }
@@ -550,6 +556,7 @@ impl Exchange {
                         ("authorization".to_owned(), format!("Bearer {access}")),
                     ],
                     body: None,
+                    shared: false,
                 };
                 return self.wait_flow(flow, Waiting::Userinfo, fetch);
             }

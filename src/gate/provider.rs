@@ -10,7 +10,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{Op, Outcome};
-use crate::oidc::metadata::{Fetched, Jwks, Key, Metadata, ProviderCache, MAX_AGE, MAX_DOCUMENT};
+use crate::oidc::metadata::{
+    Fetched, Jwks, Key, Metadata, ProviderCache, FAILURE_MEMORY, MAX_AGE, MAX_DOCUMENT,
+};
 use crate::oidc::{self, token::Jwt};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,14 +70,15 @@ impl Documents {
     }
 
     /// `doc`, from the isolate's memory when it has a fresh copy (`None`:
-    /// it is here now); else the Cache API read to wait on.
+    /// it is here now); else the Cache API read to wait on. A document
+    /// whose fetch failed within [`FAILURE_MEMORY`] is unavailable at once.
     pub fn need(
         &mut self,
         issuer: &str,
         cache: Option<&ProviderCache>,
         doc: Doc,
         now: u64,
-    ) -> Option<Op> {
+    ) -> Result<Option<Op>, Unavailable> {
         let url = self.url(issuer, doc);
         if let Some(cache) = cache {
             let kept = match doc {
@@ -83,13 +86,14 @@ impl Documents {
                 Doc::Jwks => cache.jwks(&url, now).map(|j| self.jwks = Some(j)),
             };
             if kept.is_some() {
-                return None;
+                return Ok(None);
             }
         }
+        check_not_failed(cache, &url, now)?;
         self.waiting = Some((Source::Cache, doc));
-        Some(Op::CacheRead {
+        Ok(Some(Op::CacheRead {
             key: cache_key(&url),
-        })
+        }))
     }
 
     /// Reads the outcome of the step [`need`](Self::need) (or this) asked
@@ -119,14 +123,22 @@ impl Documents {
                     .filter(|c| now.saturating_sub(c.at) < MAX_AGE);
                 match cached.map(|c| self.keep(issuer, cache, doc, &url, &c.body, c.at)) {
                     Some(Ok(())) => Ok(None),
-                    // Missing, stale or unreadable: ask the issuer.
-                    _ => Ok(Some(self.fetch(url, doc))),
+                    // Missing, stale or unreadable: ask the issuer, unless
+                    // it failed meanwhile.
+                    _ => {
+                        check_not_failed(cache, &url, now)?;
+                        Ok(Some(self.fetch(url, doc)))
+                    }
                 }
             }
-            (Source::Cache, _) => Ok(Some(self.fetch(url, doc))),
+            (Source::Cache, _) => {
+                check_not_failed(cache, &url, now)?;
+                Ok(Some(self.fetch(url, doc)))
+            }
             (Source::Issuer, Some(Outcome::Response { status: 200, body })) => {
                 self.jwks_fetched |= doc == Doc::Jwks;
-                self.keep(issuer, cache, doc, &url, &body, now)?;
+                self.keep(issuer, cache, doc, &url, &body, now)
+                    .inspect_err(|_| remember_failure(cache, &url, now))?;
                 let value = serde_json::to_string(&CachedDoc { at: now, body }).unwrap_or_default();
                 background.push(Op::CacheWrite {
                     key: cache_key(&url),
@@ -135,10 +147,13 @@ impl Documents {
                 });
                 Ok(None)
             }
-            (Source::Issuer, other) => Err(Unavailable {
-                reason: "provider_unavailable",
-                detail: describe(other),
-            }),
+            (Source::Issuer, other) => {
+                remember_failure(cache, &url, now);
+                Err(Unavailable {
+                    reason: "provider_unavailable",
+                    detail: describe(other),
+                })
+            }
         }
     }
 
@@ -168,6 +183,9 @@ impl Documents {
             method: "GET".to_owned(),
             headers: vec![("accept".to_owned(), "application/json".to_owned())],
             body: None,
+            // The same public document for every request: concurrent
+            // fetches of it are one.
+            shared: true,
         }
     }
 
@@ -215,6 +233,26 @@ impl Documents {
             }
         }
         Ok(())
+    }
+}
+
+/// Unavailable at once when a fetch of `url` failed within
+/// [`FAILURE_MEMORY`]: no fetch, however many requests ask.
+fn check_not_failed(cache: Option<&ProviderCache>, url: &str, now: u64) -> Result<(), Unavailable> {
+    match cache {
+        Some(cache) if cache.failed_recently(url, now) => Err(Unavailable {
+            reason: "provider_unavailable",
+            detail: Some(format!(
+                "a fetch of {url} failed within the last {FAILURE_MEMORY} s"
+            )),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn remember_failure(cache: Option<&ProviderCache>, url: &str, now: u64) {
+    if let Some(cache) = cache {
+        cache.remember_failure(url, now);
     }
 }
 

@@ -21,13 +21,17 @@ pub struct Inbound<'a> {
     pub device_proof: Option<&'a str>,
     /// `Sec-Secure-Session-Id`: the device-bound session a refresh is for.
     pub device_session: Option<&'a str>,
+    /// `Content-Type`: whether a `POST`'s body may carry a `_method`.
+    pub content_type: Option<&'a str>,
     /// The name of every request header, for stripping.
     pub header_names: &'a [&'a str],
 }
 
 /// Inbound headers removed from every request before anything else sees
-/// them: ours, which only the edge may set, and method overrides, which
-/// would let an origin act on a method the edge did not check.
+/// them: ours, which only the edge may set; method overrides, which would
+/// let an origin act on a method the edge did not check; and path
+/// overrides (IIS's URL Rewrite, Symfony and Zend behind a proxy), which
+/// would let it act on a path the edge did not check.
 pub fn is_stripped_inbound(name: &str) -> bool {
     let has_prefix = |prefix: &str| {
         name.len() >= prefix.len()
@@ -39,6 +43,9 @@ pub fn is_stripped_inbound(name: &str) -> bool {
             "x-http-method-override",
             "x-http-method",
             "x-method-override",
+            "x-original-url",
+            "x-rewrite-url",
+            "x-override-url",
         ]
         .iter()
         .any(|h| name.eq_ignore_ascii_case(h))

@@ -70,6 +70,9 @@ pub enum Op {
         method: String,
         headers: Vec<(String, String)>,
         body: Option<String>,
+        /// The same for every request (a provider's public document): the
+        /// driver may answer concurrent fetches of `url` with one.
+        shared: bool,
     },
     /// Checks a JWS signature over `data` with the public `jwk` (JSON), for
     /// `alg` `RS256` or `ES256` (WebCrypto): a `Value` of [`VERIFY_VALID`],
@@ -82,9 +85,13 @@ pub enum Op {
         /// base64url.
         signature: String,
     },
-    /// The request's body as text, at most `limit` bytes: a `Value`.
+    /// The request's body as text: a `Value`, none when it is longer than
+    /// `limit` bytes (read no further). With `forward`, the bytes read
+    /// are what a later `Forward` sends as the body, since the request's
+    /// own stream is spent.
     ReadBody {
         limit: usize,
+        forward: bool,
     },
 }
 

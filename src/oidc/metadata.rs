@@ -16,6 +16,10 @@ pub const MAX_AGE: u64 = 3600;
 pub const REFETCH_INTERVAL: u64 = 60;
 /// Largest document read.
 pub const MAX_DOCUMENT: usize = 64 * 1024;
+/// How long a failed fetch of a document is remembered: until then it is
+/// not asked for again, so an issuer that is down (or answers with what
+/// cannot be used) is not asked once per forged token.
+pub const FAILURE_MEMORY: u64 = 30;
 
 /// What the edge needs of the discovery document.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -155,6 +159,8 @@ struct Copies {
     jwks: Vec<(String, Fetched<Jwks>)>,
     /// When each key set was last fetched for a `kid` it lacked.
     refetched_at: Vec<(String, u64)>,
+    /// When a fetch of each document last failed.
+    failed_at: Vec<(String, u64)>,
 }
 
 /// The value kept under `url`, if any.
@@ -203,6 +209,17 @@ impl ProviderCache {
             keep(&mut copies.refetched_at, url, now);
         }
         allowed
+    }
+
+    /// Remembers that fetching `url` failed at `now`.
+    pub fn remember_failure(&self, url: &str, now: u64) {
+        keep(&mut self.lock().failed_at, url, now);
+    }
+
+    /// Whether fetching `url` failed within [`FAILURE_MEMORY`] of `now`.
+    pub fn failed_recently(&self, url: &str, now: u64) -> bool {
+        let mut copies = self.lock();
+        under(&mut copies.failed_at, url).is_some_and(|at| now.saturating_sub(*at) < FAILURE_MEMORY)
     }
 
     fn lock(&self) -> MutexGuard<'_, Copies> {

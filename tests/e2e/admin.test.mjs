@@ -37,5 +37,5 @@ test("lists a user's sessions and revokes them all", async () => {
 test("GET /.sessiongate/health answers 200 while KV is usable, and says revocation is KV's alone and records are read every time", async () => {
   const response = await gate.fetch("/.sessiongate/health");
   assert.equal(response.status, 200);
-  assert.deepEqual(await response.json(), { status: "ok", revocation: { mode: "kv" }, record_cache_s: 0 });
+  assert.deepEqual(await response.json(), { status: "ok", revocation: { mode: "kv" }, record_cache_s: 0, in_flight: 0 });
 });

@@ -508,7 +508,6 @@ describe("the token decides", () => {
 describe("the issuer", () => {
   test("unreachable, or its discovery document or keys unusable: 503 token_issuer_unavailable, never the origin", async () => {
     const issuer = "http://127.0.0.1:9";
-    const g = await startGate({ vars: { BEARER_AUDIENCE: API, BEARER_ISSUER: issuer, POLICY: JSON.stringify(POLICY) } });
     const discovery = {
       issuer,
       authorization_endpoint: `${issuer}/auth`,
@@ -526,9 +525,10 @@ describe("the issuer", () => {
         url.endsWith("/.well-known/openid-configuration") ? Response.json({ ...discovery, jwks_uri: undefined }) : Response.json(op.jwks),
       "keys that are not a JWKS": (url) => (url.endsWith("/.well-known/openid-configuration") ? Response.json(discovery) : new Response("<html>")),
     };
-    try {
-      for (const [what, answer] of Object.entries(answers)) {
-        g.received.length = 0;
+    // A fresh isolate for each: a failure is remembered for 30 s (DESIGN §12).
+    for (const [what, answer] of Object.entries(answers)) {
+      const g = await startGate({ vars: { BEARER_AUDIENCE: API, BEARER_ISSUER: issuer, POLICY: JSON.stringify(POLICY) } });
+      try {
         g.origin = (request) => (request.url.startsWith(issuer) ? answer(request.url) : okOrigin(request));
         const token = await op.signWithProviderKey({ ...accessClaims(), iss: issuer }, { typ: "at+jwt" });
         const response = await g.fetch("/api/me", { headers: bearer(token) });
@@ -536,11 +536,22 @@ describe("the issuer", () => {
         assert.deepEqual(await response.json(), { error: "token_issuer_unavailable" }, what);
         assert.equal(atOrigin(g).length, 0, what);
         assert.equal(g.logs.at(-1)?.decision, "error", what);
+        // The issuer back, within 30 s of the failure: not asked again.
+        g.origin = (request) =>
+          request.url.startsWith(issuer) ? (request.url.endsWith("/jwks") ? Response.json(op.jwks) : Response.json(discovery)) : okOrigin(request);
+        const asked = g.received.length;
+        const again = await g.fetch("/api/me", { headers: bearer(token) });
+        assert.equal(again.status, 503, what);
+        assert.equal(g.received.length, asked, `${what}: asked again within 30 s`);
+      } finally {
+        await g.close();
       }
-      // Once the issuer serves its keys, its tokens pass.
+    }
+    // An issuer that serves its keys from the start: its tokens pass.
+    const g = await startGate({ vars: { BEARER_AUDIENCE: API, BEARER_ISSUER: issuer, POLICY: JSON.stringify(POLICY) } });
+    try {
       g.origin = (request) =>
         request.url.startsWith(issuer) ? (request.url.endsWith("/jwks") ? Response.json(op.jwks) : Response.json(discovery)) : okOrigin(request);
-      g.received.length = 0;
       const token = await op.signWithProviderKey({ ...accessClaims(), iss: issuer }, { typ: "at+jwt" });
       await admitted(await g.fetch("/api/me", { headers: bearer(token) }), { g });
     } finally {

@@ -50,6 +50,7 @@ export const GATE_SCRIPT = {
     { type: "CompiledWasm", include: ["**/*.wasm"] },
   ],
   compatibilityDate: "2026-04-26",
+  compatibilityFlags: ["enable_request_signal"],
 };
 
 /** The default mock origin: 200 with a small JSON body. */
@@ -139,7 +140,9 @@ export async function startGate({ vars = {}, worker = {}, workers = [] } = {}) {
       return response;
     },
     /** Sends raw bytes over HTTP/1.1 (for what fetch refuses to send); resolves to the status code. */
-    raw: (bytes) => rawStatus(url, bytes),
+    raw: async (bytes) => (await rawExchange(url, bytes)).status,
+    /** The same, resolving to the answer's status, headers (lower-case names) and body. */
+    rawResponse: (bytes) => rawExchange(url, bytes),
     /** Stops the gate, failing if any sensitive value was ever printed. */
     close: async () => {
       await mf.dispose();
@@ -150,15 +153,49 @@ export async function startGate({ vars = {}, worker = {}, workers = [] } = {}) {
   return gate;
 }
 
-function rawStatus(url, bytes) {
+function rawExchange(url, bytes) {
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(url.port), url.hostname, () => socket.end(bytes));
-    let answer = "";
-    socket.setEncoding("latin1");
-    socket.on("data", (chunk) => (answer += chunk));
-    socket.on("error", reject);
-    socket.on("close", () => resolve(Number(answer.split(" ")[1])));
+    const chunks = [];
+    socket.on("data", (chunk) => chunks.push(chunk));
+    // A server that answers before reading the whole body (413) may reset
+    // the connection while the rest is being sent: the answer came anyway.
+    let failure;
+    socket.on("error", (e) => (failure = e));
+    socket.on("close", () => {
+      if (!chunks.length) return reject(failure ?? new Error("the connection closed without an answer"));
+      const answer = Buffer.concat(chunks).toString("latin1");
+      const [head, ...rest] = answer.split("\r\n\r\n");
+      const [statusLine, ...lines] = head.split("\r\n");
+      const headers = {};
+      for (const line of lines) {
+        const at = line.indexOf(":");
+        headers[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
+      }
+      let body = rest.join("\r\n\r\n");
+      if (headers["transfer-encoding"] === "chunked") body = dechunk(body);
+      resolve({ status: Number(statusLine.split(" ")[1]), headers, body });
+    });
   });
+}
+
+function dechunk(text) {
+  let out = "";
+  for (let at = 0; ; ) {
+    const end = text.indexOf("\r\n", at);
+    const size = parseInt(text.slice(at, end), 16);
+    if (!size) return out;
+    out += text.slice(end + 2, end + 2 + size);
+    at = end + 2 + size + 2;
+  }
+}
+
+/** An HTTP/1.1 request's bytes: `request` is `METHOD target`, sent with Host, Connection: close and `headers`. */
+export function rawRequest(request, headers = {}, body = "") {
+  const lines = [`${request} HTTP/1.1`, "Host: app.example.com", "Connection: close"];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  if (body) lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
+  return Buffer.concat([Buffer.from(lines.join("\r\n") + "\r\n\r\n", "latin1"), Buffer.from(body)]);
 }
 
 const b64url = (bytes) => Buffer.from(bytes).toString("base64url");

@@ -63,7 +63,7 @@ describe("with the ledger bound", () => {
   after(() => gate.close());
 
   test("records are kept for REVOCATION_STALENESS by default, and the health check says so", async () => {
-    assert.deepEqual(await health(gate), { status: "ok", revocation: { mode: "ledger", staleness_s: 2 }, record_cache_s: 2 });
+    assert.deepEqual(await health(gate), { status: "ok", revocation: { mode: "ledger", staleness_s: 2 }, record_cache_s: 2, in_flight: 0 });
   });
 
   test("a record deleted from KV behind the edge's back keeps serving within RECORD_CACHE, and not past it", async () => {
@@ -114,7 +114,7 @@ describe("without the ledger, RECORD_CACHE=60", () => {
   after(() => gate.close());
 
   test("the health check says how long records are kept", async () => {
-    assert.deepEqual(await health(gate), { status: "ok", revocation: { mode: "kv" }, record_cache_s: 60 });
+    assert.deepEqual(await health(gate), { status: "ok", revocation: { mode: "kv" }, record_cache_s: 60, in_flight: 0 });
   });
 
   test("a record deleted behind the edge's back still serves from the copy", async () => {

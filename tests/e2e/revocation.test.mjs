@@ -104,7 +104,7 @@ describe("with the ledger shared by two locations", () => {
   test("each location's health check says it revokes through the ledger, and with which bound, and keeps records that long", async () => {
     for (const loc of [L.a, L.b]) {
       const response = await loc.fetch("/.sessiongate/health");
-      assert.deepEqual(await response.json(), { status: "ok", revocation: { mode: "ledger", staleness_s: 2 }, record_cache_s: 2 });
+      assert.deepEqual(await response.json(), { status: "ok", revocation: { mode: "ledger", staleness_s: 2 }, record_cache_s: 2, in_flight: 0 });
     }
   });
 
@@ -219,7 +219,7 @@ describe("without the ledger (KV only)", () => {
   after(() => K.close());
 
   test("B keeps admitting a session A logged out, well past the window: what the ledger is for", async () => {
-    assert.deepEqual(await (await K.b.fetch("/.sessiongate/health")).json(), { status: "ok", revocation: { mode: "kv" }, record_cache_s: 0 });
+    assert.deepEqual(await (await K.b.fetch("/.sessiongate/health")).json(), { status: "ok", revocation: { mode: "kv" }, record_cache_s: 0, in_flight: 0 });
     const token = await login(K.a, "alice");
     await K.replicate();
     await admits(K.b, token);

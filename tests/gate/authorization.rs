@@ -121,3 +121,144 @@ fn without_a_policy_nothing_is_decided_or_logged() {
     let (_, log) = world.after(&fwd, Directives::default());
     assert_eq!(log.rule, None);
 }
+
+/// Only admins may delete a project; everyone may read and post.
+const PROJECTS: &str = r#"[
+    {"name": "projects", "paths": ["/projects/*"],
+     "allow": [{"any_user": true, "methods": ["GET", "POST"]}, {"groups": ["admins"]}]},
+    {"name": "docs", "paths": ["/docs/*"], "allow": [{"any_user": true}],
+     "deny": [{"groups": ["contractors"], "methods": ["GET"]}]},
+    {"name": "uploads", "paths": ["/uploads/*"], "allow": [{"any_user": true}]}
+]"#;
+
+fn projects(mode: &str) -> World {
+    World::with(config_with(&[("POLICY", PROJECTS), ("MODE", mode)]))
+}
+
+fn post<'a>(u: &'a str, c: &'a str, content_type: Option<&'a str>) -> Inbound<'a> {
+    Inbound {
+        method: "POST",
+        content_type,
+        sec_fetch_site: Some("same-origin"),
+        ..get(u, Some(c))
+    }
+}
+
+#[test]
+fn a_format_suffix_is_judged_by_the_rule_of_the_path_without_it() {
+    let world = world("enforce");
+    let bob = member(&world, "bob", &["staff"], 60);
+    for path in ["/admin.json", "/ADMIN.JSON", "/admin/users.csv"] {
+        let u = url(path);
+        let decision = world.handle(get(&u, Some(&bob)));
+        assert_eq!(decision.log.rule.as_deref(), Some("admins"), "{path}");
+        assert_eq!(reply(decision).status, 403, "{path}");
+    }
+    let stale = member(&world, "sam", &[], 3600);
+    let u = url("/billing.html");
+    let r = reply(world.handle(get(&u, Some(&stale))));
+    assert_eq!((r.status, reason(&r).as_str()), (401, "step_up"));
+}
+
+#[test]
+fn a_deny_naming_get_holds_for_head() {
+    let world = projects("enforce");
+    let contractor = member(&world, "cy", &["contractors"], 60);
+    let u = url("/docs/x");
+    for method in ["GET", "HEAD"] {
+        let req = Inbound {
+            method,
+            ..get(&u, Some(&contractor))
+        };
+        let decision = world.handle(req);
+        assert_eq!(decision.log.rule.as_deref(), Some("docs"));
+        assert_eq!(reply(decision).status, 403, "{method}");
+    }
+}
+
+#[test]
+fn a_post_is_judged_as_the_method_its_query_overrides_to() {
+    let world = projects("enforce");
+    let member_ = member(&world, "bob", &[], 60);
+    let admin = member(&world, "ada", &["admins"], 60);
+    let u = url("/projects/5?_method=DELETE");
+    let decision = world.handle_body(post(&u, &member_, None), Some(""));
+    assert_eq!(
+        (decision.log.reason, decision.log.rule.as_deref()),
+        (Some("forbidden"), Some("projects"))
+    );
+    assert_eq!(reply(decision).status, 403);
+    forward(world.handle_body(post(&u, &admin, None), Some("")));
+    // A plain POST, and a GET whatever its query says, are the member's.
+    let plain = url("/projects/5");
+    forward(world.handle_body(post(&plain, &member_, None), Some("")));
+    let get_u = url("/projects/5?_method=DELETE");
+    forward(world.handle(get(&get_u, Some(&member_))));
+}
+
+#[test]
+fn a_post_is_judged_as_the_method_its_form_body_overrides_to() {
+    let world = projects("enforce");
+    let bob = member(&world, "bob", &[], 60);
+    let u = url("/projects/5");
+    let multipart =
+        "--b0\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\ndelete\r\n--b0--\r\n";
+    for (content_type, body) in [
+        (
+            Some("application/x-www-form-urlencoded"),
+            "title=x&_method=delete",
+        ),
+        (None, "_method=DELETE"),
+        (Some("multipart/form-data; boundary=b0"), multipart),
+        (Some("application/json"), r#"{"_method":"delete"}"#),
+    ] {
+        let decision = world.handle_body(post(&u, &bob, content_type), Some(body));
+        assert_eq!(reply(decision).status, 403, "{content_type:?}");
+    }
+    // Another type of body is not read, and holds no override.
+    forward(world.handle_body(post(&u, &bob, Some("text/plain")), Some("_method=DELETE")));
+}
+
+#[test]
+fn a_body_too_large_to_judge_is_refused_and_elsewhere_no_body_is_read() {
+    let world = projects("report");
+    let bob = member(&world, "bob", &[], 60);
+    let u = url("/projects/5");
+    let decision = world.handle_body(
+        post(&u, &bob, Some("application/x-www-form-urlencoded")),
+        None,
+    );
+    assert_eq!(decision.log.reason, Some("body_too_large"));
+    let r = reply(decision);
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (413, r#"{"error":"body_too_large"}"#)
+    );
+    // No rule of /uploads names methods: its body is never read (a read
+    // would have found it too large).
+    let uploads = url("/uploads/big");
+    forward(world.handle_body(
+        post(&uploads, &bob, Some("multipart/form-data; boundary=x")),
+        None,
+    ));
+    let no_boundary = world.handle_body(post(&u, &bob, Some("multipart/form-data")), Some(""));
+    let r = reply(no_boundary);
+    assert_eq!(
+        (r.status, reason(&r).as_str()),
+        (400, "form_without_boundary")
+    );
+}
+
+#[test]
+fn report_mode_forwards_an_overriding_post_with_the_verdict() {
+    let world = projects("report");
+    let bob = member(&world, "bob", &[], 60);
+    let u = url("/projects/5?_method=delete");
+    let fwd = forward(world.handle_body(post(&u, &bob, None), Some("")));
+    let verdict = fwd
+        .headers
+        .iter()
+        .find(|(n, _)| *n == "sessiongate-verdict")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(verdict, Some("deny; reason=forbidden; rule=projects"));
+}

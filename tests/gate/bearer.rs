@@ -521,3 +521,33 @@ fn report_mode_forwards_what_it_would_refuse_with_the_verdict() {
         .any(|(n, v)| *n == VERDICT_HEADER && v == "deny; reason=forbidden; rule=default"));
     assert!(forward.headers.iter().any(|(n, _)| *n == USER_HEADER));
 }
+
+#[test]
+fn an_issuer_that_is_down_is_asked_once_per_30_s_and_each_503_counts_against_the_sender() {
+    let world = world(&[("BAD_TOKEN_LIMIT", "5/1m")]);
+    let down = Issuer {
+        up: false,
+        ..Issuer::new()
+    };
+    let u = url("/api/reports/q3");
+    let forged = format!("Bearer {}", token());
+    let from = |client| Inbound {
+        client: Some(client),
+        ..request("GET", &u, &forged)
+    };
+    let statuses: Vec<u16> = (0..30)
+        .map(|_| replied(handle(&world, &down, from("203.0.113.9")).0).status)
+        .collect();
+    assert_eq!(statuses[..5], [503; 5]);
+    assert!(statuses[5..].iter().all(|&s| s == 429), "{statuses:?}");
+    assert_eq!(down.fetched.borrow().len(), 1, "one fetch, then remembered");
+    let (step, log) = handle(&world, &down, from("198.51.100.7"));
+    assert_eq!(replied(step).status, 503);
+    assert_eq!(log.reason, Some("provider_unavailable"));
+    assert!(log.detail.unwrap().contains("within the last 30 s"));
+    assert_eq!(down.fetched.borrow().len(), 1);
+    world.clock.advance(30);
+    let (step, _) = handle(&world, &down, from("198.51.100.8"));
+    assert_eq!(replied(step).status, 503);
+    assert_eq!(down.fetched.borrow().len(), 2, "asked again after 30 s");
+}

@@ -224,6 +224,18 @@ fn a_bad_handoff_is_logged_and_ignored() {
             handoff(serde_json::json!({"sub": "a", "exp": NOW + 60, "auth_time": "now"})),
             "bad_auth_time",
         ),
+        (
+            handoff(serde_json::json!({"sub": " alice ", "exp": NOW + 60})),
+            "sub_surrounding_whitespace",
+        ),
+        (
+            handoff(serde_json::json!({"sub": "alice\u{3000}", "exp": NOW + 60})),
+            "sub_surrounding_whitespace",
+        ),
+        (
+            handoff(serde_json::json!({"sub": "al\tice", "exp": NOW + 60})),
+            "sub_control_character",
+        ),
     ];
     for (token, detail) in cases {
         let (completion, log) = login_as(&world, None, &token);
@@ -258,4 +270,33 @@ fn a_store_failure_answers_503_and_sets_no_session() {
     assert_eq!(r.status, 503);
     assert!(set_cookies(&r)[0].contains("Max-Age=0"));
     assert_eq!(log.reason, Some("store_unavailable"));
+}
+
+#[test]
+fn a_user_id_beyond_visible_ascii_reaches_the_origin_encoded_in_the_header_and_exact_in_the_assertion(
+) {
+    let world = World::new();
+    for (uid, header) in [
+        ("zoë", "UTF-8''zo%C3%AB"),
+        ("日本", "UTF-8''%E6%97%A5%E6%9C%AC"),
+        ("a b", "UTF-8''a%20b"),
+        ("a,b", "a,b"),
+        ("UTF-8''x", "UTF-8''UTF-8%27%27x"),
+    ] {
+        let (token, _) = world.session(uid, 60);
+        let c = cookie(&token);
+        let u = url("/dashboard");
+        let fwd = forward(world.handle(get(&u, Some(&c))));
+        let user = fwd
+            .headers
+            .iter()
+            .find(|(n, _)| *n == "x-sessiongate-user")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(user, Some(header), "{uid}");
+        assert_eq!(
+            sessiongate::user_header::decode(header).as_deref(),
+            Some(uid)
+        );
+        assert_eq!(dashboard_assertion(&fwd).sub, uid);
+    }
 }

@@ -35,7 +35,8 @@ use std::collections::HashMap;
 use sessiongate::assertion::{self, AssertionClaims, Expected};
 use sessiongate::config::Config;
 use sessiongate::gate::{
-    Answer, Edits, Exchange, Forward, Gate, Inbound, Input, Log, OriginHead, Reply, Step,
+    Answer, Edits, Exchange, Forward, Gate, Inbound, Input, Log, Op, OriginHead, Outcome, Reply,
+    Step,
 };
 use sessiongate::jwt;
 use sessiongate::key::HmacKey;
@@ -178,12 +179,44 @@ impl World {
             record_cache: Some(&self.record_cache),
             spent: &self.spent,
             provider_cache: None,
+            in_flight: 0,
         }
     }
 
     fn handle(&self, req: Inbound<'_>) -> Decision {
         let (mut exchange, step) = self.gate().start(&req, self.clock.now());
         match drive(&self.store, self.gate(), &mut exchange, step) {
+            Step::Finish(Answer::Reply(reply), log) => Decision {
+                action: Action::Reply(reply),
+                log,
+            },
+            Step::Forward(forward) => Decision {
+                action: Action::Forward(Box::new(Forwarded {
+                    forward,
+                    exchange: RefCell::new(Some(exchange)),
+                })),
+                log: Log::default(),
+            },
+            other => panic!("before the origin: {other:?}"),
+        }
+    }
+
+    /// [`handle`](Self::handle) for a request with a body: each read of it
+    /// is answered with `body`, or as too large for the read with `None`.
+    fn handle_body(&self, req: Inbound<'_>, body: Option<&str>) -> Decision {
+        let gate = self.gate();
+        let (mut exchange, mut step) = gate.start(&req, self.clock.now());
+        while let Step::Store(ops) = step {
+            let outcomes = ops
+                .iter()
+                .map(|op| match op {
+                    Op::ReadBody { .. } => Outcome::Value(body.map(str::to_owned)),
+                    other => perform(&self.store, std::slice::from_ref(other)).remove(0),
+                })
+                .collect();
+            step = exchange.resume(gate, Input::Store(outcomes));
+        }
+        match step {
             Step::Finish(Answer::Reply(reply), log) => Decision {
                 action: Action::Reply(reply),
                 log,

@@ -294,3 +294,36 @@ fn health_says_how_long_a_record_is_kept() {
         assert_eq!(body["record_cache_s"], secs);
     }
 }
+
+/// A logout whose delete is asked for, and whose answer never comes back
+/// (the client went away): the copy is gone already, so the session is
+/// read again, and found ended.
+#[test]
+fn an_ending_drops_the_copy_when_its_write_is_asked_for() {
+    let world = world();
+    let (token, id) = world.session("alice", 60);
+    served(&world, &token);
+    assert_eq!(served(&world, &token), 0, "cached");
+    let (c, u) = (cookie(&token), url("/.sessiongate/logout"));
+    let req = Inbound {
+        method: "POST",
+        origin: Some(SITE),
+        ..get(&u, Some(&c))
+    };
+    let gate = world.gate();
+    let (mut exchange, mut step) = gate.start(&req, world.clock.now());
+    // Perform the reads; stop at the first step that deletes the record.
+    loop {
+        let Step::Store(ops) = step else {
+            panic!("the logout finished without a delete: {step:?}")
+        };
+        if ops.iter().any(|op| matches!(op, Op::Delete { .. })) {
+            break;
+        }
+        step = exchange.resume(gate, Input::Store(perform(&world.store, &ops)));
+    }
+    drop(exchange);
+    // The delete landed at KV (another isolate's request did it, say).
+    unbacked(&world, &id);
+    revoked(&world, &token);
+}

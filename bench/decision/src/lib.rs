@@ -156,6 +156,7 @@ impl Workload {
             record_cache: None,
             spent: &self.spent,
             provider_cache: None,
+            in_flight: 0,
         }
     }
 
