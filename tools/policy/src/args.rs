@@ -9,10 +9,12 @@ use sessiongate::session::Claims;
 pub const USAGE: &str = "\
 usage: npm run policy -- --user ID [options] METHOD PATH
        npm run policy -- --client ID [--scope S] METHOD PATH
+       npm run policy -- --lint [--config FILE | --policy FILE [--default D]]
 
 Which POLICY rule decides a request of this user's (or machine client's),
-and what it answers, with the gate's own code. PATH may carry a query
-(ignored) or be a URL.
+and what it answers, with the gate's own code. PATH may carry a query (a
+POST's _method in it is judged too) or be a URL. --lint lists the traps a
+valid policy can hold instead.
 
 who (--user or --client):
   --user ID               the session's user id
@@ -31,9 +33,9 @@ which policy:
   --policy FILE           a JSON array of rules instead of POLICY
   --default allow|deny    with --policy: what a path no rule matches gets (allow)
 
-exit status: 0 the request passes (allowed, public, an edge endpoint);
-1 it is refused (forbidden, step-up, a path refused with 400);
-2 a usage or configuration error.";
+exit status: 0 the request passes (allowed, public, an edge endpoint), or
+--lint found warnings only; 1 it is refused (forbidden, step-up, a path
+refused with 400); 2 a usage or configuration error.";
 
 /// What to decide, and where the policy comes from.
 #[derive(Debug)]
@@ -45,12 +47,19 @@ pub struct Args {
     pub device_bound: bool,
     /// Seconds since the user signed in.
     pub auth_age: u64,
-    pub config: Option<PathBuf>,
-    pub policy: Option<PathBuf>,
-    pub default: Option<Fallback>,
+    pub source: Source,
     pub method: String,
     /// The path as given: perhaps with a query, or a whole URL.
     pub target: String,
+}
+
+/// Where the settings come from: `--config`, and `--policy` instead of
+/// its `POLICY` (with `--default` instead of its `POLICY_DEFAULT`).
+#[derive(Debug, Default)]
+pub struct Source {
+    pub config: Option<PathBuf>,
+    pub policy: Option<PathBuf>,
+    pub default: Option<Fallback>,
 }
 
 /// Whose request it is.
@@ -66,6 +75,7 @@ pub enum Who {
 
 pub enum Command {
     Decide(Box<Args>),
+    Lint(Source),
     Help,
 }
 
@@ -82,9 +92,8 @@ impl Command {
         let mut claims = Claims::new();
         let mut device_bound = false;
         let mut auth_age = 0;
-        let mut config = None;
-        let mut policy = None;
-        let mut default = None;
+        let mut source = Source::default();
+        let mut lint = false;
         let mut positional = Vec::new();
 
         while let Some(arg) = args.next() {
@@ -101,6 +110,7 @@ impl Command {
             };
             match flag {
                 "-h" | "--help" => return Ok(Self::Help),
+                "--lint" => lint = true,
                 "--user" => user = Some(value()?),
                 "--client" => client = Some(value()?),
                 "--scope" => scopes.extend(value()?.split_whitespace().map(str::to_owned)),
@@ -128,10 +138,10 @@ impl Command {
                         age => duration(age).map_err(|e| format!("--auth-age: {e}"))?,
                     };
                 }
-                "--config" => config = Some(PathBuf::from(value()?)),
-                "--policy" => policy = Some(PathBuf::from(value()?)),
+                "--config" => source.config = Some(PathBuf::from(value()?)),
+                "--policy" => source.policy = Some(PathBuf::from(value()?)),
                 "--default" => {
-                    default =
+                    source.default =
                         Some(Fallback::parse(&value()?).map_err(|e| format!("--default: {e}"))?)
                 }
                 "--" => positional.extend(args.by_ref()),
@@ -140,6 +150,15 @@ impl Command {
             }
         }
 
+        if source.default.is_some() && source.policy.is_none() {
+            return Err("--default goes with --policy; otherwise POLICY_DEFAULT applies".into());
+        }
+        if lint {
+            return match positional.is_empty() {
+                true => Ok(Self::Lint(source)),
+                false => Err("--lint takes no METHOD PATH".into()),
+            };
+        }
         let who = match (
             user.filter(|u| !u.is_empty()),
             client.filter(|c| !c.is_empty()),
@@ -153,9 +172,6 @@ impl Command {
             },
             (None, None) => return Err("--user (or --client) is required".into()),
         };
-        if default.is_some() && policy.is_none() {
-            return Err("--default goes with --policy; otherwise POLICY_DEFAULT applies".into());
-        }
         let [method, target]: [String; 2] = positional
             .try_into()
             .map_err(|_| "expected METHOD PATH after the options, e.g. GET /admin/users")?;
@@ -166,9 +182,7 @@ impl Command {
             claims,
             device_bound,
             auth_age,
-            config,
-            policy,
-            default,
+            source,
             method,
             target,
         })))

@@ -14,6 +14,10 @@
 //!
 //! Exit status: 0 when the request passes, 1 when it is refused, 2 for a
 //! usage or configuration error (a policy's names the rule and the field).
+//!
+//! `npm run policy -- --lint` reads the same settings and prints the traps
+//! a valid policy can hold (DESIGN §13.7): exit 0 with warnings only, 2
+//! when the configuration itself is wrong.
 
 mod args;
 mod setup;
@@ -23,9 +27,11 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sessiongate::config::Mode;
-use sessiongate::policy::path::{fold, Pattern};
+use sessiongate::method_override;
+use sessiongate::policy::lint::Context;
+use sessiongate::policy::path::fold;
 use sessiongate::policy::rule::Condition;
-use sessiongate::policy::{Client, Decision, Outcome, Request, Rule, Subject};
+use sessiongate::policy::{Client, Decision, Match, Outcome, Request, Rule, Subject};
 use sessiongate::routes::{self, Route};
 
 use args::{Args, Command, Who, USAGE};
@@ -34,6 +40,7 @@ use setup::Setup;
 fn main() -> ExitCode {
     let args = match Command::parse(std::env::args().skip(1)) {
         Ok(Command::Decide(args)) => args,
+        Ok(Command::Lint(source)) => return lint(&source),
         Ok(Command::Help) => {
             print_lines([USAGE]);
             return ExitCode::SUCCESS;
@@ -44,7 +51,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let setup = match Setup::load(&args) {
+    let setup = match Setup::read(&args.source) {
         Ok(setup) => setup,
         Err(problem) => {
             eprintln!("policy: {problem}");
@@ -57,6 +64,39 @@ fn main() -> ExitCode {
     let report = report(&setup, &args, now);
     print_lines(&report.lines);
     ExitCode::from(if report.passes { 0 } else { 1 })
+}
+
+/// `--lint`: every warning, one a line; exit 0 unless the settings are wrong.
+fn lint(source: &args::Source) -> ExitCode {
+    let setup = match Setup::read(source) {
+        Ok(setup) => setup,
+        Err(problem) => {
+            eprintln!("policy: {problem}");
+            return ExitCode::from(2);
+        }
+    };
+    let warnings = setup.policy.lint(Context {
+        public_paths: &setup.public_paths,
+        machine_clients: setup.machine_clients,
+        device_binding: setup.device_binding,
+    });
+    let count = |n: usize, what: &str| match n {
+        0 => format!("no {what}s"),
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    };
+    let summary = format!(
+        "lint: {}, {}",
+        count(setup.policy.rules().len(), "rule"),
+        count(warnings.len(), "warning")
+    );
+    print_lines(
+        warnings
+            .iter()
+            .map(|w| format!("warning: {w}"))
+            .chain([summary]),
+    );
+    ExitCode::SUCCESS
 }
 
 /// To stdout; a closed pipe (`| head`) is not an error.
@@ -101,11 +141,26 @@ fn report(setup: &Setup, args: &Args, now: u64) -> Report {
     }
 
     let method = args.method.as_str();
-    let request = Request {
-        path: &path,
-        method,
+    let found = setup.policy.matching(&path);
+    let rule = found.map(|m| m.rule);
+    // A POST overriding its method in the query is judged as both.
+    let overrides: Vec<String> = match (method, query_of(&args.target)) {
+        ("POST", Some(query)) if rule.is_some_and(Rule::judges_methods) => {
+            method_override::in_query(query)
+                .filter(|m| m != method)
+                .collect()
+        }
+        _ => Vec::new(),
     };
-    let rule = setup.policy.rule_for(&path);
+    if !overrides.is_empty() {
+        lines.push(format!(
+            "method:  POST, judged as {} too (_method)",
+            overrides.join(", ")
+        ));
+    }
+    let methods: Vec<&str> = std::iter::once(method)
+        .chain(overrides.iter().map(String::as_str))
+        .collect();
     let auth_time = now.saturating_sub(args.auth_age);
     let (decision, refused_by_rule) = match &args.who {
         Who::User(uid) => {
@@ -117,9 +172,24 @@ fn report(setup: &Setup, args: &Args, now: u64) -> Report {
                 device_bound: setup.device_binding && args.device_bound,
                 auth_time,
             };
-            let decision = setup.policy.decide(&request, &subject, now);
-            let holds = |c: &Condition| c.holds(&subject, method);
-            let none = format!("no allow condition holds for this user and {method}");
+            let decide = |method: &str| {
+                setup.policy.decide(
+                    &Request {
+                        path: &path,
+                        method,
+                    },
+                    &subject,
+                    now,
+                )
+            };
+            let decision = all_of(&methods, decide);
+            // The method the rule refuses: why, under it.
+            let refused = methods
+                .iter()
+                .find(|m| !rule.is_some_and(|r| r.admits(&subject, m)))
+                .unwrap_or(&method);
+            let holds = |c: &Condition| c.holds(&subject, refused);
+            let none = format!("no allow condition holds for this user and {refused}");
             (decision, rule.map(|rule| why_refused(rule, holds, none)))
         }
         Who::Client { id, scope } => {
@@ -128,13 +198,27 @@ fn report(setup: &Setup, args: &Args, now: u64) -> Report {
                 scope,
                 issued_at: auth_time,
             };
-            let decision = setup.policy.decide_client(&request, &client, now);
-            let holds = |c: &Condition| c.holds_for_client(&client, method);
-            let none = format!("no allow condition names this client or its scopes for {method}");
+            let decide = |method: &str| {
+                setup.policy.decide_client(
+                    &Request {
+                        path: &path,
+                        method,
+                    },
+                    &client,
+                    now,
+                )
+            };
+            let decision = all_of(&methods, decide);
+            let refused = methods
+                .iter()
+                .find(|m| !rule.is_some_and(|r| r.admits_client(&client, m)))
+                .unwrap_or(&method);
+            let holds = |c: &Condition| c.holds_for_client(&client, refused);
+            let none = format!("no allow condition names this client or its scopes for {refused}");
             (decision, rule.map(|rule| why_refused(rule, holds, none)))
         }
     };
-    lines.push(rule_line(rule, &path, &decision, &args.who));
+    lines.push(rule_line(found, &path, &decision, &args.who));
     let verdict = match (decision.outcome, refused_by_rule) {
         (Outcome::Allow, _) => "allow".to_owned(),
         (Outcome::Forbidden, None) => "forbidden (403)".to_owned(),
@@ -169,10 +253,18 @@ fn why_refused(rule: &Rule, holds: impl Fn(&Condition) -> bool, none: String) ->
     }
 }
 
+/// The decision under each of `methods`: the stricter wins.
+fn all_of<'p>(methods: &[&str], decide: impl Fn(&str) -> Decision<'p>) -> Decision<'p> {
+    methods
+        .iter()
+        .skip(1)
+        .fold(decide(methods[0]), |d, m| d.and(decide(m)))
+}
+
 /// `rule:` and the rule that decides, or why none does.
-fn rule_line(rule: Option<&Rule>, path: &str, decision: &Decision<'_>, who: &Who) -> String {
-    match (rule, who) {
-        (Some(rule), _) => format!("rule:    {}", describe(rule, path)),
+fn rule_line(found: Option<Match<'_>>, path: &str, decision: &Decision<'_>, who: &Who) -> String {
+    match (found, who) {
+        (Some(found), _) => format!("rule:    {}", describe(found, path)),
         (None, Who::Client { .. }) => {
             "rule:    default (no rule's paths match; machine clients are refused there)".to_owned()
         }
@@ -200,24 +292,27 @@ fn path_of(target: &str) -> &str {
     }
 }
 
-/// `admins (matches /admin/*)`: the rule's label and its pattern that
-/// covers the path most specifically.
-fn describe(rule: &Rule, path: &str) -> String {
+/// `admins (matches /admin/*)`: the rule's label and the pattern of its
+/// that matched, with the format suffix it matched without.
+fn describe(found: Match<'_>, path: &str) -> String {
     let folded = fold(path);
-    let pattern = rule
-        .paths
-        .iter()
-        .filter_map(|p| p.matches(&folded).map(|s| (s, p)))
-        .max_by_key(|(s, _)| *s)
-        .map(|(_, p)| match p {
-            Pattern::Exact(path) => path.clone(),
-            Pattern::Prefix(base) => format!("{base}/*"),
-        })
-        .unwrap_or_default();
-    let unnamed = if rule.label.bytes().all(|b| b.is_ascii_digit()) {
+    let suffix = match found.suffix_len {
+        0 => String::new(),
+        n => format!(" with the format suffix {}", &folded[folded.len() - n..]),
+    };
+    let unnamed = if found.rule.is_unnamed() {
         "unnamed; "
     } else {
         ""
     };
-    format!("{} ({unnamed}matches {pattern})", rule.label)
+    format!(
+        "{} ({unnamed}matches {}{suffix})",
+        found.rule.label, found.pattern
+    )
+}
+
+/// The query of a request target, if it has one.
+fn query_of(target: &str) -> Option<&str> {
+    let rest = target.split('#').next().unwrap_or_default();
+    rest.split_once('?').map(|(_, query)| query)
 }

@@ -10,7 +10,7 @@ use sessiongate::oidc::START_PATH;
 use sessiongate::policy::{Fallback, Policy};
 use sessiongate::routes::PublicPaths;
 
-use crate::args::Args;
+use crate::args::Source;
 
 /// What decides a request, checked.
 pub struct Setup {
@@ -21,6 +21,8 @@ pub struct Setup {
     /// `DEVICE_BOUND` is not `off`: only then does the gate count a
     /// session as bound.
     pub device_binding: bool,
+    /// `BEARER_AUDIENCE` is set: machine clients reach the policy.
+    pub machine_clients: bool,
 }
 
 const DEFAULT_CONFIG: &str = "wrangler.toml";
@@ -28,9 +30,12 @@ const DEFAULT_CONFIG: &str = "wrangler.toml";
 impl Setup {
     /// Reads `--config` (or `./wrangler.toml`) and `--policy`. With
     /// `--policy`, a missing `./wrangler.toml` leaves the Worker's defaults.
-    pub fn load(args: &Args) -> Result<Self, String> {
-        let config = args.config.clone().unwrap_or(PathBuf::from(DEFAULT_CONFIG));
-        let vars = if args.config.is_none() && args.policy.is_some() && !config.exists() {
+    pub fn read(source: &Source) -> Result<Self, String> {
+        let config = source
+            .config
+            .clone()
+            .unwrap_or(PathBuf::from(DEFAULT_CONFIG));
+        let vars = if source.config.is_none() && source.policy.is_some() && !config.exists() {
             toml::Table::new()
         } else {
             read_vars(&config)?
@@ -38,11 +43,11 @@ impl Setup {
         let var = |name: &str| var(&vars, name);
         let at = config.display();
 
-        let policy = match &args.policy {
+        let policy = match &source.policy {
             Some(file) => {
                 let rules = fs::read_to_string(file)
                     .map_err(|e| format!("{}: cannot read it: {e}", file.display()))?;
-                Policy::parse(&rules, args.default.unwrap_or_default())
+                Policy::parse(&rules, source.default.unwrap_or_default())
                     .map_err(|e| format!("{}: {e}", file.display()))?
             }
             None => {
@@ -79,6 +84,7 @@ impl Setup {
             public_paths,
             mode,
             device_binding: binding != dbsc::Mode::Off,
+            machine_clients: var("BEARER_AUDIENCE").is_some(),
         })
     }
 }

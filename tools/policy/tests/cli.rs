@@ -325,3 +325,101 @@ fn a_machine_client_passes_only_where_a_rule_names_it() {
         run.stderr
     );
 }
+
+#[test]
+fn a_format_suffix_is_shown_with_the_pattern_it_matched_without() {
+    check_both(
+        &["--user", "bob", "GET", "/admin.json"],
+        1,
+        &[
+            "path:    /admin.json",
+            "rule:    admins (matches /admin/* with the format suffix .json)",
+        ],
+    );
+}
+
+#[test]
+fn a_post_overriding_its_method_in_the_query_is_judged_as_both() {
+    let deployer = ["--client", "ci-deployer", "--scope", "deploy:write"];
+    check_both(
+        &[&deployer[..], &["POST", "/api/deploy?_method=DELETE"]].concat(),
+        1,
+        &[
+            "method:  POST, judged as DELETE too (_method)",
+            "verdict: forbidden (403): no allow condition names this client or its scopes for DELETE",
+        ],
+    );
+    // A rule without methods judges the path alone: the query is not read.
+    check_both(
+        &[
+            "--user",
+            "ada",
+            "--email",
+            "ada@example.com",
+            "POST",
+            "/reports/q3?_method=DELETE",
+        ],
+        0,
+        &["verdict: allow"],
+    );
+}
+
+/// `--lint` on a config: each warning a line, exit 0; a bad policy exits 2.
+#[test]
+fn lint_lists_the_traps_and_exits_0_with_warnings_only() {
+    let config = file(
+        "lint.toml",
+        r#"
+[vars]
+PUBLIC_PATHS = "/static/*"
+DEVICE_BOUND = "off"
+POLICY = '''[
+  {"name": "admins", "paths": ["/admin/*"], "allow": [{"groups": ["admins"]}]},
+  {"name": "assets", "paths": ["/static/img/*"], "allow": [{"groups": ["design"]}]},
+  {"name": "admins-again", "paths": ["/admin/*"], "allow": [{"any_user": true}]},
+  {"name": "api", "paths": ["/api/*"], "allow": [{"any_user": true}], "deny": [{"clients": ["ci"]}]},
+  {"name": "bound", "paths": ["/b"], "allow": [{"device_bound": true}]}
+]'''
+"#,
+    );
+    let run = tester(&config, &["--lint"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let warnings: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 5, "{}", run.stdout);
+    for expected in [
+        "warning: POLICY_DEFAULT is allow while rules are set",
+        "warning: rule assets: /static/img/* lies under PUBLIC_PATHS' /static/*",
+        "warning: rule admins-again never decides: rule admins",
+        "warning: rule api: deny[0] can never hold: it names machine clients",
+        "warning: rule bound: allow[0] can never hold: DEVICE_BOUND is off",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.starts_with(expected)),
+            "{expected}\n{}",
+            run.stdout
+        );
+    }
+    assert!(run.stdout.lines().any(|l| l == "lint: 5 rules, 5 warnings"));
+
+    let clean = file(
+        "lint-clean.toml",
+        "[vars]\nPOLICY_DEFAULT = \"deny\"\nPOLICY = '''[{\"paths\": [\"/*\"], \"allow\": [{\"any_user\": true}]}]'''\n",
+    );
+    check(&clean, &["--lint"], 0, &["lint: 1 rule, no warnings"]);
+
+    let bad = file(
+        "lint-bad.toml",
+        "[vars]\nPOLICY = '''[{\"paths\": []}]'''\n",
+    );
+    let run = tester(&bad, &["--lint"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("POLICY: rule 0: paths"),
+        "{}",
+        run.stderr
+    );
+}
