@@ -9,23 +9,30 @@
 //!   `%5C`/`%5c`, `%00`; no segment that is `.`, `..` (or dots only, before
 //!   a `;`); every escape is `%` + two upper-case hex digits of a reserved
 //!   byte; no `%25` followed by an escape (the double encoding `normalise`
-//!   refuses); it means the same as the input once fully decoded; and it
+//!   refuses); once decoded, no character that NFKC or Windows' best fit
+//!   reads as ASCII (`lookalike::reads_as_ascii`: fullwidth letters, `ﬀ`,
+//!   `ā`, …) and no segment (nor its part before `;`) ending in `.` or a
+//!   space; it means the same as the input once fully decoded; and it
 //!   normalises to itself, unchanged and borrowed (idempotent);
 //! - if a query survives `sanitise_return_to` with a `return_to`, there is
 //!   exactly one, it has a value, and that value is `is_safe_return_to`;
 //!   other parameters are kept;
 //! - `is_safe_return_to(v)` implies v and every decoding of it is a local
 //!   path (`/`, not `//`, no `\`, no control character);
-//! - `percent_decode(percent_encode(s)) == s`.
+//! - `percent_decode(percent_encode(s)) == s`;
+//! - the `_method`s found in the query, and in the text read as a
+//!   url-encoded, multipart (boundary `b`) or JSON body, are non-empty and
+//!   upper case; a query holding the pair `_method=delete` names `DELETE`.
 #![no_main]
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use sessiongate::method_override::{in_query, Form};
 use sessiongate::routes::{
-    classify, is_safe_return_to, normalise, percent_decode, percent_encode, sanitise_return_to,
-    Endpoint, PublicPaths, Route,
+    classify, is_safe_return_to, lookalike, normalise, percent_decode, percent_encode,
+    sanitise_return_to, Endpoint, PublicPaths, Route,
 };
 
 fn public() -> &'static PublicPaths {
@@ -115,6 +122,33 @@ fn check_normalised(raw: &str, p: &str) {
         }
     }
     assert_eq!(decode(p), decode(raw), "{raw:?} -> {p:?}: meaning changed");
+    let lossy = {
+        let bytes = p.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                out.push(hex(bytes[i + 1]).unwrap() * 16 + hex(bytes[i + 2]).unwrap());
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    assert!(
+        !lossy.chars().any(lookalike::reads_as_ascii),
+        "{raw:?} -> {p:?}: a look-alike of ASCII passed"
+    );
+    for segment in lossy.split('/') {
+        for name in [segment, segment.split(';').next().unwrap_or_default()] {
+            assert!(
+                !name.ends_with(['.', ' ']),
+                "{raw:?} -> {p:?}: a segment ends in a dot or space"
+            );
+        }
+    }
     match normalise(p) {
         Ok(Cow::Borrowed(again)) => assert_eq!(again, p),
         Ok(Cow::Owned(again)) => panic!("{raw:?} -> {p:?} -> {again:?}: not idempotent"),
@@ -175,4 +209,19 @@ fuzz_target!(|data: &[u8]| {
 
     assert_eq!(percent_decode(&percent_encode(text)).as_deref(), Some(text));
     assert_eq!(percent_decode(text), decode(text));
+
+    let multipart = Form::Multipart {
+        boundary: "b".to_owned(),
+    };
+    let found = in_query(query)
+        .chain(Form::UrlEncoded.overrides(text))
+        .chain(multipart.overrides(text))
+        .chain(Form::Json.overrides(text));
+    for method in found {
+        assert!(!method.is_empty(), "{text:?}: an empty method");
+        assert_eq!(method, method.to_ascii_uppercase(), "{text:?}: not upper case");
+    }
+    if query.split('&').any(|pair| pair == "_method=delete") {
+        assert!(in_query(query).any(|m| m == "DELETE"), "{query:?}: _method missed");
+    }
 });

@@ -18,8 +18,16 @@
 //!   then exactly what `POLICY_DEFAULT` says), `Forbidden` exactly when the
 //!   rule does not admit the subject for the method, `StepUp` with the
 //!   rule's `max_auth_age` exactly when it admits and the sign-in is older;
-//! - the rule chosen covers the path, no rule covers it more specifically,
-//!   and no earlier rule covers it as specifically (first among equals);
+//! - the rule chosen covers the path, as it is or without a format suffix
+//!   (`.json`) on its last segment; no rule covers it more specifically,
+//!   and no earlier rule covers it as specifically (first among equals,
+//!   a match as written before one without a suffix); `matching` names
+//!   the pattern and the suffix it matched without;
+//! - the path with a format suffix added (`.json`, `.tar.gz`) gets a rule
+//!   that covers it at least as specifically as the path's own;
+//! - a condition that holds for `GET` holds for `HEAD`;
+//! - a `POST` judged as the input's method too (`_method`) passes exactly
+//!   when both pass, under the same rule;
 //! - a rule is not escaped by how the path is written: its upper-case
 //!   form, a trailing slash, doubled slashes and a `;` parameter on the
 //!   last segment get the same rule;
@@ -35,8 +43,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sessiongate::policy::path::{fold, Pattern};
-use sessiongate::policy::{Client, Fallback, Outcome, Policy, Request, Subject, DEFAULT_LABEL};
+use sessiongate::policy::path::{fold, strip_format_suffix, Pattern, Specificity};
+use sessiongate::policy::{
+    Client, Fallback, Outcome, Policy, Request, Rule, Subject, DEFAULT_LABEL,
+};
 use sessiongate::routes::normalise;
 use sessiongate::session::Claims;
 
@@ -84,6 +94,26 @@ impl Who {
     }
 }
 
+/// How a rule covers `folded`, as the policy should judge it: the best of
+/// its patterns on the path as it is, then without each format suffix; a
+/// match as written ranks above one without a suffix.
+fn covers(rule: &Rule, folded: &str) -> Option<(Specificity, bool)> {
+    let mut best = None;
+    let mut candidate = folded;
+    loop {
+        let literal = candidate.len() == folded.len();
+        for pattern in &rule.paths {
+            if let Some(s) = pattern.matches(candidate) {
+                best = best.max(Some((s, literal)));
+            }
+        }
+        match strip_format_suffix(candidate) {
+            Some(base) => candidate = base,
+            None => return best,
+        }
+    }
+}
+
 /// Decides `path` under both fallbacks and checks the decisions against
 /// the rules.
 fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
@@ -118,7 +148,7 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
             "{path:?}: a path no rule matches admitted a machine client"
         );
         assert!(
-            allow.rules().iter().all(|r| r.covers(&folded).is_none()),
+            allow.rules().iter().all(|r| covers(r, &folded).is_none()),
             "{path:?}: a rule covers it"
         );
         return;
@@ -133,16 +163,24 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
     );
 
     // The chosen rule is the most specific, and the first among equals.
-    let best = rule
-        .covers(&folded)
-        .expect("the rule chosen does not cover the path");
+    let best = covers(rule, &folded).expect("the rule chosen does not cover the path");
+    let found = allow.matching(path).expect("matching finds no rule");
+    assert_eq!(found.rule.label, rule.label);
+    let (spec, literal) = best;
+    assert_eq!(literal, found.suffix_len == 0, "{path:?}: suffix");
+    assert!(found.suffix_len < folded.len());
+    assert_eq!(
+        found.pattern.matches(&folded[..folded.len() - found.suffix_len]),
+        Some(spec),
+        "{path:?}: the pattern named does not match as said"
+    );
     let first = allow
         .rules()
         .iter()
         .position(|r| r.label == rule.label)
         .unwrap();
     for (i, other) in allow.rules().iter().enumerate() {
-        match other.covers(&folded) {
+        match covers(other, &folded) {
             Some(s) if s > best => panic!(
                 "{path:?}: rule {:?} is more specific than {:?}",
                 other.label, rule.label
@@ -182,6 +220,32 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
             "{path:?}: a condition of rule {:?} holds for a person and a client",
             rule.label
         );
+        if condition.holds(&subject, "GET") {
+            assert!(condition.holds(&subject, "HEAD"), "{path:?}: GET holds, HEAD not");
+        }
+    }
+
+    // A POST overriding its method to the input's is judged as both.
+    let post = allow.decide(&Request { path, method: "POST" }, &subject, NOW);
+    let both = post.and(decided);
+    assert_eq!(both.rule, rule.label);
+    assert_eq!(
+        both.outcome == Outcome::Allow,
+        post.outcome == Outcome::Allow && decided.outcome == Outcome::Allow,
+        "{path:?}: POST overriding to {method}"
+    );
+
+    // A format suffix added is judged by a rule at least as specific.
+    let last = path.rsplit('/').next().unwrap_or_default();
+    if !last.is_empty() && !last.contains(';') {
+        for suffix in [".json", ".tar.gz"] {
+            let suffixed = format!("{path}{suffix}");
+            let other = allow.rule_for(&suffixed).expect("a suffix lost the rule");
+            assert!(
+                covers(other, &fold(&suffixed)).map(|(s, _)| s) >= Some(spec),
+                "{path:?}{suffix}: a less specific rule"
+            );
+        }
     }
 
     // However the path is written, the same rule decides.
@@ -263,7 +327,7 @@ fn run(text: &str, method: &str, path: Option<&str>, who: &Who) {
             let rule = allow
                 .rule_for(&path)
                 .expect("no rule for a path a pattern names");
-            assert!(rule.covers(&fold(&path)) >= Some(spec));
+            assert!(covers(rule, &fold(&path)).map(|(s, _)| s) >= Some(spec));
             check(&allow, &deny, method, &path, who);
         }
     }
