@@ -13,11 +13,12 @@ build
 step "checking the wasm size budget"
 gzip_bytes=$(gzip -9 -c build/worker/index.wasm | wc -c)
 echo "build/worker/index.wasm: $(wc -c < build/worker/index.wasm) bytes raw, $gzip_bytes bytes gzip"
-# 274 KiB: the 266 KiB reached by issue 19 (DBSC's proofs on WebCrypto, no
-# name section, bench/RESULTS.md) plus 8 KiB for what comes next, so that
-# growth is a decision; the goal was 200 KiB, and RESULTS.md says what stops
-# it. The platform's limit is 3 MiB on the Free plan.
-budget_kib=274
+# 286 KiB: the 282 KiB reached once the policy judged what origins act on
+# (#23: look-alike tables, method overrides, the lint's core) plus the
+# 4 KiB that public-key assertions may add (#24), so that growth is a
+# decision. The goal is 200 KiB (#26); bench/RESULTS.md says what stands
+# in the way. The platform's limit is 3 MiB on the Free plan.
+budget_kib=286
 if [ "$gzip_bytes" -gt $((budget_kib * 1024)) ]; then
   echo "error: the gzipped wasm exceeds ${budget_kib} KiB" >&2
   exit 1
