@@ -29,7 +29,7 @@ use crate::key::HmacKey;
 pub const MAX_JWT_LEN: usize = 8 * 1024;
 
 /// `{"alg":"HS256","typ":"JWT"}`, encoded.
-const HEADER: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+pub const HEADER: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 const SIGNATURE_B64_LEN: usize = 43;
 
 /// Why a JWT was refused. Messages carry no part of the token.
@@ -67,20 +67,32 @@ struct Header {
 
 /// Signs `claims` as an HS256 JWT.
 pub fn sign<T: Serialize>(key: &HmacKey, claims: &T) -> String {
+    sign_input(key, signing_input(HEADER, claims))
+}
+
+/// The HS256 JWT whose signing input is `input`, which names HS256 in
+/// its header ([`HEADER`]).
+pub fn sign_input(key: &HmacKey, mut input: String) -> String {
+    let signature = key.sign(&[input.as_bytes()]);
+    input.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut input);
+    input
+}
+
+/// The JWS signing input of `claims`, `header.payload`, under a header
+/// given in base64url: the token but for the dot and signature after.
+pub fn signing_input<T: Serialize>(header: &str, claims: &T) -> String {
     // Sized for a typical assertion, so the payload is written without regrowing.
     let mut payload = Vec::with_capacity(512);
     if serde_json::to_writer(&mut payload, claims).is_err() {
         payload.clear();
     }
-    let mut token =
-        String::with_capacity(HEADER.len() + payload.len() * 4 / 3 + SIGNATURE_B64_LEN + 4);
-    token.push_str(HEADER);
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
-    let signature = key.sign(&[token.as_bytes()]);
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
-    token
+    let mut input =
+        String::with_capacity(header.len() + payload.len() * 4 / 3 + SIGNATURE_B64_LEN + 4);
+    input.push_str(header);
+    input.push('.');
+    URL_SAFE_NO_PAD.encode_string(&payload, &mut input);
+    input
 }
 
 /// Verifies an HS256 JWT and decodes its claims into `T`. Time claims are
@@ -95,8 +107,7 @@ pub fn verify<T: DeserializeOwned>(key: &HmacKey, token: &str) -> Result<T, JwtE
     else {
         return Err(JwtError::Malformed);
     };
-    let header: Header =
-        serde_json::from_slice(&decode(header)?).map_err(|_| JwtError::Malformed)?;
+    let header: Header = decode_part(header).map_err(|_| JwtError::Malformed)?;
     if header.alg != "HS256" || header.crit.is_some() {
         return Err(JwtError::UnsupportedAlgorithm);
     }
@@ -107,13 +118,35 @@ pub fn verify<T: DeserializeOwned>(key: &HmacKey, token: &str) -> Result<T, JwtE
     let signed = &token[..token.len() - SIGNATURE_B64_LEN - 1];
     key.verify(&[signed.as_bytes()], &signature)
         .map_err(|_| JwtError::BadSignature)?;
-    serde_json::from_slice(&decode(payload)?).map_err(|_| JwtError::BadClaims)
+    decode_part(payload).map_err(|e| match e {
+        PartError::NotBase64url => JwtError::Malformed,
+        PartError::NotJson => JwtError::BadClaims,
+    })
 }
 
 fn decode(part: &str) -> Result<Vec<u8>, JwtError> {
     URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| JwtError::Malformed)
+}
+
+/// Why a JWS header or payload could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartError {
+    NotBase64url,
+    /// Not UTF-8 JSON of the expected shape.
+    NotJson,
+}
+
+/// A JWS header or payload, base64url of JSON, read into `T`. Every JWT
+/// and JWS is read here, from text: one JSON reader in the wasm, not one
+/// for text and one for bytes.
+pub fn decode_part<T: DeserializeOwned>(part: &str) -> Result<T, PartError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| PartError::NotBase64url)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| PartError::NotJson)?;
+    serde_json::from_str(text).map_err(|_| PartError::NotJson)
 }
 
 #[cfg(test)]

@@ -29,6 +29,17 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 
+#[cfg(not(target_arch = "wasm32"))]
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+#[cfg(not(target_arch = "wasm32"))]
+use base64::Engine as _;
+#[cfg(not(target_arch = "wasm32"))]
+use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+
+#[cfg(not(target_arch = "wasm32"))]
+use crate::assertion::signing::{Algorithm, Signer, SigningKey, SigningKeys};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::gate::Sign;
 use crate::gate::{Exchange, Gate, Input, Listed, Op, Outcome, Step};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::gate::{VERIFY_KEY_INVALID, VERIFY_VALID};
@@ -130,6 +141,8 @@ pub fn perform<S: SessionStore>(store: &S, ops: &[Op]) -> Vec<Outcome> {
                 } => Ok(verify_signature(alg, jwk, data, signature)),
                 // The native driver's requests carry no body.
                 Op::ReadBody { .. } => Ok(Outcome::Value(Some(String::new()))),
+                // The signing keys are the configuration's: see `drive`.
+                Op::PublicKeys => Err(unavailable()),
                 // The provider is the driver's (DESIGN §12); natively it
                 // fails, and the gate fails closed.
                 #[cfg(target_arch = "wasm32")]
@@ -183,8 +196,82 @@ pub fn verify_signature(alg: &str, jwk: &str, data: &str, signature: &str) -> Ou
     Outcome::Value(valid.then(|| VERIFY_VALID.to_owned()))
 }
 
+/// The public half of each signing key, as the driver exports it from
+/// WebCrypto for an [`Op::PublicKeys`] (a line per key: `x`, or `x y`),
+/// natively: RustCrypto's `p256` and `ed25519-dalek`, which only native
+/// builds link.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn export_public_keys(keys: &SigningKeys) -> Outcome {
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+
+    let mut lines = String::new();
+    for key in keys.keys() {
+        let der = pkcs8_der(key);
+        let coordinates = match key.alg {
+            Algorithm::Es256 => p256::SecretKey::from_pkcs8_der(&der)
+                .ok()
+                .and_then(|secret| {
+                    let point = secret.public_key().to_encoded_point(false);
+                    let (x, y) = point.x().zip(point.y())?;
+                    Some(format!(
+                        "{} {}",
+                        URL_SAFE_NO_PAD.encode(x),
+                        URL_SAFE_NO_PAD.encode(y)
+                    ))
+                }),
+            Algorithm::EdDsa => ed25519_dalek::SigningKey::from_pkcs8_der(&der)
+                .ok()
+                .map(|signing| URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes())),
+        };
+        let Some(coordinates) = coordinates else {
+            return Outcome::Failed(format!("key {} would not import", key.kid));
+        };
+        lines.push_str(&coordinates);
+        lines.push('\n');
+    }
+    Outcome::Value(Some(lines))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn pkcs8_der(key: &SigningKey) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(key.pkcs8()).unwrap_or_default()
+}
+
+/// What the driver makes of a forward's [`Sign`]: the whole JWS, signed
+/// natively as WebCrypto signs it (ES256's signature raw r‖s).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn sign(keys: &SigningKeys, sign: &Sign) -> Result<String, String> {
+    let key = keys
+        .keys()
+        .iter()
+        .find(|k| k.kid == sign.kid)
+        .ok_or_else(|| format!("no signing key {}", sign.kid))?;
+    let der = pkcs8_der(key);
+    let signature: Vec<u8> = match key.alg {
+        Algorithm::Es256 => {
+            use p256::ecdsa::signature::Signer as _;
+            let secret = p256::SecretKey::from_pkcs8_der(&der).map_err(|e| e.to_string())?;
+            let signature: p256::ecdsa::Signature =
+                p256::ecdsa::SigningKey::from(secret).sign(sign.input.as_bytes());
+            signature.to_bytes().to_vec()
+        }
+        Algorithm::EdDsa => {
+            use ed25519_dalek::Signer as _;
+            let signing =
+                ed25519_dalek::SigningKey::from_pkcs8_der(&der).map_err(|e| e.to_string())?;
+            signing.sign(sign.input.as_bytes()).to_bytes().to_vec()
+        }
+    };
+    Ok(format!(
+        "{}.{}",
+        sign.input,
+        URL_SAFE_NO_PAD.encode(signature)
+    ))
+}
+
 /// Performs the exchange's store steps against `store`, as the driver
-/// does, until it forwards or finishes; returns that step.
+/// does, until it forwards or finishes; returns that step. Natively the
+/// signing keys' public halves come from [`export_public_keys`].
 pub fn drive<S: SessionStore>(
     store: &S,
     gate: Gate<'_>,
@@ -192,7 +279,18 @@ pub fn drive<S: SessionStore>(
     mut step: Step,
 ) -> Step {
     while let Step::Store(ops) = step {
-        step = exchange.resume(gate, Input::Store(perform(store, &ops)));
+        let outcomes = ops
+            .iter()
+            .map(|op| match op {
+                #[cfg(not(target_arch = "wasm32"))]
+                Op::PublicKeys => match &gate.config.assertion_signer {
+                    Signer::Keys(keys) => export_public_keys(keys),
+                    Signer::Shared(_) => perform(store, &[Op::PublicKeys]).remove(0),
+                },
+                _ => perform(store, std::slice::from_ref(op)).remove(0),
+            })
+            .collect();
+        step = exchange.resume(gate, Input::Store(outcomes));
     }
     step
 }

@@ -79,12 +79,16 @@ pub struct Kid {
 }
 
 impl Kid {
-    /// `None` unless `s` is 1 to 8 characters of `[a-z0-9]`.
-    pub fn parse(s: &str) -> Option<Self> {
-        let valid = (1..=MAX_KID_LEN).contains(&s.len())
+    /// Whether `s` is 1 to 8 characters of `[a-z0-9]`.
+    pub fn is_valid(s: &str) -> bool {
+        (1..=MAX_KID_LEN).contains(&s.len())
             && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        if !valid {
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    }
+
+    /// `None` unless `s` [is valid](Self::is_valid).
+    pub fn parse(s: &str) -> Option<Self> {
+        if !Self::is_valid(s) {
             return None;
         }
         let mut bytes = [0; MAX_KID_LEN];

@@ -1,8 +1,13 @@
-//! The identity assertion the edge sends the origin (DESIGN §5): an HS256
-//! JWT bound to one method and path, valid for a minute.
+//! The identity assertion the edge sends the origin (DESIGN §5): a JWT
+//! bound to one method and path, valid for a minute, signed HS256 under
+//! the key the origin shares, or by a key of the edge's own whose public
+//! half it publishes ([`signing`]).
 //!
 //! Issuing and verifying live together so the worker and the
 //! `sessiongate-origin` crate share one reading of the format.
+
+pub mod pkcs8;
+pub mod signing;
 
 use std::fmt;
 
@@ -128,13 +133,21 @@ impl AssertionClaims {
         jwt::sign(key, self)
     }
 
-    /// Verifies signature, issuer, audience, times, method and path.
+    /// Verifies an HS256 assertion: signature, issuer, audience, times,
+    /// method and path.
     pub fn verify(
         key: &HmacKey,
         token: &str,
         expected: &Expected<'_>,
     ) -> Result<Self, AssertionError> {
         let claims: Self = jwt::verify(key, token)?;
+        claims.check(expected)
+    }
+
+    /// Checks issuer, audience, times, method and path of claims whose
+    /// signature checked out.
+    pub fn check(self, expected: &Expected<'_>) -> Result<Self, AssertionError> {
+        let claims = self;
         if claims.iss != ISSUER {
             return Err(AssertionError::WrongIssuer);
         }

@@ -1,5 +1,6 @@
 //! Secrets: `SESSION_KEYS`, `ASSERTION_KEY`, `HANDOFF_KEY` and
-//! `ADMIN_TOKEN` (docs/DESIGN.md §8).
+//! `ADMIN_TOKEN` (docs/DESIGN.md §8). `ASSERTION_KEY` is required unless
+//! `ASSERTION_SIGNING_KEYS` signs the assertions.
 //!
 //! A problem names a secret's position or key id, never its text.
 //! `SESSION_KEYS` is a section of its own: device binding and sign-in
@@ -10,14 +11,15 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::value::secret;
+use super::value::{keyed_entries, secret};
 use super::Vars;
 use crate::key::HmacKey;
 use crate::token::{KeyRing, Kid};
 
 /// The keys shared with the origin, and the admin API's.
 pub(super) struct Secrets {
-    pub assertion_key: HmacKey,
+    /// `None` while unset, which only signing keys allow.
+    pub assertion_key: Option<HmacKey>,
     pub handoff_key: HmacKey,
     /// `None` turns the admin API off.
     pub admin_token: Option<AdminToken>,
@@ -31,12 +33,20 @@ pub(super) fn ring(vars: &mut Vars) -> Option<KeyRing> {
     )
 }
 
-/// `ASSERTION_KEY`, `HANDOFF_KEY` and `ADMIN_TOKEN`.
-pub(super) fn secrets(vars: &mut Vars) -> Option<Secrets> {
-    let assertion_key = vars.check(
-        "ASSERTION_KEY",
-        vars.required("ASSERTION_KEY").and_then(|v| secret(&v)),
-    );
+/// `ASSERTION_KEY`, `HANDOFF_KEY` and `ADMIN_TOKEN`. With signing keys,
+/// `ASSERTION_KEY` may be unset; set, it is still checked (a migration
+/// half done keeps a valid edge) and used by nothing.
+pub(super) fn secrets(vars: &mut Vars, signing_keys: bool) -> Option<Secrets> {
+    let assertion_key = match vars.get("ASSERTION_KEY") {
+        None if signing_keys => Some(None),
+        value => vars.check(
+            "ASSERTION_KEY",
+            value
+                .ok_or_else(|| "is not set".to_owned())
+                .and_then(|v| secret(&v))
+                .map(Some),
+        ),
+    };
     // An assertion must never pass for a handoff.
     let handoff_key = vars.check(
         "HANDOFF_KEY",
@@ -90,21 +100,11 @@ impl fmt::Debug for AdminToken {
 /// `kid:secret,kid:secret`; the first pair mints.
 fn key_ring(v: &str) -> Result<KeyRing, String> {
     let mut keys: Vec<(Kid, HmacKey)> = Vec::new();
-    for (i, entry) in v.split(',').enumerate() {
-        let n = i + 1;
-        // The entry may hold a secret: errors name its position, not its text.
-        let (kid, key) = entry
-            .trim()
-            .split_once(':')
-            .ok_or_else(|| format!("entry {n} is not kid:secret"))?;
-        let kid = Kid::parse(kid).ok_or_else(|| {
-            format!("entry {n}: the key id must be 1 to 8 characters of a-z and 0-9")
-        })?;
-        if keys.iter().any(|(k, _)| *k == kid) {
-            return Err(format!("key id \"{kid}\" appears twice"));
-        }
+    let rule = "1 to 8 characters of a-z and 0-9";
+    for (kid, key) in keyed_entries(v, Kid::is_valid, rule, "secret")? {
         let key = secret(key).map_err(|problem| format!("the secret of key id {kid} {problem}"))?;
-        keys.push((kid, key));
+        // keyed_entries checked the id.
+        keys.extend(Kid::parse(kid).map(|kid| (kid, key)));
     }
     KeyRing::new(keys).ok_or_else(|| "lists no keys".to_owned())
 }

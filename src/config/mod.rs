@@ -13,6 +13,7 @@
 
 use std::fmt;
 
+use crate::assertion::signing::Signer;
 use crate::cookie::CookieSpec;
 use crate::dbsc::Binding;
 use crate::key::HmacKey;
@@ -32,6 +33,7 @@ mod origin;
 mod record_cache;
 mod revocation;
 mod session;
+mod signing;
 mod value;
 mod vars;
 
@@ -57,7 +59,9 @@ pub struct Config {
     pub policy: Policy,
     pub cookie: CookieSpec,
     pub session_keys: KeyRing,
-    pub assertion_key: HmacKey,
+    /// How assertions are signed: `ASSERTION_SIGNING_KEYS`, else HS256
+    /// under `ASSERTION_KEY`.
+    pub assertion_signer: Signer,
     pub handoff_key: HmacKey,
     /// `None` turns the admin API off.
     pub admin_token: Option<AdminToken>,
@@ -132,7 +136,8 @@ impl Config {
         let policy = session::lifetime(&mut vars);
         let cookie = session::cookie(&mut vars);
         let session_keys = keys::ring(&mut vars);
-        let secrets = keys::secrets(&mut vars);
+        let signing_keys = signing::read(&mut vars);
+        let secrets = keys::secrets(&mut vars, matches!(signing_keys, Some(Some(_))));
         let enforcement = enforcement::read(&mut vars);
         let revocation = revocation::read(&mut vars);
         let record_cache = record_cache::read(&mut vars);
@@ -143,6 +148,10 @@ impl Config {
         vars.finish(|| {
             let origin = origin?;
             let secrets = secrets?;
+            let assertion_signer = match signing_keys? {
+                Some(keys) => Signer::Keys(keys),
+                None => Signer::Shared(secrets.assertion_key?),
+            };
             let enforcement = enforcement?;
             let revocation = revocation?;
             Some(Self {
@@ -153,7 +162,7 @@ impl Config {
                 policy: policy?,
                 cookie: cookie?,
                 session_keys: session_keys?,
-                assertion_key: secrets.assertion_key,
+                assertion_signer,
                 handoff_key: secrets.handoff_key,
                 admin_token: secrets.admin_token,
                 bad_token_limit: enforcement.bad_token_limit,

@@ -1,5 +1,5 @@
-//! Parsers of values that more than one section reads: durations and
-//! secrets (docs/DESIGN.md §8).
+//! Parsers of values that more than one section reads: durations,
+//! secrets and lists of keys (docs/DESIGN.md §8).
 
 use crate::key::{HmacKey, MIN_SECRET_LEN};
 
@@ -50,6 +50,33 @@ pub fn secret(v: &str) -> Result<HmacKey, String> {
     } else {
         Ok(HmacKey::new(v.as_bytes()))
     }
+}
+
+/// `kid:value,kid:value`, each key id one `is_kid` accepts (`rule` says
+/// which in words), and unique. The values may be secrets: a problem
+/// names an entry's position or key id, never its text.
+pub fn keyed_entries<'a>(
+    v: &'a str,
+    is_kid: fn(&str) -> bool,
+    rule: &str,
+    value: &str,
+) -> Result<Vec<(&'a str, &'a str)>, String> {
+    let mut entries: Vec<(&str, &str)> = Vec::new();
+    for (i, entry) in v.split(',').enumerate() {
+        let n = i + 1;
+        let (kid, text) = entry
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("entry {n} is not kid:{value}"))?;
+        if !is_kid(kid) {
+            return Err(format!("entry {n}: the key id must be {rule}"));
+        }
+        if entries.iter().any(|(seen, _)| *seen == kid) {
+            return Err(format!("key id \"{kid}\" appears twice"));
+        }
+        entries.push((kid, text));
+    }
+    Ok(entries)
 }
 
 #[cfg(test)]

@@ -33,6 +33,9 @@ let wiring;
 /** Fetches of a shared document under way, by URL: concurrent requests for it make one fetch. */
 const sharedFetches = new Map();
 
+/** The signing keys as WebCrypto holds them, by kid, imported on first use. */
+const signingKeys = new Map();
+
 export default {
   async fetch(request, env, ctx) {
     let step = {};
@@ -43,19 +46,27 @@ export default {
     // for this request's I/O is ended now, since nothing will resume it.
     request.signal?.addEventListener("abort", () => cancel(exchange, step), { once: true });
     try {
-      wiring ??= JSON.parse(gate.configure(env));
+      wiring ??= { ...JSON.parse(gate.configure(env)), signing: signingKeyLines(gate.signing_keys()) };
       step = JSON.parse(gate.start(describe(request), Date.now()));
       while (step.kv || step.forward) {
         let result;
         if (step.kv) {
           result = await perform(env, step.kv, exchange);
         } else {
+          let signed;
           try {
-            response = await forward(exchange, step.forward);
-            const [login, logout] = step.forward.read.map((name) => response.headers.get(name));
-            result = { status: response.status, login, logout };
+            signed = step.forward.sign && (await signature(step.forward.sign));
           } catch (e) {
-            result = failed(e);
+            result = { unsigned: message(e) };
+          }
+          if (!result) {
+            try {
+              response = await forward(exchange, step.forward, signed);
+              const [login, logout] = step.forward.read.map((name) => response.headers.get(name));
+              result = { status: response.status, login, logout };
+            } catch (e) {
+              result = failed(e);
+            }
           }
         }
         // Cancelled meanwhile: the id may name another request's exchange by now.
@@ -172,6 +183,8 @@ async function operate(env, op, exchange) {
     }
     case "verify":
       return { value: await verify(op) };
+    case "public_keys":
+      return { value: (await Promise.all(wiring.signing.map(exportPublic))).join("\n") };
     case "read_body": {
       const bytes = await read(exchange.request, op.limit);
       if (op.forward && bytes) exchange.body = bytes;
@@ -233,7 +246,7 @@ async function verify({ alg, jwk, data, signature }) {
   } catch {
     return "key_invalid";
   }
-  const bytes = Uint8Array.from(atob(signature.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  const bytes = base64url(signature);
   return (await crypto.subtle.verify(verifyAs, key, bytes, new TextEncoder().encode(data))) ? "valid" : null;
 }
 
@@ -254,14 +267,61 @@ async function background(env, ops) {
   if (next.kv.length) await perform(env, next.kv);
 }
 
-/** The incoming request, body streamed (or as a step read it), to `url` with the gate's header changes. */
-function forward({ request, body }, { url, remove, set }) {
+/** The incoming request, body streamed (or as a step read it), to `url` with the gate's header changes, and the assertion once signed. */
+async function forward({ request, body }, { url, remove, set, sign }, signature) {
   const init = body === undefined ? request : { method: request.method, headers: request.headers, body, redirect: request.redirect };
   const outbound = new Request(url, init);
   const headers = outbound.headers;
   for (const name of remove) headers.delete(name);
   for (const [name, value] of set) headers.set(name, value);
+  if (sign) headers.set(sign.header, `${sign.input}.${signature}`);
   return fetch(outbound);
+}
+
+const SIGN_PARAMS = {
+  ES256: [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }],
+  EdDSA: [{ name: "Ed25519" }, { name: "Ed25519" }],
+};
+
+/** Signing key `kid` (wiring.signing) in WebCrypto: imported once per isolate. */
+async function signingKey(kid) {
+  let imported = signingKeys.get(kid);
+  if (!imported) {
+    const { alg, pkcs8 } = wiring.signing.find((key) => key.kid === kid);
+    const key = await crypto.subtle.importKey("pkcs8", base64url(pkcs8), SIGN_PARAMS[alg][0], true, ["sign"]);
+    imported = { key, alg };
+    signingKeys.set(kid, imported);
+  }
+  return imported;
+}
+
+/** A JWS signature of `input` by signing key `kid`, base64url (ES256's raw r‖s, as JWS has it). */
+async function signature({ kid, input }) {
+  const { key, alg } = await signingKey(kid);
+  const bytes = new Uint8Array(await crypto.subtle.sign(SIGN_PARAMS[alg][1], key, new TextEncoder().encode(input)));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The public coordinates of signing key `kid`, `x` or `x y`, from which the gate builds the key set. */
+async function exportPublic({ kid }) {
+  const { key } = await signingKey(kid);
+  const { x, y } = await crypto.subtle.exportKey("jwk", key);
+  return y ? `${x} ${y}` : x;
+}
+
+/** The gate's signing keys, a line each: `kid alg pkcs8`. */
+function signingKeyLines(lines) {
+  return lines
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [kid, alg, pkcs8] = line.split(" ");
+      return { kid, alg, pkcs8 };
+    });
+}
+
+function base64url(text) {
+  return Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
 }
 
 /** A response made at the edge. */

@@ -8,6 +8,7 @@ use std::cell::{OnceCell, RefCell};
 
 use wasm_bindgen::prelude::*;
 
+use crate::assertion::signing::Signer;
 use crate::config::{Config, ConfigErrors};
 use crate::gate::{Answer, Exchange, Gate, Inbound, Input, Log, Op, Reply, Step};
 use crate::ledger::LedgerCache;
@@ -124,22 +125,28 @@ pub fn configure(env: &worker::Env) -> String {
         });
     });
     let ledger = with_gate(|gate| gate.is_ok_and(|gate| gate.config.ledger));
-    let wiring = Wiring {
-        kv: SESSIONS_BINDING,
-        metrics: metered().then_some(METRICS_BINDING),
-        ledger: ledger.then_some(LEDGER_BINDING),
-    };
-    serde_json::to_string(&wiring).unwrap_or_default()
+    // By hand: binding names are JSON as they are, and neither a derived
+    // serialiser nor `json!` (whose `Value` a first request would compile:
+    // bench/RESULTS.md, cold start) costs the wasm that way.
+    let binding = |name: Option<&str>| name.map_or("null".to_owned(), |name| format!("\"{name}\""));
+    format!(
+        r#"{{"kv":"{SESSIONS_BINDING}","metrics":{},"ledger":{}}}"#,
+        binding(metered().then_some(METRICS_BINDING)),
+        binding(ledger.then_some(LEDGER_BINDING)),
+    )
 }
 
-/// What `configure` tells the driver: the bindings' names, `null` for
-/// one not bound. A struct rather than `json!`: a first request then
-/// compiles no `serde_json::Value` (bench/RESULTS.md, cold start).
-#[derive(serde::Serialize)]
-struct Wiring {
-    kv: &'static str,
-    metrics: Option<&'static str>,
-    ledger: Option<&'static str>,
+/// The keys the driver imports into WebCrypto to sign assertions with
+/// (DESIGN §5): a line per key, `kid alg pkcs8`; none with HS256. Asked for
+/// once per isolate, after `configure`.
+#[wasm_bindgen]
+pub fn signing_keys() -> String {
+    with_gate(
+        |gate| match gate.map(|gate| &gate.config.assertion_signer) {
+            Ok(Signer::Keys(keys)) => keys.for_driver(),
+            _ => String::new(),
+        },
+    )
 }
 
 /// Starts an exchange for a request the driver describes: method, URL,

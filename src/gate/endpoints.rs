@@ -31,7 +31,8 @@ impl Exchange {
             Endpoint::Health if reads => {
                 self.wait(State::Health, vec![Op::get(HEALTH_KEY.to_owned())])
             }
-            Endpoint::Session | Endpoint::Health => {
+            Endpoint::Jwks if reads => self.key_set(gate),
+            Endpoint::Session | Endpoint::Health | Endpoint::Jwks => {
                 self.finish(reply::method_not_allowed("GET, HEAD"))
             }
             Endpoint::OwnSessions if !reads => self.finish(reply::method_not_allowed("GET, HEAD")),

@@ -7,7 +7,9 @@ use super::authorize::Refusal;
 use super::origin::After;
 use super::reply::{self, Log};
 use super::request::{path_and_query, Inbound, RequestUrl};
+use super::step::Sign;
 use super::{CookieHeader, Exchange, Forward, Gate, State, Step, USER_HEADER, VERDICT_HEADER};
+use crate::assertion::signing::Signed;
 use crate::assertion::{self, AssertionClaims, Kind};
 use crate::bearer::Client;
 use crate::config::Mode;
@@ -106,6 +108,7 @@ impl Exchange {
             remove: req.stripped(),
             headers: Vec::new(),
             cookie: cookie_without_session(gate, req.cookie),
+            sign: None,
         };
         self.log = Log::new("forward", Some("public"));
         self.state = State::Origin(After {
@@ -144,6 +147,7 @@ impl Exchange {
                 remove: req.stripped(),
                 headers: Vec::new(),
                 cookie: cookie_without_session(gate, req.cookie),
+                sign: None,
             },
             method: req.method.to_owned(),
             path_and_query: path_and_query.clone(),
@@ -276,13 +280,19 @@ impl Exchange {
         assertion.htm = method;
         assertion.htu = path_and_query;
         let user = crate::user_header::encode(&assertion.sub).into_owned();
-        forward.headers = vec![
-            (
-                assertion::HEADER,
-                assertion.sign(&gate.config.assertion_key),
-            ),
-            (USER_HEADER, user),
-        ];
+        forward.headers = match gate.config.assertion_signer.sign(&assertion) {
+            Signed::Token(token) => vec![(assertion::HEADER, token)],
+            // The driver signs with the first key (WebCrypto) and sets it.
+            Signed::Input { kid, input } => {
+                forward.sign = Some(Box::new(Sign {
+                    header: assertion::HEADER,
+                    kid,
+                    input,
+                }));
+                Vec::new()
+            }
+        };
+        forward.headers.push((USER_HEADER, user));
         self.log.decision = "forward";
         if gate.config.mode == Mode::Report {
             let verdict = match refusal {

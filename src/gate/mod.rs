@@ -58,6 +58,7 @@ mod bearer;
 mod dbsc;
 mod endpoints;
 mod forward;
+mod key_set;
 mod oidc;
 mod origin;
 mod page;
@@ -80,8 +81,8 @@ use crate::throttle::Throttle;
 pub use reply::{Edits, Log, Reply};
 pub use request::{is_stripped_inbound, Inbound};
 pub use step::{
-    Answer, CookieHeader, Forward, Input, Listed, Op, OriginHead, Outcome, Step, DIRECTIVE_HEADERS,
-    VERIFY_KEY_INVALID, VERIFY_VALID,
+    Answer, CookieHeader, Forward, Input, Listed, Op, OriginHead, Outcome, Sign, Step,
+    DIRECTIVE_HEADERS, VERIFY_KEY_INVALID, VERIFY_VALID,
 };
 
 use authenticate::{Denial, Pending};
@@ -179,6 +180,8 @@ enum State {
     Token(Box<bearer::TokenCheck>),
     /// A `POST`'s body, for the `_method` the policy judges too.
     Form(Box<authorize::Authorizing>),
+    /// The public halves of the signing keys, for the key set.
+    KeySet,
 }
 
 /// What a finished listing is for.
@@ -328,6 +331,11 @@ impl Exchange {
             (State::Token(check), Input::Store(outcomes)) => self.on_token(gate, *check, outcomes),
             (State::Form(authorizing), Input::Store(outcomes)) => {
                 self.on_form(gate, *authorizing, outcomes)
+            }
+            (State::KeySet, Input::Store(outcomes)) => self.on_key_set(gate, outcomes),
+            // Fail closed: a key WebCrypto will not sign with is unusable.
+            (State::Origin(_), Input::Unsigned(detail)) => {
+                self.fail("signing_key_unusable", detail, Reply::misconfigured())
             }
             (State::DeviceProof(check), Input::Store(outcomes)) => {
                 self.on_device_proof(gate, check, outcomes)

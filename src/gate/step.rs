@@ -85,6 +85,9 @@ pub enum Op {
         /// base64url.
         signature: String,
     },
+    /// The public half of every signing key (DESIGN §5), as WebCrypto
+    /// exports it: a `Value`, the JSON array `[{kid, kty, crv, x, y}]`.
+    PublicKeys,
     /// The request's body as text: a `Value`, none when it is longer than
     /// `limit` bytes (read no further). With `forward`, the bytes read
     /// are what a later `Forward` sends as the body, since the request's
@@ -165,6 +168,9 @@ pub enum Input {
     Store(Vec<Outcome>),
     /// The origin's response head, or why it could not be had.
     Origin(Result<OriginHead, String>),
+    /// A forward's assertion could not be signed (`Forward::sign`): the
+    /// request was not sent.
+    Unsigned(String),
 }
 
 /// What becomes of the forwarded request's `Cookie` header.
@@ -185,6 +191,18 @@ pub struct Forward {
     /// Set on the forwarded request.
     pub headers: Vec<(&'static str, String)>,
     pub cookie: CookieHeader,
+    /// A header the driver sets once it has signed (DESIGN §5).
+    pub sign: Option<Box<Sign>>,
+}
+
+/// A JWS the driver completes: it signs `input` with signing key `kid`
+/// (WebCrypto) and sets `header` to `input`, a dot and the signature's
+/// base64url. It answers `{"unsigned":…}` when the key will not sign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sign {
+    pub header: &'static str,
+    pub kid: String,
+    pub input: String,
 }
 
 /// The response that ends an exchange.
@@ -244,6 +262,7 @@ impl Step {
                     remove,
                     set,
                     read: DIRECTIVE_HEADERS,
+                    sign: forward.sign.as_deref(),
                 };
                 Wire::Forward { id, forward }
             }
@@ -307,6 +326,8 @@ struct WireForward<'a> {
     remove: Vec<&'a str>,
     set: Vec<(&'a str, &'a str)>,
     read: [&'static str; 2],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sign: Option<&'a Sign>,
 }
 
 #[derive(Serialize)]
@@ -337,6 +358,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 /// The origin's answer as the driver writes it.
 #[derive(Deserialize)]
 struct WireOrigin {
+    unsigned: Option<String>,
     error: Option<String>,
     #[serde(default)]
     status: u16,
@@ -376,6 +398,9 @@ impl Input {
             ));
         }
         let origin: WireOrigin = serde_json::from_str(text).map_err(malformed)?;
+        if let Some(e) = origin.unsigned {
+            return Ok(Self::Unsigned(e));
+        }
         Ok(Self::Origin(match origin.error {
             Some(e) => Err(e),
             None => Ok(OriginHead {
@@ -443,6 +468,7 @@ mod tests {
             remove: vec!["x-sessiongate-user".into()],
             headers: vec![("sessiongate-assertion", "jwt".into())],
             cookie: CookieHeader::Remove,
+            sign: None,
         });
         let wire: serde_json::Value =
             serde_json::from_str(&step.to_json(7, 0, false, &[])).unwrap();

@@ -277,6 +277,9 @@ pub enum Endpoint {
     OidcBackchannel,
     /// `/.sessiongate/oidc/end-session`: on to the provider's logout.
     OidcEndSession,
+    /// `/.sessiongate/jwks.json`: the public keys assertions are signed
+    /// with (DESIGN §5).
+    Jwks,
     NotFound,
 }
 
@@ -303,6 +306,7 @@ fn endpoint(rest: &str) -> Endpoint {
         "/oidc/callback" => Endpoint::OidcCallback,
         "/oidc/backchannel-logout" => Endpoint::OidcBackchannel,
         "/oidc/end-session" => Endpoint::OidcEndSession,
+        "/jwks.json" => Endpoint::Jwks,
         _ if rest.starts_with("/sessions/") => {
             let sid = &rest["/sessions/".len()..];
             let valid = sid.len() == 16
@@ -619,6 +623,7 @@ mod tests {
             Endpoint::DeviceRefresh
         );
         assert_eq!(reserved("/.sessiongate/dbsc"), Endpoint::NotFound);
+        assert_eq!(reserved("/.sessiongate/jwks.json"), Endpoint::Jwks);
         assert_eq!(reserved("/.sessiongate/oidc/start"), Endpoint::OidcStart);
         assert_eq!(
             reserved("/.sessiongate/oidc/callback"),

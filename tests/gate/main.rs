@@ -26,6 +26,7 @@ mod report_mode;
 mod return_to;
 mod session_limit;
 mod sessions_page;
+mod signing;
 mod steps;
 mod throttling;
 
