@@ -197,10 +197,7 @@ pub fn read(token: &str, registered: Option<&Jwk>) -> Result<Unverified, ProofEr
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, ProofError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| ProofError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| ProofError::Malformed)
+    crate::jwt::decode_part(part).map_err(|_| ProofError::Malformed)
 }
 
 #[cfg(test)]

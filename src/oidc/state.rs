@@ -153,11 +153,8 @@ impl Oidc {
         self.state_key
             .verify_truncated(&[payload.as_bytes()], &tag)
             .map_err(|_| StateError::Invalid)?;
-        let login: LoginState = URL_SAFE_NO_PAD
-            .decode(payload)
-            .ok()
-            .and_then(|json| serde_json::from_slice(&json).ok())
-            .ok_or(StateError::Invalid)?;
+        let login: LoginState =
+            crate::jwt::decode_part(payload).map_err(|_| StateError::Invalid)?;
         if now >= login.exp {
             return Err(StateError::Invalid);
         }

@@ -209,10 +209,7 @@ impl Jwt {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, &'static str> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| "token_malformed")?;
-    serde_json::from_slice(&bytes).map_err(|_| "token_malformed")
+    crate::jwt::decode_part(part).map_err(|_| "token_malformed")
 }
 
 /// The log reason for a `sub` that is no usable user id.
