@@ -5,7 +5,10 @@
 //! in `users.json` and, on success, answers with a `Sessiongate-Login`
 //! handoff; the edge then owns the session. Every other page is behind
 //! [`SessiongateLayer`], which admits only requests carrying a valid
-//! assertion.
+//! assertion: signed by a key of the edge's key set when
+//! `SESSIONGATE_JWKS_URL` names it (`<edge>/.sessiongate/jwks.json`) or
+//! `SESSIONGATE_JWKS` holds it (pinned: for an edge whose TLS certificate
+//! the demo would not trust), otherwise under the shared `ASSERTION_KEY`.
 //!
 //! `sessiongate-demo hash <password>` prints a hash for `users.json`.
 
@@ -78,8 +81,7 @@ async fn serve() -> Result<(), String> {
     let users: HashMap<String, User> =
         serde_json::from_str(&users).map_err(|e| format!("{users_path}: {e}"))?;
     let audience = std::env::var("AUDIENCE").unwrap_or_else(|_| "sessiongate-demo".to_owned());
-    let verifier = Verifier::new(&env("ASSERTION_KEY")?, audience)
-        .map_err(|e| format!("ASSERTION_KEY: {e}"))?;
+    let verifier = verifier(audience)?;
     let demo = Arc::new(Demo {
         users,
         handoff_key: env("HANDOFF_KEY")?,
@@ -109,6 +111,22 @@ async fn serve() -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())
+}
+
+/// The edge's public keys when it publishes them (fetched when the first
+/// request needs them, as the edge may start after the origin), else the
+/// key shared with it.
+fn verifier(audience: String) -> Result<Verifier, String> {
+    let set = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    if let Some(url) = set("SESSIONGATE_JWKS_URL") {
+        return Verifier::with_key_set_url(&url, audience)
+            .map_err(|e| format!("SESSIONGATE_JWKS_URL: {e}"));
+    }
+    if let Some(jwks) = set("SESSIONGATE_JWKS") {
+        return Verifier::with_key_set(&jwks, audience)
+            .map_err(|e| format!("SESSIONGATE_JWKS: {e}"));
+    }
+    Verifier::new(&env("ASSERTION_KEY")?, audience).map_err(|e| format!("ASSERTION_KEY: {e}"))
 }
 
 fn hash(password: &str) -> String {

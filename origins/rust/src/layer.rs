@@ -5,6 +5,11 @@
 //! service never sees it. Otherwise the [`Identity`] is put into the
 //! request's extensions (axum: `Extension<Identity>`).
 //!
+//! With a key set URL, a request that needs the key set fetched (none yet,
+//! expired, or lacking the assertion's `kid`) waits for the fetch; if the
+//! key set cannot be had, the request is answered `503`, as nothing was
+//! learnt about it. Every other request is verified without waiting.
+//!
 //! ```
 //! use http::{Request, Response, StatusCode};
 //! use sessiongate_origin::layer::SessiongateLayer;
@@ -25,15 +30,17 @@
 //! # }
 //! ```
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
-use futures_util::future::{ready, Either, Ready};
 use http::{header, HeaderValue, Request, Response, StatusCode};
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{Identity, Verifier, ASSERTION_HEADER};
+use crate::{unix_now, Identity, Verifier, VerifyError, ASSERTION_HEADER};
 
 /// Wraps services in [`Sessiongate`].
 #[derive(Debug, Clone)]
@@ -67,44 +74,167 @@ pub struct Sessiongate<S> {
     verifier: Arc<Verifier>,
 }
 
+/// A verification that waits for the key set.
+type Verification = Pin<Box<dyn Future<Output = Result<Identity, VerifyError>> + Send>>;
+
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Sessiongate<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    // Clone: a request that waits for the key set takes the service that
+    // was polled ready along, and leaves a clone in its place.
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     ResBody: Default,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = Either<Ready<Result<Response<ResBody>, S::Error>>, S::Future>;
+    type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        match identify(&self.verifier, &req) {
-            Some(identity) => {
+        let Some(assertion) = assertion(&req) else {
+            return ResponseFuture::answered(refusal(None));
+        };
+        let method = req.method().as_str();
+        let path_and_query = path_and_query(&req);
+        let now = unix_now();
+        if self.verifier.fetches_first(assertion, now) {
+            let verifier = Arc::clone(&self.verifier);
+            let (assertion, method, path_and_query) = (
+                assertion.to_owned(),
+                method.to_owned(),
+                path_and_query.to_owned(),
+            );
+            let verification = Box::pin(async move {
+                verifier
+                    .verify_async(&assertion, &method, &path_and_query, now)
+                    .await
+            });
+            let clone = self.inner.clone();
+            let ready = std::mem::replace(&mut self.inner, clone);
+            return ResponseFuture::awaiting(verification, ready, req);
+        }
+        match self.verifier.verify(assertion, method, path_and_query, now) {
+            Ok(identity) => {
                 req.extensions_mut().insert(identity);
-                Either::Right(self.inner.call(req))
+                ResponseFuture::admitted(self.inner.call(req))
             }
-            None => Either::Left(ready(Ok(unauthorized()))),
+            Err(e) => ResponseFuture::answered(refusal(Some(&e))),
         }
     }
 }
 
-fn identify<B>(verifier: &Verifier, req: &Request<B>) -> Option<Identity> {
-    let assertion = req.headers().get(ASSERTION_HEADER)?.to_str().ok()?;
-    let path_and_query = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.uri().path(), |pq| pq.as_str());
-    verifier
-        .verify_now(assertion, req.method().as_str(), path_and_query)
-        .ok()
+pin_project! {
+    /// The future [`Sessiongate`] answers with: a refusal, the inner
+    /// service's response, or first the key set.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S, B>,
+    }
 }
 
-fn unauthorized<B: Default>() -> Response<B> {
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        /// Refused without the inner service.
+        Answered { response: Option<S::Response> },
+        /// Passed on, identity and all.
+        Admitted { #[pin] future: S::Future },
+        /// Waiting for the key set, with the service that was polled ready
+        /// and the request it is to take.
+        AwaitingKeySet { verification: Verification, waiting: Option<(S, Request<B>)> },
+    }
+}
+
+impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
+    fn answered(response: S::Response) -> Self {
+        Self {
+            state: State::Answered {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn admitted(future: S::Future) -> Self {
+        Self {
+            state: State::Admitted { future },
+        }
+    }
+
+    fn awaiting(verification: Verification, ready: S, request: Request<B>) -> Self {
+        Self {
+            state: State::AwaitingKeySet {
+                verification,
+                waiting: Some((ready, request)),
+            },
+        }
+    }
+}
+
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Output = Result<S::Response, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut state = self.as_mut().project().state;
+            let next = match state.as_mut().project() {
+                StateProj::Answered { response } => {
+                    return Poll::Ready(Ok(response.take().expect("polled after it answered")));
+                }
+                StateProj::Admitted { future } => return future.poll(cx),
+                StateProj::AwaitingKeySet {
+                    verification,
+                    waiting,
+                } => {
+                    let verified = ready!(verification.as_mut().poll(cx));
+                    let (mut ready, mut req) = waiting.take().expect("polled after it answered");
+                    match verified {
+                        Ok(identity) => {
+                            req.extensions_mut().insert(identity);
+                            State::Admitted {
+                                future: ready.call(req),
+                            }
+                        }
+                        Err(e) => State::Answered {
+                            response: Some(refusal(Some(&e))),
+                        },
+                    }
+                }
+            };
+            state.set(next);
+        }
+    }
+}
+
+fn assertion<B>(req: &Request<B>) -> Option<&str> {
+    req.headers().get(ASSERTION_HEADER)?.to_str().ok()
+}
+
+fn path_and_query<B>(req: &Request<B>) -> &str {
+    req.uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path(), |pq| pq.as_str())
+}
+
+/// `401`, or `503` when the key set could not be had: empty, and kept by
+/// no cache.
+fn refusal<B: Default>(error: Option<&VerifyError>) -> Response<B> {
     let mut response = Response::new(B::default());
-    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    *response.status_mut() = match error {
+        Some(VerifyError::KeySetUnavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::UNAUTHORIZED,
+    };
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -115,16 +245,17 @@ fn unauthorized<B: Default>() -> Response<B> {
 mod tests {
     use super::*;
     use crate::test_assertion;
+    use crate::testing::{key_set, TestKey};
     use std::convert::Infallible;
-    use std::time::{SystemTime, UNIX_EPOCH};
     use tower::{service_fn, ServiceExt};
 
     const KEY: &str = "assertion-key-of-at-least-32-chars";
 
-    fn app() -> Sessiongate<
+    fn app(
+        verifier: Verifier,
+    ) -> Sessiongate<
         impl Service<Request<()>, Response = Response<String>, Error = Infallible> + Clone,
     > {
-        let verifier = Verifier::new(KEY, "app").unwrap();
         SessiongateLayer::new(verifier).layer(service_fn(|req: Request<()>| async move {
             let identity = req
                 .extensions()
@@ -135,11 +266,8 @@ mod tests {
         }))
     }
 
-    fn now() -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
+    fn shared() -> Verifier {
+        Verifier::new(KEY, "app").unwrap()
     }
 
     fn request(uri: &str, assertion: Option<&str>) -> Request<()> {
@@ -152,8 +280,8 @@ mod tests {
 
     #[tokio::test]
     async fn passes_verified_requests_with_their_identity() {
-        let assertion = test_assertion(KEY, "app", "alice", "GET", "/a?b=1", now());
-        let response = app()
+        let assertion = test_assertion(KEY, "app", "alice", "GET", "/a?b=1", unix_now());
+        let response = app(shared())
             .oneshot(request("/a?b=1", Some(&assertion)))
             .await
             .unwrap();
@@ -163,11 +291,57 @@ mod tests {
 
     #[tokio::test]
     async fn answers_401_to_missing_garbled_or_misdirected_assertions() {
-        let other_path = test_assertion(KEY, "app", "alice", "GET", "/other", now());
+        let other_path = test_assertion(KEY, "app", "alice", "GET", "/other", unix_now());
         for assertion in [None, Some("garbage"), Some(other_path.as_str())] {
-            let response = app().oneshot(request("/a", assertion)).await.unwrap();
+            let response = app(shared())
+                .oneshot(request("/a", assertion))
+                .await
+                .unwrap();
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{assertion:?}");
+            assert_eq!(
+                response.headers().get(header::CACHE_CONTROL).unwrap(),
+                "no-store"
+            );
             assert_eq!(response.into_body(), "");
         }
+    }
+
+    #[tokio::test]
+    async fn a_pinned_key_set_admits_its_keys_signatures_only() {
+        let (edge, impostor) = (TestKey::ed_dsa("k1", 1), TestKey::ed_dsa("k1", 2));
+        let pinned = Verifier::with_key_set(&key_set(&[&edge]), "app").unwrap();
+        let genuine = edge.assertion("app", "alice", "GET", "/a", unix_now());
+        let response = app(pinned.clone())
+            .oneshot(request("/a", Some(&genuine)))
+            .await
+            .unwrap();
+        assert_eq!(response.into_body(), "alice");
+        let hs256 = test_assertion(KEY, "app", "alice", "GET", "/a", unix_now());
+        let forged = impostor.assertion("app", "alice", "GET", "/a", unix_now());
+        for refused in [hs256, forged] {
+            let response = app(pinned.clone())
+                .oneshot(request("/a", Some(&refused)))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+    }
+
+    #[test]
+    fn only_an_unavailable_key_set_is_a_503() {
+        use crate::{AssertionError, Unavailable};
+        let status = |e: Option<&VerifyError>| refusal::<()>(e).status();
+        assert_eq!(
+            status(Some(&Unavailable::Unreachable.into())),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        for e in [
+            VerifyError::UnknownKid,
+            VerifyError::AlgorithmNotAllowed,
+            AssertionError::Expired.into(),
+        ] {
+            assert_eq!(status(Some(&e)), StatusCode::UNAUTHORIZED, "{e:?}");
+        }
+        assert_eq!(status(None), StatusCode::UNAUTHORIZED);
     }
 }
