@@ -3,6 +3,7 @@
 // the same pair, on other ports.
 
 import { spawn, execFileSync } from "node:child_process";
+import { createPublicKey } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import path from "node:path";
@@ -22,6 +23,23 @@ export function devVars() {
       .filter((line) => /^[A-Z_]+=/.test(line))
       .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
   );
+}
+
+/**
+ * How the demo origin verifies assertions: with the edge's key set, at its
+ * URL (the edge over https uses a test CA the demo does not trust, so then
+ * the set is pinned, made here from the same keys), or, for a .dev.vars
+ * from before signing keys, with the shared ASSERTION_KEY.
+ */
+function originKeys(secrets, edgeUrl, tls) {
+  if (!secrets.ASSERTION_SIGNING_KEYS) return { ASSERTION_KEY: secrets.ASSERTION_KEY };
+  if (!tls) return { SESSIONGATE_JWKS_URL: `${edgeUrl}/.sessiongate/jwks.json` };
+  const keys = secrets.ASSERTION_SIGNING_KEYS.split(",").map((entry) => {
+    const [kid, der] = entry.trim().split(":");
+    const jwk = createPublicKey({ key: Buffer.from(der, "base64url"), format: "der", type: "pkcs8" }).export({ format: "jwk" });
+    return { ...jwk, kid, alg: jwk.kty === "EC" ? "ES256" : "EdDSA", use: "sig" };
+  });
+  return { SESSIONGATE_JWKS: JSON.stringify({ keys }) };
 }
 
 /** A [vars] value of wrangler.toml. */
@@ -176,7 +194,7 @@ export async function startServers({ edgePort = 8787, originPort = 8788, output 
     const origin = spawnChild(path.join(root, "target/debug/sessiongate-demo"), [], {
       DEMO_ADDR: `127.0.0.1:${originPort}`,
       AUDIENCE: wranglerVar("AUDIENCE"),
-      ASSERTION_KEY: secrets.ASSERTION_KEY,
+      ...originKeys(secrets, edgeUrl, tls),
       HANDOFF_KEY: secrets.HANDOFF_KEY,
     });
     const edge = spawnChild(path.join(root, "node_modules/.bin/wrangler"), [

@@ -30,11 +30,19 @@ node scripts/deploy-check.mjs
 step "building the demo origin"
 cargo build -p sessiongate-demo
 
-if ! .venv/bin/python -c "import jwt" 2>/dev/null; then
-  step "making .venv with PyJWT for the interop tests"
+# PyJWT for the interop tests; the Python origin library and the servers
+# its e2e origins run on. Installed again when the requirements change.
+if [ ! -x .venv/bin/python ] || [ tests/interop/requirements.txt -nt .venv/.requirements ] || [ origins/python/pyproject.toml -nt .venv/.requirements ]; then
+  step "making .venv: PyJWT, origins/python and its servers"
   python3 -m venv .venv
   .venv/bin/pip install --quiet -r tests/interop/requirements.txt
+  touch .venv/.requirements
 fi
+
+step "the origin libraries' own tests: Node (origins/node) and Python (origins/python)"
+(cd origins/node && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm test && npm run typecheck)
+.venv/bin/python -m pytest -q origins/python
+cargo test -p sessiongate-origin --all-features
 
 # chromium for the browser tests; openssl makes a test CA and certutil
 # (libnss3-tools) makes chromium trust it, since it runs device-bound

@@ -81,7 +81,7 @@ export async function startGate({ vars = {}, worker = {}, workers = [] } = {}) {
     if (typeof value === "string" && value.length >= 16) gate.sensitive.add(value);
   };
   for (const [name, value] of Object.entries(bindings)) {
-    if (name === "SESSION_KEYS") String(value).split(",").forEach((pair) => remember(pair.split(":")[1]));
+    if (["SESSION_KEYS", "ASSERTION_SIGNING_KEYS"].includes(name)) String(value).split(",").forEach((pair) => remember(pair.split(":")[1]));
     if (["ASSERTION_KEY", "HANDOFF_KEY", "ADMIN_TOKEN"].includes(name)) remember(value);
   }
   const rememberCookies = (header) => {

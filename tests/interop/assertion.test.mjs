@@ -43,13 +43,14 @@ test("the README shows the snippets these tests run, verbatim", () => {
   for (const snippet of ["verify_assertion.py", "verify-assertion.mjs"]) {
     assert.ok(readme.includes(readFileSync(path.join(root, "docs/snippets", snippet), "utf8")), snippet);
   }
-  // Every line of the Rust snippet stands, in order, in origins/rust/examples/axum.rs, which cargo test compiles.
+  // Every line of the Rust snippet stands, in order, in the example cargo
+  // test compiles (cargo test -p sessiongate-origin --all-features).
   const lines = (text) => text.split("\n").map((line) => line.trim()).filter(Boolean);
-  const example = lines(readFileSync(path.join(root, "origins/rust/examples/axum.rs"), "utf8"));
+  const example = lines(readFileSync(path.join(root, "origins/rust/examples/axum_key_set_url.rs"), "utf8"));
   let at = 0;
   for (const line of lines(readme.match(/```rust\n([\s\S]*?)```/)[1])) {
     at = example.indexOf(line, at);
-    assert.notEqual(at, -1, `origins/rust/examples/axum.rs lacks, in order: ${line}`);
+    assert.notEqual(at, -1, `origins/rust/examples/axum_key_set_url.rs lacks, in order: ${line}`);
   }
 });
 
