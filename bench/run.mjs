@@ -22,7 +22,7 @@
 // response in a fresh isolate.
 
 import { execFileSync, fork, spawnSync } from "node:child_process";
-import { createCipheriv, hkdfSync, randomBytes, randomUUID } from "node:crypto";
+import { createCipheriv, generateKeyPairSync, hkdfSync, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -80,7 +80,7 @@ if (opts.help) {
   --time-cap S      a round stops after S seconds whatever its count (60)
   --kv-requests N   requests per KV-count case (20)
   --cold-samples N  fresh isolates per worker for the cold start; 0 skips it (15)
-  --port-base P     ports P..P+17 on 127.0.0.1 (9100)
+  --port-base P     ports P..P+18 on 127.0.0.1 (9100)
   --build DIR       sessiongate's build to measure (build/), e.g. an older commit's
   --decision FILE   the decision figures for the summary line (bench/decision.json)
   --out FILE        results JSON (bench/results.json)`);
@@ -103,7 +103,7 @@ const KV_REQUESTS = int("kv-requests", 1, 1000);
 const COLD_SAMPLES = int("cold-samples", 0, 1000);
 const PORT_BASE = int("port-base", 1024, 65500);
 const buildDir = path.resolve(opts.build);
-if ([8787, 8788].some((p) => p >= PORT_BASE && p <= PORT_BASE + 17)) {
+if ([8787, 8788].some((p) => p >= PORT_BASE && p <= PORT_BASE + 18)) {
   console.error("bench: ports 8787/8788 are taken by `npm start`; pick another --port-base");
   process.exit(2);
 }
@@ -127,6 +127,7 @@ const PORTS = {
   "sessiongate-cached-kv": PORT_BASE + 15,
   "sessiongate-bearer": PORT_BASE + 16,
   "bearer-issuer": PORT_BASE + 17,
+  "sessiongate-es256": PORT_BASE + 18,
 };
 /** The revocation ledger's bound in the ledger cases (the default). */
 const STALENESS_S = 10;
@@ -394,7 +395,7 @@ function workerOptions(gateVars, peerScript) {
   return { floor, sessiongate: gate, peer };
 }
 
-function miniflareOptions(Log, LogLevel, workers, bearerJwks) {
+function miniflareOptions(Log, LogLevel, workers, bearerJwks, signingKey) {
   const socket = (name) => [{ host: "127.0.0.1", port: PORTS[name] }];
   const kv = KV;
   const counted = { serviceBindings: { SESSIONS: { name: "kvcount", entrypoint: "Kv" } } };
@@ -487,6 +488,15 @@ function miniflareOptions(Log, LogLevel, workers, bearerJwks) {
         compatibilityDate: COMPATIBILITY_DATE,
         bindings: { ISSUER: BEARER_ISSUER, JWKS: JSON.stringify(bearerJwks) },
         unsafeDirectSockets: socket("bearer-issuer"),
+      },
+      // sessiongate signing its assertions ES256 with its own key
+      // (ASSERTION_SIGNING_KEYS, through WebCrypto) instead of HS256.
+      {
+        name: "sessiongate-es256",
+        ...gate,
+        ...kv,
+        bindings: { ...gate.bindings, ASSERTION_SIGNING_KEYS: signingKey },
+        unsafeDirectSockets: socket("sessiongate-es256"),
       },
       { name: "floor-kv", ...floor, ...counted, unsafeDirectSockets: socket("floor-kv") },
       { name: "sessiongate-kv", ...gate, ...counted, unsafeDirectSockets: socket("sessiongate-kv") },
@@ -817,7 +827,9 @@ async function main() {
   // The stand-in issuer's signing key; its public half is the JWKS.
   const bearerKey = await jose.generateKeyPair("RS256");
   const bearerJwks = { keys: [{ ...(await jose.exportJWK(bearerKey.publicKey)), kid: BEARER_KID, alg: "RS256", use: "sig" }] };
-  mf = new Miniflare(miniflareOptions(Log, LogLevel, options, bearerJwks));
+  const { privateKey: es256Key } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const signingKey = `k1:${es256Key.export({ format: "der", type: "pkcs8" }).toString("base64url")}`;
+  mf = new Miniflare(miniflareOptions(Log, LogLevel, options, bearerJwks, signingKey));
   await mf.ready;
   workerdPids = findWorkerd();
   if (!workerdPids.length) fail("found no workerd process under this one");
@@ -929,6 +941,11 @@ async function main() {
     }
     console.log(`bench: sg bearer: an access token forwarded (200), a foreign signature refused (401); issuer asked ${JSON.stringify(asked)}`);
   }
+  const keySet = await fetch(`http://127.0.0.1:${PORTS["sessiongate-es256"]}/.sessiongate/jwks.json`);
+  const published = keySet.ok ? (await keySet.json()).keys : [];
+  if (published.length !== 1 || published[0].alg !== "ES256") {
+    fail(`sessiongate-es256 does not publish its ES256 key: ${keySet.status} ${JSON.stringify(published)}`);
+  }
   const issuerBefore = await issuerCounts();
 
   // Each round: the three workers with a live session, then sessiongate
@@ -942,6 +959,7 @@ async function main() {
   const policyRounds = [];
   const cachedRounds = [];
   const bearerRounds = [];
+  const es256Rounds = [];
   const authenticated = async () => ({ cookie: cookies.sessiongate.authenticated() });
   const cases = [
     ...WORKERS.map((worker) => ({ worker, label: worker, headers: async () => ({ cookie: cookies[worker].authenticated() }), into: rounds[worker] })),
@@ -955,6 +973,7 @@ async function main() {
       headers: async () => ({ authorization: `Bearer ${await mintBearer(jose, bearerKey.privateKey)}` }),
       into: bearerRounds,
     },
+    { worker: "sessiongate-es256", label: "sg es256", headers: authenticated, into: es256Rounds },
   ];
   console.log(
     `bench: ${ROUNDS} rounds × ${REQUESTS} requests × ${cases.length} cases, ${CONNECTIONS} connections, ` +
@@ -1012,6 +1031,9 @@ async function main() {
   // A machine client's access token (no KV; the issuer's keys from memory)
   // against the floor's authenticated request (one KV read), same rounds.
   ratios.bearer_cpu_ratio = round(bearer.cpu_us_per_req / summary.floor.cpu_us_per_req, 2);
+  const es256 = summarise(es256Rounds);
+  // The same authenticated request, its assertion signed ES256 against HS256, same rounds.
+  ratios.es256_cpu_ratio = round(es256.cpu_us_per_req / summary.sessiongate.cpu_us_per_req, 2);
   const issuerAfter = await issuerCounts();
   const issuerDuringRounds = Object.fromEntries(Object.keys(issuerAfter).map((k) => [k, issuerAfter[k] - issuerBefore[k]]));
 
@@ -1147,6 +1169,14 @@ async function main() {
       `(no session, no KV; the issuer's keys from the isolate's memory); /floor CPU ${ratios.bearer_cpu_ratio.toFixed(2)}×; ` +
       `issuer requests during the warm-up and rounds: ${issuerDuringRounds.discovery} discovery, ${issuerDuringRounds.jwks} JWKS`,
   );
+  lines.push(
+    `${pad("sg es256", 12)}${pad(es256.cpu_us_per_req.toFixed(1), 12, true)}${pad(`(${es256.cpu_us_min.toFixed(1)}–${es256.cpu_us_max.toFixed(1)})`, 18, true)}` +
+      `${pad(es256.rps, 9, true)}${pad(es256.p50_ms.toFixed(2), 9, true)}${pad(es256.p99_ms.toFixed(2), 9, true)}`,
+  );
+  lines.push(
+    `sg es256: sessiongate with ASSERTION_SIGNING_KEYS (one P-256 key), the assertion signed ES256 by WebCrypto; ` +
+      `/sessiongate (HS256) CPU ${ratios.es256_cpu_ratio.toFixed(2)}×`,
+  );
   lines.push("");
   lines.push(`KV operations per request (reads r, writes w, deletes+lists o; ${KV_REQUESTS} requests per case)`);
   lines.push(`${pad("worker", 12)}${pad("authenticated", 16)}${pad("forged", 16)}${pad("idle-expired", 16)}`);
@@ -1187,7 +1217,7 @@ async function main() {
     `policy_cpu_ratio=${fmt2(ratios.policy_cpu_ratio)} ` +
     `cached_cpu_ratio=${fmt2(ratios.cached_cpu_ratio)} cached_p50_ratio=${fmt2(ratios.cached_p50_ratio)} ` +
     `kv_per_auth=${cacheCount.per_auth.toFixed(3)} ` +
-    `bearer_cpu_ratio=${fmt2(ratios.bearer_cpu_ratio)}`;
+    `bearer_cpu_ratio=${fmt2(ratios.bearer_cpu_ratio)} es256_cpu_ratio=${fmt2(ratios.es256_cpu_ratio)}`;
 
   const results = {
     date: new Date().toISOString(),
@@ -1230,6 +1260,7 @@ async function main() {
       rounds: bearerRounds,
       issuer_requests_during_rounds: issuerDuringRounds,
     },
+    es256: { summary: es256, rounds: es256Rounds },
     kv_ops_per_request: kvOps,
     cold_start: cold,
     size,

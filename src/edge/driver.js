@@ -35,6 +35,7 @@ const sharedFetches = new Map();
 
 /** The signing keys as WebCrypto holds them, by kid, imported on first use. */
 const signingKeys = new Map();
+const encoder = new TextEncoder();
 
 export default {
   async fetch(request, env, ctx) {
@@ -247,7 +248,7 @@ async function verify({ alg, jwk, data, signature }) {
     return "key_invalid";
   }
   const bytes = base64url(signature);
-  return (await crypto.subtle.verify(verifyAs, key, bytes, new TextEncoder().encode(data))) ? "valid" : null;
+  return (await crypto.subtle.verify(verifyAs, key, bytes, encoder.encode(data))) ? "valid" : null;
 }
 
 /** A request to the user's ledger object (by name = uid); its body, or the failure. */
@@ -284,27 +285,27 @@ const SIGN_PARAMS = {
 };
 
 /** Signing key `kid` (wiring.signing) in WebCrypto: imported once per isolate. */
-async function signingKey(kid) {
-  let imported = signingKeys.get(kid);
-  if (!imported) {
-    const { alg, pkcs8 } = wiring.signing.find((key) => key.kid === kid);
-    const key = await crypto.subtle.importKey("pkcs8", base64url(pkcs8), SIGN_PARAMS[alg][0], true, ["sign"]);
-    imported = { key, alg };
-    signingKeys.set(kid, imported);
-  }
+async function importSigningKey(kid) {
+  const { alg, pkcs8 } = wiring.signing.find((key) => key.kid === kid);
+  const key = await crypto.subtle.importKey("pkcs8", base64url(pkcs8), SIGN_PARAMS[alg][0], true, ["sign"]);
+  const imported = { key, params: SIGN_PARAMS[alg][1] };
+  signingKeys.set(kid, imported);
   return imported;
 }
 
-/** A JWS signature of `input` by signing key `kid`, base64url (ES256's raw r‖s, as JWS has it). */
+/**
+ * A JWS signature of `input` by signing key `kid`, base64url (ES256's raw r‖s, as JWS has it).
+ * On every request whose assertion is signed: the key is looked up without an await once imported.
+ */
 async function signature({ kid, input }) {
-  const { key, alg } = await signingKey(kid);
-  const bytes = new Uint8Array(await crypto.subtle.sign(SIGN_PARAMS[alg][1], key, new TextEncoder().encode(input)));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const { key, params } = signingKeys.get(kid) ?? (await importSigningKey(kid));
+  const bytes = new Uint8Array(await crypto.subtle.sign(params, key, encoder.encode(input)));
+  return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
 /** The public coordinates of signing key `kid`, `x` or `x y`, from which the gate builds the key set. */
 async function exportPublic({ kid }) {
-  const { key } = await signingKey(kid);
+  const { key } = signingKeys.get(kid) ?? (await importSigningKey(kid));
   const { x, y } = await crypto.subtle.exportKey("jwk", key);
   return y ? `${x} ${y}` : x;
 }
@@ -321,7 +322,7 @@ function signingKeyLines(lines) {
 }
 
 function base64url(text) {
-  return Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  return Uint8Array.fromBase64(text, { alphabet: "base64url" });
 }
 
 /** A response made at the edge. */
