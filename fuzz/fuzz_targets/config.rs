@@ -25,7 +25,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sessiongate::config::{Config, ConfigErrors, MAX_ABSOLUTE, MIN_IDLE};
+use sessiongate_core::config::{Config, ConfigErrors, MAX_ABSOLUTE, MIN_IDLE};
 
 const VARS: [&str; 14] = [
     "ORIGIN_URL",

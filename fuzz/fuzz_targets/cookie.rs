@@ -13,7 +13,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sessiongate::cookie::{find, without, CookieSpec, Presented, SameSite};
+use sessiongate_core::cookie::{find, without, CookieSpec, Presented, SameSite};
 
 const DEFAULT_NAME: &str = "__Host-sg";
 

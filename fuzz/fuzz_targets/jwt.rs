@@ -22,10 +22,10 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
-use sessiongate::handoff;
-use sessiongate::jwt::{self, JwtError, MAX_JWT_LEN};
-use sessiongate::key::HmacKey;
-use sessiongate::session::{check_claims, check_uid};
+use sessiongate_core::handoff;
+use sessiongate_core::jwt::{self, JwtError, MAX_JWT_LEN};
+use sessiongate_core::key::HmacKey;
+use sessiongate_core::session::{check_claims, check_uid};
 
 /// Same clock and key as the seeds in corpus/jwt.
 const NOW: u64 = 1_700_000_000;

@@ -29,8 +29,8 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use sessiongate::method_override::{in_query, Form};
-use sessiongate::routes::{
+use sessiongate_core::method_override::{in_query, Form};
+use sessiongate_core::routes::{
     classify, is_safe_return_to, lookalike, normalise, percent_decode, percent_encode,
     sanitise_return_to, Endpoint, PublicPaths, Route,
 };

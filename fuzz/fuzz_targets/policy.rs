@@ -43,12 +43,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sessiongate::policy::path::{fold, strip_format_suffix, Pattern, Specificity};
-use sessiongate::policy::{
+use sessiongate_core::policy::path::{fold, strip_format_suffix, Pattern, Specificity};
+use sessiongate_core::policy::{
     Client, Fallback, Outcome, Policy, Request, Rule, Subject, DEFAULT_LABEL,
 };
-use sessiongate::routes::normalise;
-use sessiongate::session::Claims;
+use sessiongate_core::routes::normalise;
+use sessiongate_core::session::Claims;
 
 const NOW: u64 = 1_700_000_000;
 

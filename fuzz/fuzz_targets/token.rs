@@ -12,8 +12,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use sessiongate::key::HmacKey;
-use sessiongate::token::{IdHash, KeyRing, Kid, SessionId, Token, TokenError, MAX_FUTURE_SKEW, MAX_TOKEN_LEN};
+use sessiongate_core::key::HmacKey;
+use sessiongate_core::token::{IdHash, KeyRing, Kid, SessionId, Token, TokenError, MAX_FUTURE_SKEW, MAX_TOKEN_LEN};
 
 /// Same clock as the seed tokens in corpus/token (minted at 1_700_000_000).
 const NOW: u64 = 1_700_000_000;

@@ -9,7 +9,7 @@
 
 import * as gate from "./index_bg.js";
 import wasmModule from "./index.wasm";
-// The revocation ledger's Durable Object class (src/ledger/object.rs).
+// The revocation ledger's Durable Object class (src/ledger.rs).
 export { Ledger } from "./index_bg.js";
 $SNIPPET_JS_IMPORTS;
 

@@ -15,7 +15,7 @@ import { makeTestTls } from "./tls.mjs";
 
 /** The bound cookie's lifetime here: short, so that the test sees it expire. */
 const REFRESH_S = 10;
-/** How long past its expiry the edge still takes a bound cookie (src/dbsc/cookie.rs GRACE). */
+/** How long past its expiry the edge still takes a bound cookie (core/src/dbsc/cookie.rs GRACE). */
 const GRACE_S = 5;
 const DBSC_FEATURES = [
   "DeviceBoundSessions:ForceEnableForTesting/true/RequireOriginTrialTokens/false/RefreshQuota/false",

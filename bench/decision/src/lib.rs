@@ -10,12 +10,12 @@
 
 use std::collections::HashMap;
 
-use sessiongate::assertion;
-use sessiongate::config::Config;
-use sessiongate::gate::{Answer, Exchange, Gate, Inbound, Input, OriginHead, Step};
-use sessiongate::session::{self, Claims, Identity};
-use sessiongate::store::{drive, MemoryStore, SessionStore};
-use sessiongate::token::SessionId;
+use sessiongate_core::assertion;
+use sessiongate_core::config::Config;
+use sessiongate_core::gate::{Answer, Exchange, Gate, Inbound, Input, OriginHead, Step};
+use sessiongate_core::session::{self, Claims, Identity};
+use sessiongate_core::store::{drive, MemoryStore, SessionStore};
+use sessiongate_core::token::SessionId;
 
 /// As tests/gate.rs.
 pub const NOW: u64 = 1_700_000_000;
@@ -64,7 +64,7 @@ pub struct Workload {
     url: &'static str,
     store: MemoryStore,
     cookie: String,
-    spent: sessiongate::spent::Spent,
+    spent: sessiongate_core::spent::Spent,
 }
 
 impl Workload {
@@ -110,7 +110,7 @@ impl Workload {
         let mut record = config.policy.start(identity, NOW - 60);
         if device_bound {
             // Any P-256 point will do: the hot path never verifies with it.
-            record.device_key = Some(sessiongate::dbsc::Jwk {
+            record.device_key = Some(sessiongate_core::dbsc::Jwk {
                 kty: "EC".to_owned(),
                 crv: "P-256".to_owned(),
                 x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU".to_owned(),

@@ -1,8 +1,8 @@
 //! The login handoff: how a login handler at the origin starts a session
 //! at the edge.
 
-use sessiongate::jwt;
-use sessiongate::key::HmacKey;
+use sessiongate_core::jwt;
+use sessiongate_core::key::HmacKey;
 
 use crate::{unix_now, Claims};
 
@@ -104,7 +104,7 @@ mod tests {
         let key = "handoff-key-of-at-least-32-chars!";
         let token = Handoff::new("alice").claim("role", "admin").sign(key, NOW);
         let handoff =
-            sessiongate::handoff::verify(&HmacKey::new(key.as_bytes()), &token, NOW).unwrap();
+            sessiongate_core::handoff::verify(&HmacKey::new(key.as_bytes()), &token, NOW).unwrap();
         assert_eq!(handoff.uid, "alice");
         assert_eq!(
             handoff.claims.get("role").map(String::as_str),
@@ -127,7 +127,7 @@ mod tests {
             .auth_time(NOW - 120)
             .sign(key, NOW);
         let handoff =
-            sessiongate::handoff::verify(&HmacKey::new(key.as_bytes()), &token, NOW).unwrap();
+            sessiongate_core::handoff::verify(&HmacKey::new(key.as_bytes()), &token, NOW).unwrap();
         assert_eq!(handoff.email.as_deref(), Some("alice@example.com"));
         assert_eq!(handoff.groups, ["admins", "staff"]);
         assert_eq!(handoff.auth_time, NOW - 120);

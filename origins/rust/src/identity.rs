@@ -1,7 +1,7 @@
 //! Who the edge says is making the request, as a verified assertion
 //! names them.
 
-use sessiongate::assertion::{AssertionClaims, Kind};
+use sessiongate_core::assertion::{AssertionClaims, Kind};
 
 use crate::Claims;
 

@@ -8,9 +8,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::Deserialize;
-use sessiongate::assertion::AssertionClaims;
-use sessiongate::jwt::{self, MAX_JWT_LEN};
-use sessiongate::key::HmacKey;
+use sessiongate_core::assertion::AssertionClaims;
+use sessiongate_core::jwt::{self, MAX_JWT_LEN};
+use sessiongate_core::key::HmacKey;
 
 use crate::key_set::PublicKey;
 use crate::{JwtError, VerifyError};

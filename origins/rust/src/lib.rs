@@ -69,14 +69,14 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use sessiongate::assertion::{AssertionError, Kind, LIFETIME};
-pub use sessiongate::handoff::MAX_AHEAD as MAX_HANDOFF_AHEAD;
-pub use sessiongate::jwt::JwtError;
-pub use sessiongate::session::Claims;
+pub use sessiongate_core::assertion::{AssertionError, Kind, LIFETIME};
+pub use sessiongate_core::handoff::MAX_AHEAD as MAX_HANDOFF_AHEAD;
+pub use sessiongate_core::jwt::JwtError;
+pub use sessiongate_core::session::Claims;
 /// The user id an `X-Sessiongate-User` value names: as it is, or decoded
 /// from `UTF-8''…` (DESIGN §4.7); `None` for a malformed encoding. The
 /// assertion's `sub` is the same id, exactly.
-pub use sessiongate::user_header::decode as decode_user_header;
+pub use sessiongate_core::user_header::decode as decode_user_header;
 
 mod error;
 mod handoff;
@@ -104,11 +104,11 @@ pub use key_set_url::{KeySetUrlError, FETCH_TIMEOUT as KEY_SET_FETCH_TIMEOUT};
 pub use verifier::{Verifier, WeakKey};
 
 /// Request header carrying the assertion.
-pub const ASSERTION_HEADER: &str = sessiongate::assertion::HEADER;
+pub const ASSERTION_HEADER: &str = sessiongate_core::assertion::HEADER;
 /// Response header that logs a user in (see [`Handoff`]).
-pub const LOGIN_HEADER: &str = sessiongate::handoff::HEADER;
+pub const LOGIN_HEADER: &str = sessiongate_core::handoff::HEADER;
 /// Response header that logs the user out: `current` or `all`.
-pub const LOGOUT_HEADER: &str = sessiongate::gate::LOGOUT_HEADER;
+pub const LOGOUT_HEADER: &str = sessiongate_core::gate::LOGOUT_HEADER;
 /// Seconds of clock difference between edge and origin tolerated on `iat`
 /// and `exp` unless [`Verifier::leeway`] says otherwise.
 pub const DEFAULT_LEEWAY: u64 = 5;
@@ -121,7 +121,7 @@ pub const MAX_KEY_SET_LEN: usize = 64 * 1024;
 /// browser or framework applies. The edge already drops unsafe ones on the
 /// way to the login page; check again before redirecting.
 pub fn safe_return_to(value: &str) -> Option<&str> {
-    sessiongate::routes::is_safe_return_to(value).then_some(value)
+    sessiongate_core::routes::is_safe_return_to(value).then_some(value)
 }
 
 fn unix_now() -> u64 {
@@ -142,7 +142,7 @@ pub fn test_assertion(
     now: u64,
 ) -> String {
     testing::claims(audience, sub, method, path_and_query, now)
-        .sign(&sessiongate::key::HmacKey::new(key.as_bytes()))
+        .sign(&sessiongate_core::key::HmacKey::new(key.as_bytes()))
 }
 
 #[cfg(test)]

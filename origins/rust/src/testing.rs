@@ -6,7 +6,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use sessiongate::assertion::{AssertionClaims, Kind, ISSUER, LIFETIME};
+use sessiongate_core::assertion::{AssertionClaims, Kind, ISSUER, LIFETIME};
 
 use crate::Claims;
 

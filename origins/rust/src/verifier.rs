@@ -9,8 +9,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use sessiongate::assertion::{AssertionClaims, Expected};
-use sessiongate::key::{HmacKey, MIN_SECRET_LEN};
+use sessiongate_core::assertion::{AssertionClaims, Expected};
+use sessiongate_core::key::{HmacKey, MIN_SECRET_LEN};
 
 use crate::jws::Jws;
 use crate::key_set::{KeySet, KeySetError};
@@ -226,7 +226,7 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
     use serde_json::json;
-    use sessiongate::assertion::{Kind, LIFETIME};
+    use sessiongate_core::assertion::{Kind, LIFETIME};
 
     use super::*;
     use crate::testing::{claims, key_set, TestKey};

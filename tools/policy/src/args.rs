@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use sessiongate::config::duration;
-use sessiongate::policy::Fallback;
-use sessiongate::session::Claims;
+use sessiongate_core::config::duration;
+use sessiongate_core::policy::Fallback;
+use sessiongate_core::session::Claims;
 
 pub const USAGE: &str = "\
 usage: npm run policy -- --user ID [options] METHOD PATH

@@ -26,13 +26,13 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sessiongate::config::Mode;
-use sessiongate::method_override;
-use sessiongate::policy::lint::Context;
-use sessiongate::policy::path::fold;
-use sessiongate::policy::rule::Condition;
-use sessiongate::policy::{Client, Decision, Match, Outcome, Request, Rule, Subject};
-use sessiongate::routes::{self, Route};
+use sessiongate_core::config::Mode;
+use sessiongate_core::method_override;
+use sessiongate_core::policy::lint::Context;
+use sessiongate_core::policy::path::fold;
+use sessiongate_core::policy::rule::Condition;
+use sessiongate_core::policy::{Client, Decision, Match, Outcome, Request, Rule, Subject};
+use sessiongate_core::routes::{self, Route};
 
 use args::{Args, Command, Who, USAGE};
 use setup::Setup;

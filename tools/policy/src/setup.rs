@@ -4,11 +4,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sessiongate::config::{LoginUrl, Mode, DEFAULT_LOGIN_URL, DEFAULT_MODE};
-use sessiongate::dbsc;
-use sessiongate::oidc::START_PATH;
-use sessiongate::policy::{Fallback, Policy};
-use sessiongate::routes::PublicPaths;
+use sessiongate_core::config::{LoginUrl, Mode, DEFAULT_LOGIN_URL, DEFAULT_MODE};
+use sessiongate_core::dbsc;
+use sessiongate_core::oidc::START_PATH;
+use sessiongate_core::policy::{Fallback, Policy};
+use sessiongate_core::routes::PublicPaths;
 
 use crate::args::Source;
 
@@ -64,7 +64,7 @@ impl Setup {
 
         let mut public_paths = PublicPaths::parse(&var("PUBLIC_PATHS").unwrap_or_default())
             .map_err(|e| format!("{at}: PUBLIC_PATHS: {e}"))?;
-        // As src/config/origin.rs: with a provider, browsers sign in at the
+        // As core/src/config/origin.rs: with a provider, browsers sign in at the
         // edge unless told otherwise; a same-origin login page is public.
         let default_login = match var("OIDC_ISSUER") {
             Some(_) => START_PATH,
