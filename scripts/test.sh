@@ -13,12 +13,11 @@ build
 step "checking the wasm size budget"
 gzip_bytes=$(gzip -9 -c build/worker/index.wasm | wc -c)
 echo "build/worker/index.wasm: $(wc -c < build/worker/index.wasm) bytes raw, $gzip_bytes bytes gzip"
-# 286 KiB: the 282 KiB reached once the policy judged what origins act on
-# (#23: look-alike tables, method overrides, the lint's core) plus the
-# 4 KiB that public-key assertions may add (#24), so that growth is a
-# decision. The goal is 200 KiB (#26); bench/RESULTS.md says what stands
-# in the way. The platform's limit is 3 MiB on the Free plan.
-budget_kib=286
+# 308 KiB: 285 KiB after public-key assertions (#24) plus the 22 KiB of
+# applications (#25: the apps' configuration, the code exchange, routing),
+# so that growth is a decision. The goal is 200 KiB (#26); bench/RESULTS.md
+# says what stands in the way. The platform's limit is 3 MiB on the Free plan.
+budget_kib=308
 if [ "$gzip_bytes" -gt $((budget_kib * 1024)) ]; then
   echo "error: the gzipped wasm exceeds ${budget_kib} KiB" >&2
   exit 1

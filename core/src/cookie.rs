@@ -137,6 +137,10 @@ impl CookieSpec {
         &self.name
     }
 
+    pub fn same_site(&self) -> SameSite {
+        self.same_site
+    }
+
     /// A cookie of its own, named this name with `suffix`, set alike.
     pub fn with_suffix(&self, suffix: &str) -> Result<Self, String> {
         Self::new(&format!("{}{suffix}", self.name), self.same_site)

@@ -7,6 +7,7 @@
 //! wasm entry and its JS driver; [`store`] is the native driver the tests,
 //! the policy tester and the benches use.
 
+pub mod apps;
 pub mod assertion;
 pub mod bearer;
 pub mod config;

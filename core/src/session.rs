@@ -55,6 +55,14 @@ pub struct Record {
     /// Unix seconds when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_bound_at: Option<u64>,
+    /// With `APPS`, the app whose host this session is for; `None` for a
+    /// sign-in (at `AUTH_HOST`) and for the single app's sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// An app's session: the id hash of the sign-in it came from, which
+    /// ends it when it ends (DESIGN §16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signin: Option<String>,
 }
 
 /// A stored value that is not a record this code can use.
@@ -101,13 +109,17 @@ impl Record {
     /// What the `u:` index entry carries, so that listing a user's sessions
     /// needs no read per session: its times and the device it began on.
     pub fn index_metadata(&self, device: Option<&str>) -> String {
-        serde_json::json!({
+        let mut metadata = serde_json::json!({
             "iat": self.iat,
             "abs_exp": self.abs_exp,
             "device": device,
             "device_bound": self.device_key.is_some(),
-        })
-        .to_string()
+        });
+        if let (Some(app), Some(signin)) = (&self.app, &self.signin) {
+            metadata["app"] = app.as_str().into();
+            metadata["signin"] = signin.as_str().into();
+        }
+        metadata.to_string()
     }
 }
 
@@ -122,6 +134,11 @@ pub struct IndexMetadata {
     /// Whether the session is bound to a key of the device (DESIGN §11).
     #[serde(default)]
     pub device_bound: bool,
+    /// An app's session: its app, and its sign-in's id hash (DESIGN §16).
+    #[serde(default)]
+    pub app: Option<String>,
+    #[serde(default)]
+    pub signin: Option<String>,
 }
 
 /// Why a user id is refused.
@@ -353,6 +370,8 @@ impl Policy {
             auth_time: Some(auth_time.min(now)),
             device_key: None,
             device_bound_at: None,
+            app: None,
+            signin: None,
         }
     }
 

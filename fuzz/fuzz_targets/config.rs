@@ -1,6 +1,6 @@
 //! `config::Config::from_lookup` with every variable carved out of the input.
 //!
-//! Input: up to 14 values separated by NUL, in the order of `VARS` (the
+//! Input: up to 16 values separated by NUL, in the order of `VARS` (the
 //! variables of DESIGN §8); a value past the last
 //! NUL-separated piece is unset (lookup returns `None`), as is any variable
 //! not in `VARS`. Bytes are read lossily as UTF-8.
@@ -19,15 +19,17 @@
 //!   be identical in both runs: nothing about a secret but its length and
 //!   structure may show;
 //! - an accepted config is consistent: `MIN_IDLE <= idle <= absolute <=
-//!   MAX_ABSOLUTE`, a same-origin login path is public, the origin URL has
-//!   no trailing `/`, a bad-token limit allows at least one failure; every
-//!   error names one of the variables in `VARS`.
+//!   MAX_ABSOLUTE`, no app's lifetimes exceed them, a same-origin login
+//!   path is public at the app where people sign in, no origin URL has a
+//!   trailing `/`, a bad-token limit allows at least one failure; every
+//!   error names one of the variables in `VARS`, or a part of `APPS`
+//!   (`APPS[wiki].policy`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sessiongate_core::config::{Config, ConfigErrors, MAX_ABSOLUTE, MIN_IDLE};
 
-const VARS: [&str; 14] = [
+const VARS: [&str; 16] = [
     "ORIGIN_URL",
     "AUDIENCE",
     "LOGIN_URL",
@@ -42,6 +44,8 @@ const VARS: [&str; 14] = [
     "ADMIN_TOKEN",
     "BAD_TOKEN_LIMIT",
     "MODE",
+    "APPS",
+    "AUTH_HOST",
 ];
 const SESSION_KEYS: usize = 8;
 /// `SESSION_KEYS` up to `ADMIN_TOKEN` are secret.
@@ -125,7 +129,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(!errors.0.is_empty(), "Err with no errors");
             let secrets = secrets(&values);
             for (i, error) in errors.0.iter().enumerate() {
-                assert!(VARS.contains(&error.var), "error names unknown variable {}", error.var);
+                let var = error.var.as_ref();
+                assert!(
+                    VARS.contains(&var) || var.starts_with("APPS["),
+                    "error names unknown variable {var}"
+                );
                 let coincidence = errors_rotated.0.get(i).map_or("", |e| e.problem.as_str());
                 for secret in &secrets {
                     assert!(
@@ -142,10 +150,20 @@ fuzz_target!(|data: &[u8]| {
             let idle = config.policy.idle();
             let absolute = config.policy.absolute();
             assert!(MIN_IDLE <= idle && idle <= absolute && absolute <= MAX_ABSOLUTE);
-            if let Some(path) = config.login_url.same_origin_path() {
-                assert!(config.public_paths.is_public(path));
+            let apps = &config.apps;
+            for app in apps.list() {
+                // Each app's sessions live no longer than the sign-in's.
+                assert!(app.lifetime.idle() <= idle && app.lifetime.absolute() <= absolute);
+                assert!(!app.origin_url.ends_with('/'));
             }
-            assert!(!config.origin_url.ends_with('/'));
+            // The login page is reachable without a session where it is.
+            let login_app = match apps.auth_host() {
+                Some(host) => apps.index_for_host(host),
+                None => Some(0),
+            };
+            if let (Some(path), Some(app)) = (config.login_url.same_origin_path(), login_app) {
+                assert!(apps.get(app).public_paths.is_public(path));
+            }
             if let Some(limit) = &config.bad_token_limit {
                 assert!(limit.failures >= 1 && limit.window >= 1);
             }

@@ -22,17 +22,39 @@ pub(super) fn read(vars: &mut Vars) -> Option<Option<Bearer>> {
         }
         return Some(None);
     };
-    let issuer = match vars
+    let settings = settings(vars)?;
+    vars.check("BEARER_ISSUER", settings.for_audience(&audience))
+        .map(Some)
+}
+
+/// What every app's machine clients share: `BEARER_ISSUER` (by default
+/// `OIDC_ISSUER`) and `BEARER_MAX_LIFETIME`.
+pub(super) struct Settings {
+    issuer: Option<String>,
+    max_lifetime: u64,
+}
+
+impl Settings {
+    /// Machine clients whose tokens name `audience`.
+    pub fn for_audience(&self, audience: &str) -> Result<Bearer, String> {
+        let issuer = self
+            .issuer
+            .clone()
+            .ok_or("is not set, and neither is OIDC_ISSUER: BEARER_AUDIENCE needs an issuer")?;
+        Ok(Bearer {
+            audience: audience.trim().to_owned(),
+            issuer,
+            max_lifetime: self.max_lifetime,
+        })
+    }
+}
+
+/// `None` when a setting is wrong (recorded).
+pub(super) fn settings(vars: &mut Vars) -> Option<Settings> {
+    let issuer = vars
         .get("BEARER_ISSUER")
         .or_else(|| vars.get("OIDC_ISSUER"))
-    {
-        Some(issuer) => vars.check("BEARER_ISSUER", endpoint_url(issuer.trim())),
-        None => {
-            let problem = "is not set, and neither is OIDC_ISSUER: BEARER_AUDIENCE needs an issuer";
-            vars.report("BEARER_ISSUER", problem.to_owned());
-            None
-        }
-    };
+        .map(|issuer| vars.check("BEARER_ISSUER", endpoint_url(issuer.trim())));
     let max_lifetime = match vars.get("BEARER_MAX_LIFETIME") {
         Some(v) => vars.check(
             "BEARER_MAX_LIFETIME",
@@ -40,11 +62,13 @@ pub(super) fn read(vars: &mut Vars) -> Option<Option<Bearer>> {
         ),
         None => Some(DEFAULT_MAX_LIFETIME),
     };
-    Some(Some(Bearer {
-        audience: audience.trim().to_owned(),
-        issuer: issuer?,
+    Some(Settings {
+        issuer: match issuer {
+            Some(checked) => Some(checked?),
+            None => None,
+        },
         max_lifetime: max_lifetime?,
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -53,7 +77,7 @@ mod tests {
 
     #[test]
     fn bearer_tokens_are_off_unless_an_audience_is_set() {
-        assert_eq!(parse(&[]).unwrap().bearer, None);
+        assert_eq!(parse(&[]).unwrap().apps.get(0).bearer, None);
         let oidc = [
             ("OIDC_ISSUER", "https://id.example.com"),
             ("OIDC_CLIENT_ID", "app"),
@@ -63,7 +87,7 @@ mod tests {
         let config =
             parse(&[&oidc[..], &[("BEARER_AUDIENCE", "https://api.example.com")]].concat())
                 .unwrap();
-        let bearer = config.bearer.unwrap();
+        let bearer = config.apps.get(0).bearer.clone().unwrap();
         assert_eq!(bearer.issuer, "https://id.example.com");
         assert_eq!(bearer.max_lifetime, 3600);
     }
@@ -101,6 +125,6 @@ mod tests {
             ("BEARER_MAX_LIFETIME", "15m"),
         ])
         .unwrap();
-        assert_eq!(config.bearer.unwrap().max_lifetime, 900);
+        assert_eq!(config.apps.get(0).bearer.clone().unwrap().max_lifetime, 900);
     }
 }

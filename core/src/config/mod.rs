@@ -11,18 +11,20 @@
 //! assembles `Config` if none was found. A new section is a new module, one
 //! line reading it and its fields in `Config`.
 
+use std::borrow::Cow;
 use std::fmt;
 
+use crate::apps::Apps;
 use crate::assertion::signing::Signer;
 use crate::cookie::CookieSpec;
 use crate::dbsc::Binding;
 use crate::key::HmacKey;
 use crate::oidc::Oidc;
-use crate::routes::PublicPaths;
 use crate::session::Policy;
 use crate::throttle::Limit;
 use crate::token::KeyRing;
 
+mod apps;
 mod authorization;
 mod bearer;
 mod dbsc;
@@ -51,11 +53,14 @@ use vars::Vars;
 /// Everything the gate needs, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `scheme://host[:port]`, no trailing slash.
-    pub origin_url: String,
-    pub audience: String,
+    /// The apps, and where people sign in (`APPS`, `AUTH_HOST`); without
+    /// them, the one app of `ORIGIN_URL`, `AUDIENCE`, `PUBLIC_PATHS`,
+    /// `POLICY` and `BEARER_AUDIENCE`.
+    pub apps: Apps,
+    /// Where unauthenticated browsers are sent (on `AUTH_HOST` with apps).
     pub login_url: LoginUrl,
-    pub public_paths: PublicPaths,
+    /// `IDLE_TIMEOUT` and `ABSOLUTE_TIMEOUT`: the sign-in's lifetimes, and
+    /// each app's ceiling.
     pub policy: Policy,
     pub cookie: CookieSpec,
     pub session_keys: KeyRing,
@@ -81,10 +86,6 @@ pub struct Config {
     pub device_binding: Binding,
     /// Sign-in with an OpenID Connect provider (`OIDC_*`); `None` is off.
     pub oidc: Option<Oidc>,
-    /// Who may reach which protected path (`POLICY`, `POLICY_DEFAULT`).
-    pub authorization: crate::policy::Policy,
-    /// Machine clients' access tokens (`BEARER_*`); `None` is off.
-    pub bearer: Option<crate::bearer::Bearer>,
     /// Whether the revocation ledger (`LEDGER`) is bound: the edge says,
     /// from the bindings ([`Config::bind_ledger`]); without it, revocation
     /// is KV's alone.
@@ -97,7 +98,8 @@ pub struct Config {
 /// One variable and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    pub var: &'static str,
+    /// The variable, or the part of one (`APPS[wiki].policy`).
+    pub var: Cow<'static, str>,
     pub problem: String,
 }
 
@@ -132,7 +134,7 @@ impl Config {
         let mut vars = Vars::new(&lookup);
         // In the order problems are reported: a later section may take an
         // earlier one's value, even when other sections are invalid.
-        let origin = origin::read(&mut vars);
+        let draft = apps::read(&mut vars);
         let policy = session::lifetime(&mut vars);
         let cookie = session::cookie(&mut vars);
         let session_keys = keys::ring(&mut vars);
@@ -143,10 +145,14 @@ impl Config {
         let record_cache = record_cache::read(&mut vars);
         let device_binding = dbsc::read(&mut vars, cookie.as_ref(), session_keys.as_ref());
         let oidc = oidc::read(&mut vars, session_keys.as_ref());
-        let authorization = authorization::read(&mut vars);
-        let bearer = bearer::read(&mut vars);
+        let context = apps::Context {
+            lifetime: policy,
+            cookie: cookie.as_ref(),
+            signing_keys: matches!(signing_keys, Some(Some(_))),
+        };
+        let apps = apps::finish(&mut vars, draft, &context);
         vars.finish(|| {
-            let origin = origin?;
+            let (apps, login_url) = apps?;
             let secrets = secrets?;
             let assertion_signer = match signing_keys? {
                 Some(keys) => Signer::Keys(keys),
@@ -155,10 +161,8 @@ impl Config {
             let enforcement = enforcement?;
             let revocation = revocation?;
             Some(Self {
-                origin_url: origin.origin_url,
-                audience: origin.audience,
-                login_url: origin.login_url,
-                public_paths: origin.public_paths,
+                apps,
+                login_url,
                 policy: policy?,
                 cookie: cookie?,
                 session_keys: session_keys?,
@@ -172,8 +176,6 @@ impl Config {
                 revocation_staleness: revocation.revocation_staleness,
                 device_binding: device_binding?,
                 oidc: oidc?,
-                authorization: authorization?,
-                bearer: bearer?,
                 ledger: false,
                 record_cache: record_cache?,
             })
@@ -189,7 +191,7 @@ impl Config {
         match record_cache::resolve(self.record_cache, ledger, self.revocation_staleness) {
             Ok(_) => Ok(self),
             Err(problem) => Err(ConfigErrors(vec![ConfigError {
-                var: record_cache::VAR,
+                var: record_cache::VAR.into(),
                 problem,
             }])),
         }
@@ -244,7 +246,7 @@ mod tests {
         assert_eq!(config.policy, Policy::new(1800, 43_200));
         assert_eq!(config.cookie.name(), "__Host-sg");
         assert_eq!(config.login_url, LoginUrl("/login".into()));
-        assert!(config.public_paths.is_public("/login"));
+        assert!(config.apps.get(0).public_paths.is_public("/login"));
         assert!(config.admin_token.is_none());
     }
 
@@ -309,7 +311,7 @@ mod tests {
     fn every_problem_is_reported_at_once() {
         let vars: HashMap<String, String> = HashMap::new();
         let errors = Config::from_lookup(|k| vars.get(k).cloned()).unwrap_err();
-        let vars: Vec<_> = errors.0.iter().map(|e| e.var).collect();
+        let vars: Vec<_> = errors.0.iter().map(|e| e.var.as_ref()).collect();
         assert_eq!(
             vars,
             [

@@ -1,5 +1,6 @@
-//! The origin and its paths: `ORIGIN_URL`, `AUDIENCE`, `LOGIN_URL` and
-//! `PUBLIC_PATHS` (docs/DESIGN.md §8).
+//! The single app's origin and paths: `ORIGIN_URL`, `AUDIENCE`,
+//! `LOGIN_URL` and `PUBLIC_PATHS` (docs/DESIGN.md §8). Each app of `APPS`
+//! is read by the same readers (`apps.rs`).
 
 use super::Vars;
 use crate::routes::PublicPaths;
@@ -17,28 +18,9 @@ pub(super) struct Origin {
 }
 
 pub(super) fn read(vars: &mut Vars) -> Option<Origin> {
-    let origin_url = vars.check(
-        "ORIGIN_URL",
-        vars.required("ORIGIN_URL").and_then(|v| origin_url(&v)),
-    );
-    let audience = vars.check(
-        "AUDIENCE",
-        vars.required("AUDIENCE").and_then(|v| audience(&v)),
-    );
-    // With a provider, browsers sign in at the edge unless told otherwise.
-    let default_login = if vars.get("OIDC_ISSUER").is_some() {
-        crate::oidc::START_PATH
-    } else {
-        DEFAULT_LOGIN_URL
-    };
-    let login_url = vars.check(
-        "LOGIN_URL",
-        LoginUrl::parse(&vars.or_default("LOGIN_URL", default_login)),
-    );
-    let public_paths = vars.check(
-        "PUBLIC_PATHS",
-        PublicPaths::parse(&vars.get("PUBLIC_PATHS").unwrap_or_default()),
-    );
+    let (origin_url, audience) = target(vars);
+    let login_url = login_url(vars);
+    let public_paths = public_paths(vars);
     let (login_url, mut public_paths) = (login_url?, public_paths?);
     // The login page must be reachable without a session.
     if let Some(path) = login_url.same_origin_path() {
@@ -50,6 +32,43 @@ pub(super) fn read(vars: &mut Vars) -> Option<Origin> {
         login_url,
         public_paths,
     })
+}
+
+/// `ORIGIN_URL` and `AUDIENCE`: where an app's requests go, and whom
+/// their assertions are for.
+#[inline(never)]
+pub(super) fn target(vars: &mut Vars) -> (Option<String>, Option<String>) {
+    let origin_url = vars.check(
+        "ORIGIN_URL",
+        vars.required("ORIGIN_URL").and_then(|v| origin_url(&v)),
+    );
+    let audience = vars.check(
+        "AUDIENCE",
+        vars.required("AUDIENCE").and_then(|v| audience(&v)),
+    );
+    (origin_url, audience)
+}
+
+#[inline(never)]
+pub(super) fn public_paths(vars: &mut Vars) -> Option<PublicPaths> {
+    vars.check(
+        "PUBLIC_PATHS",
+        PublicPaths::parse(&vars.get("PUBLIC_PATHS").unwrap_or_default()),
+    )
+}
+
+/// `LOGIN_URL`: with a provider, browsers sign in at the edge unless told
+/// otherwise.
+pub(super) fn login_url(vars: &mut Vars) -> Option<LoginUrl> {
+    let default_login = if vars.get("OIDC_ISSUER").is_some() {
+        crate::oidc::START_PATH
+    } else {
+        DEFAULT_LOGIN_URL
+    };
+    vars.check(
+        "LOGIN_URL",
+        LoginUrl::parse(&vars.or_default("LOGIN_URL", default_login)),
+    )
 }
 
 /// Where unauthenticated browsers are sent: a same-origin path or an

@@ -24,6 +24,7 @@ pub const DEFAULT_COOKIE_SAMESITE: &str = "Lax";
 
 /// `IDLE_TIMEOUT` and `ABSOLUTE_TIMEOUT`. The idle timeout's bounds are
 /// checked after the absolute timeout is read, since it is one of them.
+#[inline(never)]
 pub(super) fn lifetime(vars: &mut Vars) -> Option<Policy> {
     let idle = vars.check(
         "IDLE_TIMEOUT",

@@ -48,7 +48,21 @@ impl<'a> Vars<'a> {
 
     /// Records a problem with `var`.
     pub fn report(&mut self, var: &'static str, problem: String) {
-        self.errors.0.push(ConfigError { var, problem });
+        self.report_at(var, problem);
+    }
+
+    /// Records a problem with a part of a variable (`APPS[wiki].policy`).
+    pub fn report_at(&mut self, var: impl Into<std::borrow::Cow<'static, str>>, problem: String) {
+        self.errors.0.push(ConfigError {
+            var: var.into(),
+            problem,
+        });
+    }
+
+    /// The problems found, for a reader of part of a variable (an app of
+    /// `APPS`) to report against that part.
+    pub fn into_errors(self) -> Vec<ConfigError> {
+        self.errors.0
     }
 
     /// What `assemble` builds from the sections, if no problem was

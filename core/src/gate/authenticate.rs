@@ -27,6 +27,8 @@ pub enum Reason {
     Revoked,
     /// A device-bound session without a valid bound cookie (DESIGN §11).
     Unbound,
+    /// Another app's session, or a sign-in away from `AUTH_HOST` (DESIGN §16).
+    WrongApp,
     /// `DEVICE_BOUND=require`: the session never bound a device key in time.
     Unregistered,
 }
@@ -39,6 +41,7 @@ impl Reason {
             Self::Expired => "expired",
             Self::Revoked => "revoked",
             Self::Unbound => "unbound",
+            Self::WrongApp => "wrong_app",
             Self::Unregistered => "unregistered",
         }
     }
@@ -86,6 +89,18 @@ impl Denial {
     }
 }
 
+/// What a logout ends (`?scope=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// The session; with `APPS`, the sign-in and every app's session it
+    /// started.
+    Current,
+    /// `app`: this app's session alone; the sign-in stays.
+    App,
+    /// `all`: every session of the user.
+    All,
+}
+
 /// What the request came for, once authenticated.
 #[derive(Debug)]
 pub(super) enum Purpose {
@@ -93,10 +108,12 @@ pub(super) enum Purpose {
     Forward(forward::Pending),
     /// `GET /.sessiongate/session`.
     Session,
-    /// `POST /.sessiongate/logout`: end the session (or all of the user's),
-    /// then answer `reply`, which is also the answer without a session.
+    /// `POST /.sessiongate/logout`: end the session (with `APPS`, the
+    /// sign-in and its apps' sessions), this app's alone, or all of the
+    /// user's; then answer `reply`, which is also the answer without a
+    /// session.
     Logout {
-        all: bool,
+        scope: Scope,
         reply: Reply,
         browser: bool,
     },
@@ -106,6 +123,8 @@ pub(super) enum Purpose {
     DeviceRegister(dbsc::Registration),
     /// `/.sessiongate/dbsc/refresh` with a proof (DESIGN §11).
     DeviceRefresh(dbsc::Refresh),
+    /// `/.sessiongate/sso` at `AUTH_HOST`: a code for an app (DESIGN §16).
+    Sso(Box<super::sso::SsoRequest>),
 }
 
 impl Purpose {
@@ -224,7 +243,7 @@ impl Exchange {
             gate.count_failure(req.client, now);
             return Err(Denied::reject(Reason::Invalid));
         };
-        if gate.config.policy.is_idle_expired(token.stamp(), now) {
+        if self.lifetime(gate).is_idle_expired(token.stamp(), now) {
             return Err(Denied::reject(Reason::Expired));
         }
         Ok(token)
@@ -275,6 +294,10 @@ impl Exchange {
             let ending = Ending::expired(&hash, &record.uid);
             return self.end_sessions(gate, ending, AfterEnding::Expired(purpose, denial));
         }
+        // A session is good at its own app's host only (DESIGN §16).
+        if record.app.as_deref() != self.site.app_session(&gate.config.apps) {
+            return self.refuse(gate, purpose, &denial, Denied::reject(Reason::WrongApp));
+        }
         if let Some(bound) = bound {
             if let Err(reason) = self.check_device(gate, &record, bound) {
                 let denied = Denied::Reject {
@@ -288,7 +311,7 @@ impl Exchange {
         }
         // A token under a retired key is re-stamped under the current one.
         let keys = &gate.config.session_keys;
-        let restamp = (gate.config.policy.is_due_for_restamp(token.stamp(), now)
+        let restamp = (self.lifetime(gate).is_due_for_restamp(token.stamp(), now)
             || token.kid() != keys.primary())
         .then(|| {
             gate.config
@@ -335,18 +358,28 @@ impl Exchange {
             }
             Purpose::Session => self.describe_session(gate, auth),
             Purpose::Logout {
-                all,
+                scope,
                 reply,
                 browser,
             } => {
+                let all = scope == Scope::All;
                 if all && self.needs_reauthentication(gate, auth.record.auth_time()) {
                     return self.reauthenticate(gate, browser);
                 }
-                let uid = &auth.record.uid;
-                let ending = if all {
-                    Ending::all(uid)
-                } else {
-                    Ending::one(&auth.hash, uid)
+                let record = &auth.record;
+                let uid = &record.uid;
+                // The sign-in an app's session came from, or the sign-in itself.
+                let signin = match (&record.app, &record.signin) {
+                    (Some(_), Some(signin)) => signin.parse().ok(),
+                    (None, _) => Some(auth.hash),
+                    (Some(_), None) => None,
+                };
+                let ending = match (scope, signin) {
+                    (Scope::All, _) => Ending::all(uid),
+                    (Scope::Current, Some(signin)) if gate.config.apps.is_multi() => {
+                        Ending::signin(&signin, uid)
+                    }
+                    _ => Ending::one(&auth.hash, uid),
                 };
                 self.end_sessions(gate, ending, AfterEnding::Reply(reply))
             }
@@ -363,6 +396,7 @@ impl Exchange {
             }
             Purpose::DeviceRegister(registration) => self.register_device(gate, auth, registration),
             Purpose::DeviceRefresh(refresh) => self.refresh_device(gate, auth, refresh),
+            Purpose::Sso(request) => self.issue_code(gate, auth, *request),
         }
     }
 
@@ -416,8 +450,7 @@ impl Exchange {
             Denied::Reject { reason, clear } => {
                 let config = gate.config;
                 let mut reply = if denial.navigation {
-                    let location = login_location(config, &denial.return_to, None);
-                    Reply::empty(303).with("location", location)
+                    self.sign_in(gate, &denial.return_to, None)
                 } else {
                     reply::unauthenticated(reason.as_str())
                 };
@@ -444,6 +477,19 @@ impl Exchange {
                 self.finish(Reply::error(500, "session_record_unreadable"))
             }
         }
+    }
+}
+
+impl Exchange {
+    /// Where a browser goes to sign in and come back to `return_to`, with
+    /// a login at most `max_age` old: an app's host sends it to
+    /// `AUTH_HOST`, which sends it on to the login (DESIGN §16).
+    pub(super) fn sign_in(&self, gate: Gate<'_>, return_to: &str, max_age: Option<u64>) -> Reply {
+        self.via_auth_host(gate, return_to, max_age)
+            .unwrap_or_else(|| {
+                let location = login_location(gate.config, return_to, max_age);
+                Reply::empty(303).with("location", location)
+            })
     }
 }
 

@@ -6,7 +6,7 @@
 //! token, too old for the rule asks for a fresh one. A session is left as
 //! it is either way.
 
-use super::authenticate::{login_location, Authenticated};
+use super::authenticate::Authenticated;
 use super::forward::Pending;
 use super::reply::{self, Reply};
 use super::{page, Exchange, Gate, Op, Outcome, State, Step};
@@ -52,7 +52,7 @@ impl Exchange {
         mut pending: Pending,
         principal: Principal,
     ) -> Step {
-        let policy = &gate.config.authorization;
+        let policy = &self.served_app(gate).authorization;
         let people_pass = !policy.is_active();
         if people_pass && matches!(principal, Principal::Session(_)) {
             return self.admit(gate, pending, principal, None);
@@ -116,7 +116,7 @@ impl Exchange {
     /// The policy's decision under the request's method and each method
     /// it overrides to: it passes only when every one passes.
     fn decide(&mut self, gate: Gate<'_>, pending: Pending, principal: Principal) -> Step {
-        let policy = &gate.config.authorization;
+        let policy = &self.served_app(gate).authorization;
         let now = self.now;
         let decide = |method: &str| {
             let request = Request {
@@ -189,7 +189,10 @@ impl Exchange {
             Principal::Session(auth) => {
                 let record = &auth.record;
                 let reply = match decision.outcome {
-                    policy::Outcome::StepUp { max_age } => step_up(gate, &pending, max_age),
+                    policy::Outcome::StepUp { max_age } if pending.is_navigation() => {
+                        self.sign_in(gate, pending.path_and_query(), Some(max_age))
+                    }
+                    policy::Outcome::StepUp { .. } => reply::unauthenticated("step_up"),
                     _ if pending.is_navigation() => page::forbidden(
                         record.email.as_deref().unwrap_or(&record.uid),
                         decision.rule,
@@ -223,14 +226,4 @@ impl Exchange {
             Principal::Client(client) => self.forward_client(gate, pending, client, refusal),
         }
     }
-}
-
-/// A login older than the rule allows: a browser goes to sign in again
-/// and comes back; anything else is told why.
-fn step_up(gate: Gate<'_>, pending: &Pending, max_age: u64) -> Reply {
-    if !pending.is_navigation() {
-        return reply::unauthenticated("step_up");
-    }
-    let location = login_location(gate.config, pending.path_and_query(), Some(max_age));
-    Reply::empty(303).with("location", location)
 }

@@ -106,7 +106,7 @@ impl Exchange {
         mut check: TokenCheck,
         outcomes: Vec<Outcome>,
     ) -> Step {
-        let Some(bearer) = &gate.config.bearer else {
+        let Some(bearer) = &self.served_app(gate).bearer else {
             let detail = "bearer tokens were turned off mid-request".to_owned();
             return self.fail("internal", detail, Reply::internal());
         };

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::authenticate::{login_location, Authenticated, Denial, Denied, Purpose};
+use super::authenticate::{Authenticated, Denial, Denied, Purpose, Scope};
 use super::reply::{self, Log, Reply, CLEAR_CACHE};
 use super::request::{path_and_query, Inbound, RequestUrl};
 use super::sessions::{Ending, Listing};
@@ -71,6 +71,8 @@ impl Exchange {
             | Endpoint::OidcCallback
             | Endpoint::OidcBackchannel
             | Endpoint::OidcEndSession => self.oidc_endpoint(gate, endpoint, req, url),
+            Endpoint::Sso => self.sso(gate, req, url),
+            Endpoint::SsoCode => self.exchange_sso_code(gate, req, url),
             Endpoint::NotFound => self.finish(Reply::error(404, "not_found")),
         }
     }
@@ -84,8 +86,12 @@ impl Exchange {
         if req.is_cross_site(url.origin) {
             return self.reject(reply::forbidden("cross_site"), "cross_site");
         }
-        let all = url.query_param("scope") == Some("all");
-        self.log.event = Some(if all { "logout_all" } else { "logout" });
+        let (scope, event) = match url.query_param("scope") {
+            Some("all") => (Scope::All, "logout_all"),
+            Some("app") => (Scope::App, "logout_app"),
+            _ => (Scope::Current, "logout"),
+        };
+        self.log.event = Some(event);
         let reply = if req.wants_html() {
             // Signed in at a provider: signed out there too, if it offers it.
             let next = match gate.config.oidc {
@@ -104,7 +110,7 @@ impl Exchange {
         }
         let denial = Denial::new(req, "/".to_owned());
         let purpose = Purpose::Logout {
-            all,
+            scope,
             reply,
             browser: req.wants_html(),
         };
@@ -228,7 +234,13 @@ impl Exchange {
                 Reply::error(404, "not_found")
             });
         };
-        let ends_current = *hash == current;
+        // A sign-in ends with the apps' sessions it started (DESIGN §16).
+        let mut ended = vec![*hash];
+        ended.extend(super::sessions::started_by(
+            &sessions,
+            std::slice::from_ref(hash),
+        ));
+        let ends_current = ended.contains(&current);
         if !ends_current && self.needs_reauthentication(gate, auth_time) {
             return self.reauthenticate(gate, browser);
         }
@@ -244,7 +256,7 @@ impl Exchange {
                 reply = reply.with("set-cookie", clear);
             }
         }
-        self.end_sessions(gate, Ending::one(hash, &uid), AfterEnding::Reply(reply))
+        self.end_sessions(gate, Ending::many(&uid, &ended), AfterEnding::Reply(reply))
     }
 
     /// DESIGN §6: ending the user's other sessions follows a recent login
@@ -264,8 +276,7 @@ impl Exchange {
         self.log.decision = "reject";
         self.log.reason = Some("reauthentication_required");
         let reply = if browser {
-            let location = login_location(gate.config, page::PATH, gate.config.reauth_after);
-            Reply::empty(303).with("location", location)
+            self.sign_in(gate, page::PATH, gate.config.reauth_after)
         } else {
             reply::forbidden("reauthentication_required")
         };
@@ -289,6 +300,12 @@ fn sessions_json(
                 "device": meta.device,
                 "device_bound": meta.device_bound,
             });
+            // With APPS: an app's session names its app and its sign-in.
+            if let (Some(app), Some(signin)) = (&meta.app, &meta.signin) {
+                session["app"] = app.as_str().into();
+                let signin: Option<IdHash> = signin.parse().ok();
+                session["signin"] = signin.map(|s| s.sid()).into();
+            }
             if let Some(current) = current {
                 session["current"] = (hash == current).into();
             }

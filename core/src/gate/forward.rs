@@ -4,7 +4,7 @@
 
 use super::authenticate::{Authenticated, Denial, Purpose};
 use super::authorize::Refusal;
-use super::origin::After;
+use super::origin::{After, Current};
 use super::reply::{self, Log};
 use super::request::{path_and_query, Inbound, RequestUrl};
 use super::step::Sign;
@@ -90,7 +90,10 @@ impl Exchange {
         query: Option<&str>,
     ) -> Step {
         let config = gate.config;
-        let is_login_page = config.login_url.same_origin_path() == Some(path);
+        let app = self.served_app(gate);
+        // With APPS the login page is AUTH_HOST's (`config::apps`).
+        let at_login_host = !config.apps.is_multi() || self.site.auth_host;
+        let is_login_page = at_login_host && config.login_url.same_origin_path() == Some(path);
         let query = match query {
             Some(q) if is_login_page => routes::sanitise_return_to(q),
             other => other.map(Into::into),
@@ -101,7 +104,7 @@ impl Exchange {
         };
         let forward = Forward {
             url: [
-                config.origin_url.as_str(),
+                app.origin_url.as_str(),
                 &path_and_query(path, query.as_deref()),
             ]
             .concat(),
@@ -131,11 +134,8 @@ impl Exchange {
         // A machine client's token decides, not a cookie it may also send;
         // and a token, never sent by a browser on its own, needs no
         // cross-site check (DESIGN §15).
-        let bearer = gate
-            .config
-            .bearer
-            .as_ref()
-            .filter(|_| req.bearer().is_some());
+        let app = self.served_app(gate);
+        let bearer = app.bearer.as_ref().filter(|_| req.bearer().is_some());
         let cross_site = bearer.is_none() && !req.is_safe_method() && req.is_cross_site(url.origin);
         if cross_site && gate.config.mode == Mode::Enforce {
             return self.reject(reply::forbidden("cross_site"), "cross_site");
@@ -143,7 +143,7 @@ impl Exchange {
         let path_and_query = path_and_query(path, url.query);
         let pending = Pending {
             forward: Forward {
-                url: [gate.config.origin_url.as_str(), &path_and_query].concat(),
+                url: [app.origin_url.as_str(), &path_and_query].concat(),
                 remove: req.stripped(),
                 headers: Vec::new(),
                 cookie: cookie_without_session(gate, req.cookie),
@@ -207,7 +207,11 @@ impl Exchange {
             ..self.assertion(gate, record.uid.clone(), auth.hash.sid())
         };
         let after = After {
-            session: Some((auth.hash, record.uid)),
+            session: Some(Current {
+                hash: auth.hash,
+                uid: record.uid,
+                signin: gate.config.apps.is_multi() && record.app.is_none(),
+            }),
             restamp: auth.restamp,
             ..After::default()
         };
@@ -244,7 +248,7 @@ impl Exchange {
     fn assertion(&self, gate: Gate<'_>, sub: String, sid: String) -> AssertionClaims {
         AssertionClaims {
             iss: assertion::ISSUER.to_owned(),
-            aud: gate.config.audience.clone(),
+            aud: self.served_app(gate).audience.clone(),
             sub,
             sid,
             iat: self.now,
@@ -317,15 +321,24 @@ impl Exchange {
 /// The `Cookie` header without the session cookie and the bound cookie:
 /// the origin never needs either.
 fn cookie_without_session(gate: Gate<'_>, header: Option<&str>) -> CookieHeader {
+    let config = gate.config;
+    let nonce = config.apps.nonce_cookie().map_or("", |c| c.name());
     let names = [
-        gate.config.cookie.name(),
-        gate.config.device_binding.cookie.name(),
+        config.cookie.name(),
+        config.device_binding.cookie.name(),
+        nonce,
     ];
-    // The bound cookie's name starts with the session cookie's.
+    // The bound cookie's and the nonce's names start with the session
+    // cookie's.
     let Some(header) = header.filter(|h| h.contains(names[0])) else {
         return CookieHeader::Unchanged;
     };
-    match cookie::without(header, &names) {
+    let names = if nonce.is_empty() {
+        &names[..2]
+    } else {
+        &names[..]
+    };
+    match cookie::without(header, names) {
         Some(rest) => CookieHeader::Replace(rest),
         None => CookieHeader::Remove,
     }

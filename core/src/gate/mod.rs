@@ -68,10 +68,12 @@ pub mod reply;
 pub mod request;
 mod revocation;
 mod sessions;
+mod sso;
 pub mod step;
 
 use std::mem;
 
+use crate::apps::{App, Site};
 use crate::config::Config;
 use crate::ledger::LedgerCache;
 use crate::routes::{self, Route};
@@ -136,6 +138,13 @@ pub struct Exchange {
     log: Log,
     /// The route class, for the metrics (see `Log::route`).
     route: &'static str,
+    /// Which app's host the request came to (DESIGN §16).
+    site: Site,
+    /// At an app's host with `APPS`: how to send the browser to
+    /// `AUTH_HOST`, should it have to sign in.
+    away: Option<Box<sso::Away>>,
+    /// The app's name, for the log line and the data point, with `APPS`.
+    app_name: Option<String>,
     state: State,
     /// Store operations to perform after the answer, best effort (a
     /// revocation state past half its staleness, refreshed).
@@ -182,6 +191,10 @@ enum State {
     Form(Box<authorize::Authorizing>),
     /// The public halves of the signing keys, for the key set.
     KeySet,
+    /// A one-time code's write, at `AUTH_HOST` (DESIGN §16).
+    CodeIssued(Box<sso::Issued>),
+    /// A one-time code's record, then the sign-in's, at an app's host.
+    Code(Box<sso::Exchanging>),
 }
 
 /// What a finished listing is for.
@@ -233,6 +246,9 @@ impl Gate<'_> {
             now_ms,
             log: Log::default(),
             route: "invalid",
+            site: Site::SINGLE,
+            away: None,
+            app_name: None,
             state: State::Done,
             background: Vec::new(),
             writing: Vec::new(),
@@ -252,11 +268,39 @@ impl Exchange {
             Ok(path) => path,
             Err(e) => return self.reject(reply::bad_request(e.as_str()), e.as_str()),
         };
-        match routes::classify(&path, &gate.config.public_paths) {
+        let apps = &gate.config.apps;
+        let site = match apps.site(url.authority()) {
+            Some(site) => site,
+            // A host no app has may still probe the edge (DESIGN §16).
+            None => Site {
+                app: None,
+                auth_host: false,
+            },
+        };
+        self.site = site;
+        // Routed by the URL's host, which on Cloudflare is the `Host` the
+        // client sent; no inbound `Host` reaches an origin, whose fetch
+        // names its own (DESIGN §16).
+        if apps.is_multi() {
+            self.app_name = self.app(gate).map(|app| app.name.clone());
+            if site.app_session(apps).is_some() {
+                self.away = Exchange::away_from_auth_host(gate, req, url.authority());
+            }
+        }
+        let public = match self.app(gate) {
+            Some(app) => &app.public_paths,
+            None => &routes::PublicPaths::NONE,
+        };
+        match routes::classify(&path, public) {
             Route::Reserved(endpoint) => {
                 self.route = "edge";
+                let served = site.app.is_some() || site.auth_host || endpoint.is_for_any_host();
+                if !served {
+                    return self.unknown_host();
+                }
                 self.endpoint(gate, endpoint, req, &url)
             }
+            _ if site.app.is_none() => self.unknown_host(),
             Route::Public => {
                 self.route = "public";
                 self.forward_public(gate, req, &path, url.query)
@@ -265,6 +309,32 @@ impl Exchange {
                 self.route = "protected";
                 self.forward_protected(gate, req, &path, &url)
             }
+        }
+    }
+
+    /// A host no app has (or `AUTH_HOST`, outside `/.sessiongate/`, when
+    /// it is no app's): nothing reaches any origin.
+    fn unknown_host(&mut self) -> Step {
+        self.reject(Reply::error(404, "unknown_host"), "unknown_host")
+    }
+
+    /// The app of the request's host; `None` at a host no app has.
+    fn app<'g>(&self, gate: Gate<'g>) -> Option<&'g App> {
+        self.site.app.map(|index| gate.config.apps.get(index))
+    }
+
+    /// The app of a request on its way to an origin: `begin` routes none
+    /// to one without an app.
+    fn served_app<'g>(&self, gate: Gate<'g>) -> &'g App {
+        gate.config.apps.get(self.site.app.unwrap_or_default())
+    }
+
+    /// The lifetimes of the sessions at this host: an app's own, or the
+    /// gate's (the sign-in's, and the single app's).
+    fn lifetime(&self, gate: Gate<'_>) -> crate::session::Policy {
+        match (self.site.app_session(&gate.config.apps), self.app(gate)) {
+            (Some(_), Some(app)) => app.lifetime,
+            _ => gate.config.policy,
         }
     }
 
@@ -333,6 +403,12 @@ impl Exchange {
                 self.on_form(gate, *authorizing, outcomes)
             }
             (State::KeySet, Input::Store(outcomes)) => self.on_key_set(gate, outcomes),
+            (State::CodeIssued(issued), Input::Store(outcomes)) => {
+                self.on_code_issued(*issued, outcomes)
+            }
+            (State::Code(exchanging), Input::Store(outcomes)) => {
+                self.on_code(gate, *exchanging, outcomes)
+            }
             // Fail closed: a key WebCrypto will not sign with is unusable.
             (State::Origin(_), Input::Unsigned(detail)) => {
                 self.fail("signing_key_unusable", detail, Reply::misconfigured())
@@ -391,6 +467,7 @@ impl Exchange {
     fn end(&mut self, answer: Answer) -> Step {
         self.state = State::Done;
         self.log.route = self.route;
+        self.log.app.clone_from(&self.app_name);
         Step::Finish(answer, mem::take(&mut self.log))
     }
 

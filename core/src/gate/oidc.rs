@@ -152,6 +152,12 @@ impl Exchange {
         let Some(oidc) = &gate.config.oidc else {
             return self.finish(Reply::error(404, "not_found"));
         };
+        // With APPS, people sign in at AUTH_HOST: its callback is the one
+        // redirect URI (DESIGN §16).
+        let signs_in = matches!(endpoint, Endpoint::OidcStart | Endpoint::OidcCallback);
+        if signs_in && gate.config.apps.is_multi() && !self.site.auth_host {
+            return self.finish(Reply::error(404, "not_found"));
+        }
         let reads = matches!(req.method, "GET" | "HEAD");
         let flow = |kind| Flow {
             kind,

@@ -15,8 +15,8 @@ use crate::token::{IdHash, SessionId};
 /// What the response step needs to remember of the request.
 #[derive(Debug, Default)]
 pub(super) struct After {
-    /// The authenticated session: its hash and user.
-    pub session: Option<(IdHash, String)>,
+    /// The authenticated session.
+    pub session: Option<Current>,
     /// A session cookie seen on a public path, ended if a directive follows.
     pub presented: Option<String>,
     /// A re-stamped session cookie for the response.
@@ -29,15 +29,38 @@ pub(super) struct After {
     pub edits: Edits,
 }
 
+/// The session a request came with, which a directive may end.
+#[derive(Debug)]
+pub(super) struct Current {
+    pub hash: IdHash,
+    pub uid: String,
+    /// A sign-in with `APPS`: it ends with the apps' sessions it started.
+    pub signin: bool,
+}
+
 /// Starting a session from a verified handoff (or sign-in).
 #[derive(Debug)]
 pub(super) struct Login {
     /// Boxed: a login waits in the exchange's state beside smaller ones.
     identity: Box<Identity>,
     /// "Firefox on Linux", for the user's list of sessions.
-    device: String,
+    device: Box<str>,
     phase: Phase,
     then: LoginEnd,
+    /// An app's session from a sign-in's code (DESIGN §16); `None` for a
+    /// sign-in, or the single app's session.
+    app: Option<Box<AppSession>>,
+}
+
+/// What an app's session takes from its app and its sign-in.
+#[derive(Debug)]
+pub(super) struct AppSession {
+    pub app: String,
+    /// The sign-in's id hash: ending the sign-in ends this session.
+    pub signin: IdHash,
+    /// The sign-in's absolute deadline, which this session never outlives.
+    pub until: u64,
+    pub lifetime: crate::session::Policy,
 }
 
 /// How the response that starts a session is made.
@@ -57,10 +80,17 @@ impl Login {
     pub(super) fn new(identity: Identity, user_agent: Option<&str>, then: LoginEnd) -> Self {
         Self {
             identity: Box::new(identity),
-            device: device::describe(user_agent),
+            device: device::describe(user_agent).into(),
             phase: Phase::Pending,
             then,
+            app: None,
         }
+    }
+
+    /// The login of an app's session.
+    pub(super) fn for_app(mut self, session: AppSession) -> Self {
+        self.app = Some(Box::new(session));
+        self
     }
 
     fn at(mut self, phase: Phase) -> Self {
@@ -135,11 +165,11 @@ impl Exchange {
             ..Edits::session_cookie(gate.config.cookie.clear(), true)
         };
         after.edits.set_cookies.extend(gate.bound_cookie_clear());
-        if let Some((hash, uid)) = after.session.take() {
+        if let Some(current) = after.session.take() {
             let ending = if all {
-                Ending::all(&uid)
+                Ending::all(&current.uid)
             } else {
-                Ending::one(&hash, &uid)
+                Ending::of(&current.hash, &current.uid, current.signin)
             };
             return self.end_sessions(gate, ending, AfterEnding::Directive(after));
         }
@@ -167,10 +197,17 @@ impl Exchange {
                 return self.pass(after.edits);
             }
         };
+        // With APPS, people sign in at AUTH_HOST only (DESIGN §16).
+        if gate.config.apps.is_multi() && !self.site.auth_host {
+            self.log.event = Some("login_rejected");
+            self.log.detail = Some("a handoff signs in at AUTH_HOST only".to_owned());
+            return self.pass(after.edits);
+        }
         let login = Login::new(handoff.into(), after.user_agent.as_deref(), LoginEnd::Pass);
         // No fixation: the session the request came with ends first.
-        if let Some((hash, uid)) = after.session {
-            return self.end_sessions(gate, Ending::one(&hash, &uid), AfterEnding::Login(login));
+        if let Some(current) = after.session {
+            let ending = Ending::of(&current.hash, &current.uid, current.signin);
+            return self.end_sessions(gate, ending, AfterEnding::Login(login));
         }
         self.begin_login(gate, login, after.presented)
     }
@@ -209,7 +246,10 @@ impl Exchange {
             None => None,
             Some(Ok(old)) => Some(match &directive {
                 Directive::Logout { all: true, .. } => Ending::all(&old.uid),
-                _ => Ending::one(&hash, &old.uid),
+                _ => {
+                    let signin = gate.config.apps.is_multi() && old.app.is_none();
+                    Ending::of(&hash, &old.uid, signin)
+                }
             }),
             // Unreadable: its user is unknown, but the record itself goes.
             Some(Err(_)) => Some(Ending::record(&hash)),
@@ -228,7 +268,9 @@ impl Exchange {
 
     /// Writes the new session's record, then its index entry.
     pub(super) fn write_session(&mut self, gate: Gate<'_>, login: Login) -> Step {
-        if let (Some(_), Phase::Pending) = (gate.config.max_sessions_per_user, &login.phase) {
+        // MAX_SESSIONS_PER_USER counts sign-ins, not apps' sessions.
+        let limited = gate.config.max_sessions_per_user.is_some() && login.app.is_none();
+        if let (true, Phase::Pending) = (limited, &login.phase) {
             let (listing, read) = Listing::start(&login.identity.uid);
             return self.wait(State::Login(login.at(Phase::Counting(listing))), vec![read]);
         }
@@ -236,8 +278,13 @@ impl Exchange {
             Ok(id) => id,
             Err(e) => return self.store_failed(gate, StoreError(format!("no randomness: {e}"))),
         };
-        let policy = &gate.config.policy;
-        let record = policy.start(Identity::clone(&login.identity), self.now);
+        let policy = login_lifetime(gate, &login);
+        let mut record = policy.start(Identity::clone(&login.identity), self.now);
+        if let Some(app) = &login.app {
+            record.abs_exp = record.abs_exp.min(app.until);
+            record.app = Some(app.app.clone());
+            record.signin = Some(app.signin.to_string());
+        }
         let put = Op::Put {
             key: session::record_key(&id.hash()),
             value: record.to_json(),
@@ -284,7 +331,7 @@ impl Exchange {
                     key: session::index_key(&record.uid, &id.hash()),
                     value: String::new(),
                     metadata: Some(record.index_metadata(Some(&login.device))),
-                    ttl: gate.config.policy.ttl(&record, self.now),
+                    ttl: login_lifetime(gate, &login).ttl(&record, self.now),
                 };
                 self.wait(
                     State::Login(login.at(Phase::Index { id, record })),
@@ -294,7 +341,12 @@ impl Exchange {
             (Phase::Index { id, record }, None) => {
                 let token = gate.config.session_keys.mint(&id, self.now);
                 let cookie = gate.config.cookie.set(&token, record.abs_exp - self.now);
-                self.log.event = Some("login");
+                // An app's session from a sign-in's code, or a login.
+                self.log.event = Some(if login.app.is_some() {
+                    "app_session"
+                } else {
+                    "login"
+                });
                 self.log.sid = Some(id.hash().sid());
                 let offer = gate.registration_offer(&id.hash(), self.now);
                 match login.then {
@@ -325,16 +377,23 @@ impl Exchange {
     }
 
     /// At `MAX_SESSIONS_PER_USER`, the oldest sessions end so that the new
-    /// one fits; then the writes.
+    /// one fits; then the writes. With `APPS` the limit counts sign-ins,
+    /// and a sign-in ends with its apps' sessions.
     fn make_room(&mut self, gate: Gate<'_>, login: Login, listing: &Listing) -> Step {
         let max = gate.config.max_sessions_per_user.unwrap_or(u32::MAX) as usize;
-        let mut live = listing.live(self.now);
-        if live.len() < max {
+        let live = listing.live(self.now);
+        let mut signins: Vec<_> = live.iter().filter(|(_, meta)| meta.app.is_none()).collect();
+        if signins.len() < max {
             return self.write_session(gate, login);
         }
-        live.sort_by_key(|(_, meta)| meta.iat);
-        let oldest: Vec<IdHash> = live[..=live.len() - max].iter().map(|(h, _)| *h).collect();
-        let ending = Ending::many(listing.uid(), &oldest);
+        signins.sort_by_key(|(_, meta)| meta.iat);
+        let oldest: Vec<IdHash> = signins[..=signins.len() - max]
+            .iter()
+            .map(|(h, _)| *h)
+            .collect();
+        let mut ended = oldest.clone();
+        ended.extend(sessions::started_by(&live, &oldest));
+        let ending = Ending::many(listing.uid(), &ended);
         self.end_sessions(gate, ending, AfterEnding::Login(login))
     }
 
@@ -349,6 +408,14 @@ impl Exchange {
             .with("set-cookie", gate.config.cookie.clear());
         self.fail("store_unavailable", e.to_string(), reply)
     }
+}
+
+/// The lifetimes of the session a login starts: its app's, or the gate's.
+fn login_lifetime(gate: Gate<'_>, login: &Login) -> crate::session::Policy {
+    login
+        .app
+        .as_ref()
+        .map_or(gate.config.policy, |app| app.lifetime)
 }
 
 /// The read of the record a session cookie names, outside a protected

@@ -89,26 +89,27 @@ pub fn signin_failed(status: u16, message: &str, reason: &str, account: Option<&
 /// The page, newest session first (`sessions` comes sorted).
 pub fn sessions(sessions: &[(IdHash, IndexMetadata)], current: &IdHash) -> Reply {
     let mut rows = String::new();
-    for (hash, meta) in sessions {
-        let device = escape(meta.device.as_deref().unwrap_or("Unknown device"));
-        let started = utc(meta.iat);
-        let (name, action) = if hash == current {
-            (
-                format!("{device} <strong>(this device)</strong>"),
-                String::new(),
-            )
-        } else {
-            let form = format!(
-                "<form method=\"post\" action=\"{PATH}/{sid}\">\
-                 <button type=\"submit\" aria-label=\"End the session on {device}, signed in {started}\">End</button></form>",
-                sid = hash.sid(),
-            );
-            (device.clone(), form)
-        };
-        rows.push_str(&format!(
-            "<tr><td>{name}</td><td><time datetime=\"{iso}\">{started}</time></td><td>{action}</td></tr>\n",
-            iso = iso(meta.iat),
-        ));
+    // With APPS: each sign-in, then the apps' sessions it started (DESIGN
+    // §16); an app's session whose sign-in is not listed comes after.
+    let started_by = |signin: &IdHash| {
+        let signin = signin.to_string();
+        sessions
+            .iter()
+            .filter(move |(_, meta)| meta.signin.as_deref() == Some(signin.as_str()))
+    };
+    let listed =
+        |signin: &Option<String>| sessions.iter().any(|(h, _)| Some(h.to_string()) == *signin);
+    for (hash, meta) in sessions.iter().filter(|(_, meta)| meta.app.is_none()) {
+        rows.push_str(&row(hash, meta, current));
+        for (app_hash, app_meta) in started_by(hash) {
+            rows.push_str(&row(app_hash, app_meta, current));
+        }
+    }
+    for (hash, meta) in sessions
+        .iter()
+        .filter(|(_, meta)| meta.app.is_some() && !listed(&meta.signin))
+    {
+        rows.push_str(&row(hash, meta, current));
     }
     let main = format!(
         "<p>You are signed in on these devices. End any you do not recognise.</p>\n\
@@ -119,6 +120,33 @@ pub fn sessions(sessions: &[(IdHash, IndexMetadata)], current: &IdHash) -> Reply
          <button type=\"submit\">Sign out everywhere</button></form>"
     );
     document(200, "Your sessions", &main)
+}
+
+/// A session's row: its device (or, for an app's session, its app), when
+/// it began, and a form to end it unless it is this one.
+fn row(hash: &IdHash, meta: &IndexMetadata, current: &IdHash) -> String {
+    let device = match &meta.app {
+        Some(app) => format!("↳ {}", escape(app)),
+        None => escape(meta.device.as_deref().unwrap_or("Unknown device")),
+    };
+    let started = utc(meta.iat);
+    let (name, action) = if hash == current {
+        (
+            format!("{device} <strong>(this device)</strong>"),
+            String::new(),
+        )
+    } else {
+        let form = format!(
+            "<form method=\"post\" action=\"{PATH}/{sid}\">\
+             <button type=\"submit\" aria-label=\"End the session on {device}, signed in {started}\">End</button></form>",
+            sid = hash.sid(),
+        );
+        (device.clone(), form)
+    };
+    format!(
+        "<tr><td>{name}</td><td><time datetime=\"{iso}\">{started}</time></td><td>{action}</td></tr>\n",
+        iso = iso(meta.iat),
+    )
 }
 
 fn escape(s: &str) -> String {

@@ -128,6 +128,8 @@ impl Edits {
 /// What the edge logs of a request: never a token, key or assertion.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Log {
+    /// The app whose host the request came to, with `APPS` (DESIGN §16).
+    pub app: Option<String>,
     /// `forward`, `reject`, `endpoint` or `error`.
     pub decision: &'static str,
     /// The status the client got.
@@ -167,6 +169,8 @@ impl Log {
         #[derive(Serialize)]
         struct Line<'a> {
             #[serde(skip_serializing_if = "Option::is_none")]
+            app: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
             client: Option<&'a str>,
             decision: &'a str,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,6 +189,7 @@ impl Log {
             status: u16,
         }
         let line = Line {
+            app: self.app.as_deref(),
             client: self.client.as_deref(),
             decision: self.decision,
             detail: self.detail.as_deref(),
@@ -202,14 +207,16 @@ impl Log {
     /// The request as one Workers Analytics Engine data point (README:
     /// Metrics): nothing in it names a user, a session or a client.
     pub fn data_point(&self, ms: u64) -> DataPoint<'_> {
+        let mut blobs = vec![
+            self.decision,
+            self.reason.unwrap_or(""),
+            self.route,
+            self.mode.unwrap_or("enforce"),
+            self.rule.as_deref().unwrap_or(""),
+        ];
+        blobs.extend(self.app.as_deref());
         DataPoint {
-            blobs: [
-                self.decision,
-                self.reason.unwrap_or(""),
-                self.route,
-                self.mode.unwrap_or("enforce"),
-                self.rule.as_deref().unwrap_or(""),
-            ],
+            blobs,
             doubles: [f64::from(self.status), ms as f64],
             indexes: [self.route],
         }
@@ -217,11 +224,11 @@ impl Log {
 }
 
 /// `blob1` decision, `blob2` reason, `blob3` route class, `blob4` mode,
-/// `blob5` the policy rule; `double1` status, `double2` ms at the edge;
-/// `index1` the route class.
+/// `blob5` the policy rule, `blob6` the app (with `APPS` only);
+/// `double1` status, `double2` ms at the edge; `index1` the route class.
 #[derive(Debug, Serialize)]
 pub struct DataPoint<'a> {
-    blobs: [&'a str; 5],
+    blobs: Vec<&'a str>,
     doubles: [f64; 2],
     indexes: [&'a str; 1],
 }

@@ -129,6 +129,11 @@ impl<'a> RequestUrl<'a> {
         })
     }
 
+    /// `host[:port]`.
+    pub fn authority(&self) -> &'a str {
+        crate::apps::authority(self.origin)
+    }
+
     pub fn query_param(&self, name: &str) -> Option<&'a str> {
         self.query?.split('&').find_map(|pair| {
             pair.split_once('=')

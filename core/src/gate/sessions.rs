@@ -65,6 +65,20 @@ impl Listing {
             .filter_map(|entry| session::hash_in_index_key(&self.uid, &entry.name))
     }
 
+    /// The sessions listed as started by sign-in `signin`, live or not
+    /// (DESIGN §16).
+    pub fn started_by(&self, signin: &IdHash) -> Vec<IdHash> {
+        let signin = signin.to_string();
+        self.keys
+            .iter()
+            .filter_map(|entry| {
+                let hash = session::hash_in_index_key(&self.uid, &entry.name)?;
+                let meta: IndexMetadata = serde_json::from_str(entry.metadata.as_deref()?).ok()?;
+                (meta.signin.as_deref() == Some(signin.as_str())).then_some(hash)
+            })
+            .collect()
+    }
+
     /// The user's live sessions, from the index alone: no record is read.
     pub fn live(&self, now: u64) -> Vec<(IdHash, IndexMetadata)> {
         self.keys
@@ -95,7 +109,9 @@ pub(super) struct Ending {
 
 #[derive(Debug)]
 enum Stage {
-    Listing(Listing),
+    /// Listing, then deleting every listed session, or (`Some`) those a
+    /// sign-in started.
+    Listing(Listing, Option<IdHash>),
     /// Waiting for the deletes of this many sessions.
     Deleting(usize),
 }
@@ -163,11 +179,36 @@ impl Ending {
         (ending, vec![Op::delete(session::record_key(hash))])
     }
 
+    /// Ends session `hash` of `uid`; a sign-in (with `APPS`) with the
+    /// apps' sessions it started.
+    pub fn of(hash: &IdHash, uid: &str, signin: bool) -> (Self, Vec<Op>) {
+        if signin {
+            Self::signin(hash, uid)
+        } else {
+            Self::one(hash, uid)
+        }
+    }
+
+    /// Deletes a sign-in and, once the user's sessions are listed, every
+    /// app's session it started (DESIGN §16).
+    pub fn signin(hash: &IdHash, uid: &str) -> (Self, Vec<Op>) {
+        let (listing, first) = Listing::start(uid);
+        let ending = Self {
+            stage: Stage::Listing(listing, Some(*hash)),
+            revocation: Revocation::Sessions {
+                uid: uid.to_owned(),
+                hashes: vec![*hash],
+            },
+            ledger_until: None,
+        };
+        (ending, vec![first])
+    }
+
     /// Lists the user's sessions, then deletes every one.
     pub fn all(uid: &str) -> (Self, Vec<Op>) {
         let (listing, first) = Listing::start(uid);
         let ending = Self {
-            stage: Stage::Listing(listing),
+            stage: Stage::Listing(listing, None),
             revocation: Revocation::Everything {
                 uid: uid.to_owned(),
                 hashes: Vec::new(),
@@ -199,7 +240,7 @@ impl Ending {
     pub fn resume(&mut self, outcomes: Vec<Outcome>) -> Result<Progress, StoreError> {
         let mut outcomes = outcomes.into_iter();
         match &mut self.stage {
-            Stage::Listing(listing) => {
+            Stage::Listing(listing, signin) => {
                 let page: Vec<Outcome> = outcomes.next().into_iter().collect();
                 // The ledger's write, if any, went beside the first page.
                 if let Some(e) = outcomes.find_map(failure) {
@@ -208,16 +249,29 @@ impl Ending {
                 match listing.resume(page)? {
                     Some(next) => Ok(Progress::More(vec![next])),
                     None => {
-                        let hashes: Vec<IdHash> = listing.hashes().collect();
+                        let hashes: Vec<IdHash> = match signin {
+                            Some(signin) => {
+                                let mut hashes = vec![*signin];
+                                hashes.extend(listing.started_by(signin));
+                                hashes
+                            }
+                            None => listing.hashes().collect(),
+                        };
                         if hashes.is_empty() {
                             return Ok(Progress::Ended(0));
                         }
                         let mut ops = deletes(listing.uid(), &hashes);
+                        // A sign-in's own revocation went with the first step.
+                        let revoked = &hashes[usize::from(signin.is_some())..];
                         if let Some(keep_until) = self.ledger_until {
-                            ops.extend(revokes(listing.uid(), &hashes, keep_until));
+                            ops.extend(revokes(listing.uid(), revoked, keep_until));
                         }
-                        if let Revocation::Everything { hashes: ended, .. } = &mut self.revocation {
-                            ended.clone_from(&hashes);
+                        match &mut self.revocation {
+                            Revocation::Everything { hashes: ended, .. }
+                            | Revocation::Sessions { hashes: ended, .. } => {
+                                ended.clone_from(&hashes)
+                            }
+                            Revocation::Nothing => {}
                         }
                         self.stage = Stage::Deleting(hashes.len());
                         Ok(Progress::More(ops))
@@ -253,6 +307,20 @@ fn deletes(uid: &str, hashes: &[IdHash]) -> Vec<Op> {
             ]
         })
         .collect()
+}
+
+/// The sessions in `live` that the sign-ins `signins` started.
+pub(super) fn started_by<'l>(
+    live: &'l [(IdHash, IndexMetadata)],
+    signins: &'l [IdHash],
+) -> impl Iterator<Item = IdHash> + 'l {
+    live.iter()
+        .filter(|(_, meta)| {
+            meta.signin
+                .as_ref()
+                .is_some_and(|s| signins.iter().any(|signin| signin.to_string() == *s))
+        })
+        .map(|(hash, _)| *hash)
 }
 
 /// The error of a failed operation.

@@ -177,6 +177,12 @@ pub struct PublicPaths {
 }
 
 impl PublicPaths {
+    /// No public path: a host that serves no app.
+    pub const NONE: Self = Self {
+        exact: Vec::new(),
+        prefixes: Vec::new(),
+    };
+
     /// Comma-separated entries; each must already be in normal form.
     pub fn parse(v: &str) -> Result<Self, String> {
         let mut paths = Self::default();
@@ -280,7 +286,18 @@ pub enum Endpoint {
     /// `/.sessiongate/jwks.json`: the public keys assertions are signed
     /// with (DESIGN §5).
     Jwks,
+    /// `/.sessiongate/sso` at `AUTH_HOST`: a one-time code for an app's
+    /// host; `/.sessiongate/sso/code` there: its exchange (DESIGN §16).
+    Sso,
+    SsoCode,
     NotFound,
+}
+
+impl Endpoint {
+    /// Answered on a host no app has too: nothing of a session or an app.
+    pub fn is_for_any_host(&self) -> bool {
+        matches!(self, Self::Health | Self::Jwks)
+    }
 }
 
 pub fn classify(path: &str, public: &PublicPaths) -> Route {
@@ -307,6 +324,8 @@ fn endpoint(rest: &str) -> Endpoint {
         "/oidc/backchannel-logout" => Endpoint::OidcBackchannel,
         "/oidc/end-session" => Endpoint::OidcEndSession,
         "/jwks.json" => Endpoint::Jwks,
+        "/sso" => Endpoint::Sso,
+        "/sso/code" => Endpoint::SsoCode,
         _ if rest.starts_with("/sessions/") => {
             let sid = &rest["/sessions/".len()..];
             let valid = sid.len() == 16

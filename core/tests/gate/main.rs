@@ -4,6 +4,7 @@
 //! for.
 
 mod admin;
+mod apps;
 mod authenticated_requests;
 mod authorization;
 mod bearer;

@@ -10,7 +10,7 @@ use sessiongate_core::gate::Sign;
 use sessiongate_core::store::sign;
 
 /// Node's `generateKeyPairSync`, as PKCS#8 DER, base64url.
-const P256: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgwHbT5V--ylRq5c9EynjA0kc4GJ_oJSYWYygE6TGRSlqhRANCAASFIM-txnQODV5HemAybbJ0NsJr5_Gmm9jfBGuE8W5OfRVJ9bV_2vVqxD0Q4vqHwdbLjwv_9PK5wXXw4hKlbiW5";
+pub(super) const P256: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgwHbT5V--ylRq5c9EynjA0kc4GJ_oJSYWYygE6TGRSlqhRANCAASFIM-txnQODV5HemAybbJ0NsJr5_Gmm9jfBGuE8W5OfRVJ9bV_2vVqxD0Q4vqHwdbLjwv_9PK5wXXw4hKlbiW5";
 const ED25519: &str = "MC4CAQAwBQYDK2VwBCIEINFDZYi1IxZGBbZW55oogsRGRqPujHglx-EEiMmb5hJe";
 
 fn world(keys: &str) -> World {
@@ -18,7 +18,7 @@ fn world(keys: &str) -> World {
 }
 
 /// The assertion the driver would set, and the key set the edge publishes.
-fn signed_assertion(world: &World, fwd: &Forwarded) -> String {
+pub(super) fn signed_assertion(world: &World, fwd: &Forwarded) -> String {
     assert!(
         fwd.headers.iter().all(|(n, _)| *n != assertion::HEADER),
         "the edge leaves the assertion to the driver's signature"
