@@ -156,10 +156,25 @@ export async function startOidcDemo({ edgePort = DEMO_PORTS.edge, originPort = D
  * `vars`: settings for the edge beyond wrangler.toml's. `https`: serve the
  * edge at https://localhost with this `{ key, cert, ca }` (file paths).
  */
-export async function startServers({ edgePort = 8787, originPort = 8788, output = "inherit", persistTo, vars = {}, https: tls } = {}) {
+export async function startServers({ edgePort = 8787, originPort = 8788, output = "inherit", persistTo, vars = {}, https: tls, apps } = {}) {
   const secrets = devVars();
   // A browser trusts the test CA's certificate for localhost, not for an address.
   const edgeUrl = tls ? `https://localhost:${edgePort}` : `http://127.0.0.1:${edgePort}`;
+  // One demo origin, or (`apps`) one per app: APPS in place of the single
+  // app's variables, which wrangler.toml sets and APPS forbids.
+  const origins = apps
+    ? apps.list.map((app) => ({ port: app.port, audience: app.audience ?? app.name }))
+    : [{ port: originPort, audience: wranglerVar("AUDIENCE") }];
+  const edgeVars = apps
+    ? {
+        APPS: JSON.stringify(apps.list.map(({ port, ...app }) => ({ ...app, origin: `http://127.0.0.1:${port}` }))),
+        AUTH_HOST: apps.authHost,
+        ORIGIN_URL: "",
+        AUDIENCE: "",
+        PUBLIC_PATHS: "",
+        ...vars,
+      }
+    : { ORIGIN_URL: `http://127.0.0.1:${originPort}`, ...vars };
   const children = [];
   let recent = ""; // the end of the servers' output, for error messages
   const remember = (chunk) => {
@@ -191,19 +206,21 @@ export async function startServers({ edgePort = 8787, originPort = 8788, output 
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)));
   };
   try {
-    const origin = spawnChild(path.join(root, "target/debug/sessiongate-demo"), [], {
-      DEMO_ADDR: `127.0.0.1:${originPort}`,
-      AUDIENCE: wranglerVar("AUDIENCE"),
-      ...originKeys(secrets, edgeUrl, tls),
-      HANDOFF_KEY: secrets.HANDOFF_KEY,
-    });
+    const started = origins.map(({ port, audience }) => [
+      port,
+      spawnChild(path.join(root, "target/debug/sessiongate-demo"), [], {
+        DEMO_ADDR: `127.0.0.1:${port}`,
+        AUDIENCE: audience,
+        ...originKeys(secrets, edgeUrl, tls),
+        HANDOFF_KEY: secrets.HANDOFF_KEY,
+      }),
+    ]);
     const edge = spawnChild(path.join(root, "node_modules/.bin/wrangler"), [
       "dev",
       "--ip", "127.0.0.1",
       "--port", String(edgePort),
       "--inspector-port", String(edgePort + 1000),
-      "--var", `ORIGIN_URL:http://127.0.0.1:${originPort}`,
-      ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+      ...Object.entries(edgeVars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
       ...(tls ? ["--local-protocol", "https", "--https-key-path", tls.key, "--https-cert-path", tls.cert] : []),
       "--show-interactive-dev-session=false",
       // Local KV lives here: a test passes a fresh folder, npm start keeps .wrangler/state.
@@ -213,12 +230,26 @@ export async function startServers({ edgePort = 8787, originPort = 8788, output 
       WRANGLER_HIDE_BANNER: "true",
       CLOUDFLARE_CF_FETCH_ENABLED: "false",
     });
-    await waitFor(`http://127.0.0.1:${originPort}/login`, origin, "the demo origin", 30_000);
+    for (const [port, origin] of started) await waitFor(`http://127.0.0.1:${port}/login`, origin, "the demo origin", 30_000);
     // wrangler dev runs the build command first.
     await waitFor(`${edgeUrl}/.sessiongate/health`, edge, "wrangler dev", 300_000, tls && readFileSync(tls.ca));
   } catch (e) {
     await stop();
     throw new Error(`${e.message}; their last output:\n${recent}`);
   }
-  return { edge: edgeUrl, origin: `http://127.0.0.1:${originPort}`, stop };
+  return { edge: edgeUrl, origin: `http://127.0.0.1:${origins[0].port}`, stop };
 }
+
+/**
+ * `npm run demo:apps`: two demo origins behind one gate, as two apps
+ * (README "Several apps"): people sign in at accounts.localhost, whose
+ * app has the demo's login page, and open wiki.localhost without signing
+ * in again. Browsers resolve *.localhost to the loopback themselves.
+ */
+export const DEMO_APPS = {
+  authHost: "accounts.localhost",
+  list: [
+    { name: "accounts", hosts: ["accounts.localhost"], port: 8788, public_paths: ["/static/*"] },
+    { name: "wiki", hosts: ["wiki.localhost"], port: 8789, public_paths: ["/static/*"] },
+  ],
+};

@@ -3,10 +3,15 @@
 // the same, signing in with a local OpenID Provider (oidc-provider)
 // instead of the demo's own login page, which also issues access tokens
 // to a machine client for the demo's API (README "Machine clients").
-import { DEMO_MACHINE_CLIENT, startOidcDemo, startServers } from "./servers.mjs";
+// `npm run demo:apps` (`--apps`): two demo origins as two apps behind one
+// gate, signed in once (README "Several apps").
+import { DEMO_APPS, DEMO_MACHINE_CLIENT, startOidcDemo, startServers } from "./servers.mjs";
 
 let op, servers, stop;
-if (process.argv.includes("--oidc")) {
+if (process.argv.includes("--apps")) {
+  servers = await startServers({ apps: DEMO_APPS });
+  stop = servers.stop;
+} else if (process.argv.includes("--oidc")) {
   ({ op, servers, stop } = await startOidcDemo());
 } else {
   servers = await startServers();
@@ -26,13 +31,21 @@ const machine = op
     curl -s -H "Authorization: Bearer $TOKEN" ${servers.edge}/api/me
 `
   : "";
+const port = new URL(servers.edge).port;
+const open = process.argv.includes("--apps")
+  ? `two apps (browsers resolve *.localhost to 127.0.0.1 themselves):
+    http://${DEMO_APPS.list[1].hosts[0]}:${port}/dashboard   sends you to sign in at ${DEMO_APPS.authHost}
+    http://${DEMO_APPS.list[0].hosts[0]}:${port}/dashboard   the app where people sign in
+  Sign in once, then open the other: no second login; each origin's
+  assertion names its own app (aud).`
+  : `open ${servers.edge}/dashboard
+  (demo origin on ${servers.origin}, reachable directly only for inspection)`;
 console.log(`
-  sessiongate is running: open ${servers.edge}/dashboard
-  (demo origin on ${servers.origin}, reachable directly only for inspection)
+  sessiongate is running: ${open}
 ${op ? `  signing in at the OpenID Provider ${op.issuer} (client ${op.client.id})\n` : ""}
   demo users:  ${users}
 ${machine}
-  Ctrl-C stops ${op ? "all three" : "both"}.
+  Ctrl-C stops them all.
 `);
 const shutdown = async () => {
   await stop();

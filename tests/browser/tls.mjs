@@ -1,5 +1,5 @@
 // A throwaway certificate authority for the browser tests: a CA and a
-// certificate for localhost (openssl), and a HOME whose NSS database
+// certificate for localhost and any other names (openssl), and a HOME whose NSS database
 // trusts the CA (certutil), for a chromium launched with that HOME.
 // Chromium runs DBSC only over HTTPS it trusts.
 
@@ -9,8 +9,11 @@ import path from "node:path";
 
 const run = (command, args, cwd) => execFileSync(command, args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
 
-/** Makes the CA, the localhost certificate and the trusting HOME under `dir`; returns their paths. */
-export function makeTestTls(dir) {
+/**
+ * Makes the CA, a certificate for localhost (and `names`) and the trusting
+ * HOME under `dir`; returns their paths.
+ */
+export function makeTestTls(dir, names = []) {
   const file = (name) => path.join(dir, name);
   run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
     "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=sessiongate test CA",
@@ -18,7 +21,7 @@ export function makeTestTls(dir) {
   run("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
     "-keyout", "localhost.key", "-out", "localhost.csr", "-subj", "/CN=localhost"], dir);
   writeFileSync(file("ext.cnf"), [
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    `subjectAltName=${["localhost", ...names].map((n) => `DNS:${n}`).join(",")},IP:127.0.0.1`,
     "basicConstraints=CA:FALSE",
     "keyUsage=critical,digitalSignature",
     "extendedKeyUsage=serverAuth",
