@@ -26,6 +26,7 @@ import { createCipheriv, generateKeyPairSync, hkdfSync, randomBytes, randomUUID 
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import http from "node:http";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 
@@ -80,7 +81,7 @@ if (opts.help) {
   --time-cap S      a round stops after S seconds whatever its count (60)
   --kv-requests N   requests per KV-count case (20)
   --cold-samples N  fresh isolates per worker for the cold start; 0 skips it (15)
-  --port-base P     ports P..P+18 on 127.0.0.1 (9100)
+  --port-base P     ports P..P+19 on 127.0.0.1 (9100)
   --build DIR       sessiongate's build to measure (build/), e.g. an older commit's
   --decision FILE   the decision figures for the summary line (bench/decision.json)
   --out FILE        results JSON (bench/results.json)`);
@@ -103,7 +104,7 @@ const KV_REQUESTS = int("kv-requests", 1, 1000);
 const COLD_SAMPLES = int("cold-samples", 0, 1000);
 const PORT_BASE = int("port-base", 1024, 65500);
 const buildDir = path.resolve(opts.build);
-if ([8787, 8788].some((p) => p >= PORT_BASE && p <= PORT_BASE + 18)) {
+if ([8787, 8788].some((p) => p >= PORT_BASE && p <= PORT_BASE + 19)) {
   console.error("bench: ports 8787/8788 are taken by `npm start`; pick another --port-base");
   process.exit(2);
 }
@@ -128,6 +129,7 @@ const PORTS = {
   "sessiongate-bearer": PORT_BASE + 16,
   "bearer-issuer": PORT_BASE + 17,
   "sessiongate-es256": PORT_BASE + 18,
+  "sessiongate-apps": PORT_BASE + 19,
 };
 /** The revocation ledger's bound in the ledger cases (the default). */
 const STALENESS_S = 10;
@@ -498,11 +500,36 @@ function miniflareOptions(Log, LogLevel, workers, bearerJwks, signingKey) {
         bindings: { ...gate.bindings, ASSERTION_SIGNING_KEYS: signingKey },
         unsafeDirectSockets: socket("sessiongate-es256"),
       },
+      // sessiongate guarding 20 apps (APPS), signing alike: the request
+      // comes to one of them with that app's session.
+      {
+        name: "sessiongate-apps",
+        ...gate,
+        ...kv,
+        bindings: { ...singleAppless(gate.bindings), APPS: BENCH_APPS, AUTH_HOST: "app1.bench.test", ASSERTION_SIGNING_KEYS: signingKey },
+        unsafeDirectSockets: socket("sessiongate-apps"),
+      },
       { name: "floor-kv", ...floor, ...counted, unsafeDirectSockets: socket("floor-kv") },
       { name: "sessiongate-kv", ...gate, ...counted, unsafeDirectSockets: socket("sessiongate-kv") },
       { name: "peer-kv", ...peer, ...counted, unsafeDirectSockets: socket("peer-kv") },
     ],
   };
+}
+
+/** The 20 apps of `sg apps`, each on its own host, all in front of the bench's origin. */
+const BENCH_APPS = Array.from({ length: 20 }, (_, i) => ({
+  name: `app${i + 1}`,
+  hosts: [`app${i + 1}.bench.test`],
+  origin: ORIGIN,
+  public_paths: ["/static/*"],
+}));
+/** The app `sg apps` is asked at. */
+const BENCH_APP = "app7";
+
+/** A gate's bindings without the single app's variables, which APPS forbids. */
+function singleAppless(bindings) {
+  const { ORIGIN_URL, AUDIENCE, PUBLIC_PATHS, ...rest } = bindings;
+  return rest;
 }
 
 // ---------------------------------------------------------------- cookies
@@ -847,6 +874,16 @@ async function main() {
   };
   await putSession(await mf.getKVNamespace("SESSIONS", "floor"));
   const cookies = makeCookies(h, session);
+  // An app's session at BENCH_APP (DESIGN §16): the same user, started by a sign-in.
+  const appSession = { id: h.newId() };
+  appSession.hash = h.idHash(appSession.id);
+  {
+    const kv = await mf.getKVNamespace("SESSIONS", "floor");
+    const appRecord = { ...record, app: BENCH_APP, signin: session.hash };
+    await kv.put(`s:${appSession.hash}`, JSON.stringify(appRecord));
+  }
+  const appCookie = () => `${h.COOKIE}=${h.mintToken({ id: appSession.id })}`;
+  const appHost = (app) => `${app}.bench.test:${PORTS["sessiongate-apps"]}`;
 
   // Each worker once, through to the origin.
   for (const worker of WORKERS) {
@@ -941,6 +978,25 @@ async function main() {
     }
     console.log(`bench: sg bearer: an access token forwarded (200), a foreign signature refused (401); issuer asked ${JSON.stringify(asked)}`);
   }
+  // And the apps: the app's session is forwarded at its host, refused at another's.
+  for (const [app, status] of [[BENCH_APP, 200], ["app8", 401]]) {
+    const served = await originServed();
+    // Not fetch: it names the host from the URL, whatever Host says.
+    const response = await new Promise((resolve, reject) => {
+      const headers = { cookie: appCookie(), host: appHost(app), accept: "application/json" };
+      http
+        .get({ host: "127.0.0.1", port: PORTS["sessiongate-apps"], path: PATH, headers }, (r) => {
+          let text = "";
+          r.on("data", (chunk) => (text += chunk));
+          r.on("end", () => resolve({ status: r.statusCode, text }));
+        })
+        .on("error", reject);
+    });
+    const body = response.text;
+    if (response.status !== status || (await originServed()) !== served + (status === 200 ? 1 : 0)) {
+      fail(`sessiongate with APPS answered ${response.status} at ${app}, not ${status}: ${body.slice(0, 200)}`);
+    }
+  }
   const keySet = await fetch(`http://127.0.0.1:${PORTS["sessiongate-es256"]}/.sessiongate/jwks.json`);
   const published = keySet.ok ? (await keySet.json()).keys : [];
   if (published.length !== 1 || published[0].alg !== "ES256") {
@@ -960,6 +1016,7 @@ async function main() {
   const cachedRounds = [];
   const bearerRounds = [];
   const es256Rounds = [];
+  const appsRounds = [];
   const authenticated = async () => ({ cookie: cookies.sessiongate.authenticated() });
   const cases = [
     ...WORKERS.map((worker) => ({ worker, label: worker, headers: async () => ({ cookie: cookies[worker].authenticated() }), into: rounds[worker] })),
@@ -974,6 +1031,7 @@ async function main() {
       into: bearerRounds,
     },
     { worker: "sessiongate-es256", label: "sg es256", headers: authenticated, into: es256Rounds },
+    { worker: "sessiongate-apps", label: "sg apps", headers: async () => ({ cookie: appCookie(), host: appHost(BENCH_APP) }), into: appsRounds },
   ];
   console.log(
     `bench: ${ROUNDS} rounds × ${REQUESTS} requests × ${cases.length} cases, ${CONNECTIONS} connections, ` +
@@ -1034,6 +1092,9 @@ async function main() {
   const es256 = summarise(es256Rounds);
   // The same authenticated request, its assertion signed ES256 against HS256, same rounds.
   ratios.es256_cpu_ratio = round(es256.cpu_us_per_req / summary.sessiongate.cpu_us_per_req, 2);
+  const apps = summarise(appsRounds);
+  // An app's session at one of 20 apps against the single app's, both signing ES256, same rounds.
+  ratios.apps_cpu_ratio = round(apps.cpu_us_per_req / es256.cpu_us_per_req, 2);
   const issuerAfter = await issuerCounts();
   const issuerDuringRounds = Object.fromEntries(Object.keys(issuerAfter).map((k) => [k, issuerAfter[k] - issuerBefore[k]]));
 
@@ -1177,6 +1238,14 @@ async function main() {
     `sg es256: sessiongate with ASSERTION_SIGNING_KEYS (one P-256 key), the assertion signed ES256 by WebCrypto; ` +
       `/sessiongate (HS256) CPU ${ratios.es256_cpu_ratio.toFixed(2)}×`,
   );
+  lines.push(
+    `${pad("sg apps", 12)}${pad(apps.cpu_us_per_req.toFixed(1), 12, true)}${pad(`(${apps.cpu_us_min.toFixed(1)}–${apps.cpu_us_max.toFixed(1)})`, 18, true)}` +
+      `${pad(apps.rps, 9, true)}${pad(apps.p50_ms.toFixed(2), 9, true)}${pad(apps.p99_ms.toFixed(2), 9, true)}`,
+  );
+  lines.push(
+    `sg apps: sessiongate guarding 20 apps (APPS), an app's session at ${BENCH_APP}'s host, signed ES256 as it must be with APPS; ` +
+      `/sg es256 (one app, signed alike) CPU ${ratios.apps_cpu_ratio.toFixed(2)}×`,
+  );
   lines.push("");
   lines.push(`KV operations per request (reads r, writes w, deletes+lists o; ${KV_REQUESTS} requests per case)`);
   lines.push(`${pad("worker", 12)}${pad("authenticated", 16)}${pad("forged", 16)}${pad("idle-expired", 16)}`);
@@ -1217,7 +1286,8 @@ async function main() {
     `policy_cpu_ratio=${fmt2(ratios.policy_cpu_ratio)} ` +
     `cached_cpu_ratio=${fmt2(ratios.cached_cpu_ratio)} cached_p50_ratio=${fmt2(ratios.cached_p50_ratio)} ` +
     `kv_per_auth=${cacheCount.per_auth.toFixed(3)} ` +
-    `bearer_cpu_ratio=${fmt2(ratios.bearer_cpu_ratio)} es256_cpu_ratio=${fmt2(ratios.es256_cpu_ratio)}`;
+    `bearer_cpu_ratio=${fmt2(ratios.bearer_cpu_ratio)} es256_cpu_ratio=${fmt2(ratios.es256_cpu_ratio)} ` +
+    `apps_cpu_ratio=${fmt2(ratios.apps_cpu_ratio)}`;
 
   const results = {
     date: new Date().toISOString(),
@@ -1261,6 +1331,7 @@ async function main() {
       issuer_requests_during_rounds: issuerDuringRounds,
     },
     es256: { summary: es256, rounds: es256Rounds },
+    apps: { summary: apps, rounds: appsRounds },
     kv_ops_per_request: kvOps,
     cold_start: cold,
     size,
