@@ -94,12 +94,10 @@ impl Isolate {
     /// against the platform's `bindings`. Not generic, so that reading a
     /// configuration is compiled once, here.
     pub fn configure(lookup: &dyn Fn(&str) -> Option<String>, bindings: Bindings) -> Self {
-        let config = Config::from_lookup(lookup)
+        let config = Config::read(lookup, bindings.ledger)
             .map_err(|errors| errors.to_string())
             .and_then(|config| match bindings.sessions {
-                true => config
-                    .bind_ledger(bindings.ledger)
-                    .map_err(|errors| errors.to_string()),
+                true => Ok(config),
                 false => Err(format!("{SESSIONS_BINDING}: no KV namespace is bound")),
             });
         Self::new(config, bindings.metrics)

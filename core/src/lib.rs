@@ -14,6 +14,7 @@ pub mod config;
 pub mod cookie;
 pub mod dbsc;
 pub mod device;
+pub mod duration;
 pub mod gate;
 pub mod handoff;
 pub mod isolate;
@@ -27,7 +28,7 @@ pub mod record_cache;
 pub mod routes;
 pub mod session;
 pub mod spent;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(feature = "store")]
 pub mod store;
 pub mod throttle;
 pub mod token;

@@ -74,7 +74,7 @@ pub struct RecordCache {
 
 #[derive(Debug, Default)]
 struct Copies {
-    by_hash: HashMap<[u8; 32], Copy>,
+    by_hash: HashMap<[u8; 32], Held>,
     /// What the copies count against [`MAX_BYTES`].
     bytes: usize,
     /// Moves on whenever this isolate drops a copy for a write of its own.
@@ -82,14 +82,14 @@ struct Copies {
 }
 
 #[derive(Debug)]
-struct Copy {
+struct Held {
     json: Box<str>,
     read_at_ms: u64,
     /// The record's `abs_exp`, Unix seconds: no copy outlives it.
     abs_exp: u64,
 }
 
-impl Copy {
+impl Held {
     fn size(&self) -> usize {
         self.json.len() + COPY_OVERHEAD
     }
@@ -102,7 +102,7 @@ impl Copy {
 }
 
 impl Copies {
-    fn remove(&mut self, key: &[u8; 32]) -> Option<Copy> {
+    fn remove(&mut self, key: &[u8; 32]) -> Option<Held> {
         let copy = self.by_hash.remove(key)?;
         self.bytes -= copy.size();
         Some(copy)
@@ -129,9 +129,9 @@ impl Copies {
         }
     }
 
-    fn retain(&mut self, keep: impl Fn(&Copy) -> bool) {
+    fn retain(&mut self, keep: impl Fn(&Held) -> bool) {
         self.by_hash.retain(|_, copy| keep(copy));
-        self.bytes = self.by_hash.values().map(Copy::size).sum();
+        self.bytes = self.by_hash.values().map(Held::size).sum();
     }
 }
 
@@ -190,7 +190,7 @@ impl RecordCache {
         // Whatever happens, this read is newer than any copy kept before.
         copies.remove(&key);
         let now_ms = read.at_ms;
-        let copy = Copy {
+        let copy = Held {
             json: json.into(),
             read_at_ms: read.at_ms,
             abs_exp,

@@ -315,12 +315,12 @@ impl Identity {
 
 /// Idle and absolute timeouts, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
+pub struct Lifetimes {
     idle: u64,
     absolute: u64,
 }
 
-impl Policy {
+impl Lifetimes {
     pub fn new(idle: u64, absolute: u64) -> Self {
         Self { idle, absolute }
     }
@@ -395,7 +395,7 @@ mod tests {
             claims: [("role".to_string(), "admin".to_string())].into(),
             ..Identity::new("alice", NOW - 30)
         };
-        let record = Policy::new(1800, 43_200).start(identity, NOW);
+        let record = Lifetimes::new(1800, 43_200).start(identity, NOW);
         let json = record.to_json();
         assert_eq!(
             json,
@@ -411,7 +411,7 @@ mod tests {
             groups: vec!["admins".into(), "staff".into()],
             ..Identity::new("alice", NOW + 5)
         };
-        let record = Policy::new(1800, 43_200).start(identity, NOW);
+        let record = Lifetimes::new(1800, 43_200).start(identity, NOW);
         assert_eq!(
             record.auth_time,
             Some(NOW),
@@ -456,7 +456,7 @@ mod tests {
 
     #[test]
     fn idle_expiry_and_restamp_follow_the_stamp() {
-        let policy = Policy::new(1800, 43_200);
+        let policy = Lifetimes::new(1800, 43_200);
         assert!(!policy.is_idle_expired(NOW, NOW + 1799));
         assert!(policy.is_idle_expired(NOW, NOW + 1800));
         assert!(!policy.is_due_for_restamp(NOW, NOW + 449));
@@ -465,7 +465,7 @@ mod tests {
 
     #[test]
     fn ttl_runs_to_the_absolute_deadline_but_never_below_a_minute() {
-        let policy = Policy::new(1800, 43_200);
+        let policy = Lifetimes::new(1800, 43_200);
         let record = policy.start(Identity::new("a", NOW), NOW);
         assert_eq!(policy.ttl(&record, NOW), 43_200);
         assert_eq!(policy.ttl(&record, NOW + 43_190), 60);

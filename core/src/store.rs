@@ -138,7 +138,7 @@ fn unavailable() -> StoreError {
 
 /// What the driver's WebCrypto says of a JWS signature (an [`Op::Verify`]),
 /// natively: ES256 (device-binding proofs, DESIGN §11) with RustCrypto's
-/// `p256`, which only native builds link; `"valid"`, none for a signature
+/// `p256`, which only the `store` feature links; `"valid"`, none for a signature
 /// that is not the key's, or `"key_invalid"` for a key that is no P-256
 /// point. RS256 fails, as the provider's fetches do.
 pub fn verify_signature(alg: &str, jwk: &str, data: &str, signature: &str) -> Outcome {

@@ -46,7 +46,7 @@ impl Limit {
         let invalid = || format!("{v:?} is not N/duration, such as 30/1m, or off");
         let (failures, window) = v.split_once('/').ok_or_else(invalid)?;
         let failures: u32 = failures.trim().parse().map_err(|_| invalid())?;
-        let window = crate::config::duration(window).map_err(|_| invalid())?;
+        let window = crate::duration::parse(window).map_err(|_| invalid())?;
         if failures == 0 {
             return Err("must allow at least 1 failure (or be off)".to_owned());
         }

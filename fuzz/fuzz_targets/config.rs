@@ -147,8 +147,8 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(errors, errors_rotated, "error text depends on the content of a secret");
         }
         (Ok(config), Ok(config_rotated)) => {
-            let idle = config.policy.idle();
-            let absolute = config.policy.absolute();
+            let idle = config.lifetimes.idle();
+            let absolute = config.lifetimes.absolute();
             assert!(MIN_IDLE <= idle && idle <= absolute && absolute <= MAX_ABSOLUTE);
             let apps = &config.apps;
             for app in apps.list() {

@@ -45,7 +45,7 @@
 use libfuzzer_sys::fuzz_target;
 use sessiongate_core::policy::path::{fold, strip_format_suffix, Pattern, Specificity};
 use sessiongate_core::policy::{
-    Client, Fallback, Outcome, Policy, Request, Rule, Subject, DEFAULT_LABEL,
+    Fallback, MachineClient, Policy, Request, Rule, Subject, Verdict, DEFAULT_LABEL,
 };
 use sessiongate_core::routes::normalise;
 use sessiongate_core::session::Claims;
@@ -85,8 +85,8 @@ impl Who {
         }
     }
 
-    fn client(&self) -> Client<'_> {
-        Client {
+    fn client(&self) -> MachineClient<'_> {
+        MachineClient {
             client_id: &self.uid,
             scope: &self.scope,
             issued_at: self.auth_time,
@@ -140,11 +140,11 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
             decided.rule, DEFAULT_LABEL,
             "{path:?}: decided by a rule rule_for does not find"
         );
-        assert_eq!(decided.outcome, Outcome::Allow);
-        assert_eq!(denied.outcome, Outcome::Forbidden);
+        assert_eq!(decided.outcome, Verdict::Allow);
+        assert_eq!(denied.outcome, Verdict::Forbidden);
         assert_eq!(
             (as_client.rule, as_client.outcome),
-            (DEFAULT_LABEL, Outcome::Forbidden),
+            (DEFAULT_LABEL, Verdict::Forbidden),
             "{path:?}: a path no rule matches admitted a machine client"
         );
         assert!(
@@ -170,7 +170,9 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
     assert_eq!(literal, found.suffix_len == 0, "{path:?}: suffix");
     assert!(found.suffix_len < folded.len());
     assert_eq!(
-        found.pattern.matches(&folded[..folded.len() - found.suffix_len]),
+        found
+            .pattern
+            .matches(&folded[..folded.len() - found.suffix_len]),
         Some(spec),
         "{path:?}: the pattern named does not match as said"
     );
@@ -193,9 +195,9 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
     }
 
     let expected = |admitted: bool| match rule.max_auth_age {
-        _ if !admitted => Outcome::Forbidden,
-        Some(max_age) if NOW.saturating_sub(who.auth_time) > max_age => Outcome::StepUp { max_age },
-        _ => Outcome::Allow,
+        _ if !admitted => Verdict::Forbidden,
+        Some(max_age) if NOW.saturating_sub(who.auth_time) > max_age => Verdict::StepUp { max_age },
+        _ => Verdict::Allow,
     };
     let admitted = rule.admits(&subject, method);
     assert_eq!(
@@ -221,17 +223,27 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
             rule.label
         );
         if condition.holds(&subject, "GET") {
-            assert!(condition.holds(&subject, "HEAD"), "{path:?}: GET holds, HEAD not");
+            assert!(
+                condition.holds(&subject, "HEAD"),
+                "{path:?}: GET holds, HEAD not"
+            );
         }
     }
 
     // A POST overriding its method to the input's is judged as both.
-    let post = allow.decide(&Request { path, method: "POST" }, &subject, NOW);
+    let post = allow.decide(
+        &Request {
+            path,
+            method: "POST",
+        },
+        &subject,
+        NOW,
+    );
     let both = post.and(decided);
     assert_eq!(both.rule, rule.label);
     assert_eq!(
-        both.outcome == Outcome::Allow,
-        post.outcome == Outcome::Allow && decided.outcome == Outcome::Allow,
+        both.outcome == Verdict::Allow,
+        post.outcome == Verdict::Allow && decided.outcome == Verdict::Allow,
         "{path:?}: POST overriding to {method}"
     );
 
@@ -340,7 +352,7 @@ fn run(text: &str, method: &str, path: Option<&str>, who: &Who) {
             &who.subject(),
             NOW,
         );
-        assert_eq!((d.rule, d.outcome), (DEFAULT_LABEL, Outcome::Allow));
+        assert_eq!((d.rule, d.outcome), (DEFAULT_LABEL, Verdict::Allow));
     }
 }
 

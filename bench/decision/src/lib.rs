@@ -107,7 +107,7 @@ impl Workload {
             identity.email = Some("alice@example.com".to_owned());
             identity.groups = vec!["staff".to_owned(), "engineering".to_owned()];
         }
-        let mut record = config.policy.start(identity, NOW - 60);
+        let mut record = config.lifetimes.start(identity, NOW - 60);
         if device_bound {
             // Any P-256 point will do: the hot path never verifies with it.
             record.device_key = Some(sessiongate_core::dbsc::Jwk {
@@ -117,7 +117,7 @@ impl Workload {
                 y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0".to_owned(),
             });
         }
-        let ttl = config.policy.ttl(&record, NOW);
+        let ttl = config.lifetimes.ttl(&record, NOW);
         let hash = id.hash();
         store
             .put(&session::record_key(&hash), &record.to_json(), None, ttl)

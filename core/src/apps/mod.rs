@@ -37,7 +37,7 @@ pub struct App {
     pub bearer: Option<Bearer>,
     /// Idle and absolute timeouts of the app's sessions: at most the
     /// gate's, which the sign-in has.
-    pub lifetime: session::Policy,
+    pub lifetime: session::Lifetimes,
 }
 
 /// The apps, and where people sign in.
@@ -246,7 +246,7 @@ mod tests {
             public_paths: PublicPaths::default(),
             authorization: Policy::default(),
             bearer: None,
-            lifetime: session::Policy::new(1800, 43_200),
+            lifetime: session::Lifetimes::new(1800, 43_200),
         }
     }
 

@@ -31,7 +31,7 @@ const SINGLE_APP: [(&str, &str); 6] = [
 /// What the rest of the configuration tells this section.
 pub(super) struct Context<'c> {
     /// The gate's lifetimes: the sign-in's, and each app's ceiling.
-    pub lifetime: Option<session::Policy>,
+    pub lifetime: Option<session::Lifetimes>,
     pub cookie: Option<&'c CookieSpec>,
     pub signing_keys: bool,
 }
@@ -205,7 +205,7 @@ fn read_app(
     vars: &mut Vars,
     index: usize,
     value: &Value,
-    ceiling: session::Policy,
+    ceiling: session::Lifetimes,
     bearer: Option<&bearer::Settings>,
 ) -> Option<App> {
     let Some(fields) = value.as_object() else {

@@ -23,7 +23,7 @@ pub fn read(vars: &mut Vars) -> Option<Policy> {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{parse, problems};
-    use crate::policy::Outcome;
+    use crate::policy::Verdict;
 
     #[test]
     fn no_policy_lets_every_signed_in_user_through() {
@@ -55,7 +55,7 @@ mod tests {
         };
         assert_eq!(
             policy.decide(&request, &anyone, 0).outcome,
-            Outcome::Forbidden
+            Verdict::Forbidden
         );
     }
 

@@ -18,7 +18,7 @@ pub(super) fn read(
 ) -> Option<Binding> {
     let mode = vars.check(
         "DEVICE_BOUND",
-        dbsc::Mode::parse(&vars.or_default("DEVICE_BOUND", dbsc::DEFAULT_MODE)),
+        dbsc::Requirement::parse(&vars.or_default("DEVICE_BOUND", dbsc::DEFAULT_MODE)),
     );
     let refresh = vars.check(
         "DEVICE_BOUND_REFRESH",

@@ -7,19 +7,22 @@ use crate::throttle::Limit;
 pub const DEFAULT_BAD_TOKEN_LIMIT: &str = "30/1m";
 pub const DEFAULT_MODE: &str = "enforce";
 
-pub(super) struct Enforcement {
+pub(super) struct Section {
     /// Bad tokens a client may present per window; `None` is `off`.
     pub bad_token_limit: Option<Limit>,
-    pub mode: Mode,
+    pub mode: Enforcement,
 }
 
-pub(super) fn read(vars: &mut Vars) -> Option<Enforcement> {
+pub(super) fn read(vars: &mut Vars) -> Option<Section> {
     let bad_token_limit = vars.check(
         "BAD_TOKEN_LIMIT",
         Limit::parse(&vars.or_default("BAD_TOKEN_LIMIT", DEFAULT_BAD_TOKEN_LIMIT)),
     );
-    let mode = vars.check("MODE", Mode::parse(&vars.or_default("MODE", DEFAULT_MODE)));
-    Some(Enforcement {
+    let mode = vars.check(
+        "MODE",
+        Enforcement::parse(&vars.or_default("MODE", DEFAULT_MODE)),
+    );
+    Some(Section {
         bad_token_limit: bad_token_limit?,
         mode: mode?,
     })
@@ -27,13 +30,13 @@ pub(super) fn read(vars: &mut Vars) -> Option<Enforcement> {
 
 /// `MODE`: whether the gate refuses what fails its checks, or only reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum Enforcement {
     Enforce,
     /// Forward what enforce mode would refuse, with its verdict (for rollout).
     Report,
 }
 
-impl Mode {
+impl Enforcement {
     pub fn parse(v: &str) -> Result<Self, String> {
         match v.trim().to_ascii_lowercase().as_str() {
             "enforce" => Ok(Self::Enforce),

@@ -20,7 +20,7 @@ use crate::cookie::CookieSpec;
 use crate::dbsc::Binding;
 use crate::key::HmacKey;
 use crate::oidc::Oidc;
-use crate::session::Policy;
+use crate::session::Lifetimes;
 use crate::throttle::Limit;
 use crate::token::KeyRing;
 
@@ -39,7 +39,7 @@ mod signing;
 mod value;
 mod vars;
 
-pub use enforcement::{Mode, DEFAULT_BAD_TOKEN_LIMIT, DEFAULT_MODE};
+pub use enforcement::{Enforcement, DEFAULT_BAD_TOKEN_LIMIT, DEFAULT_MODE};
 pub use keys::AdminToken;
 pub use origin::{LoginUrl, DEFAULT_LOGIN_URL};
 pub use revocation::{DEFAULT_REAUTH_AFTER, MAX_SESSION_LIMIT};
@@ -47,7 +47,7 @@ pub use session::{
     DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_COOKIE_NAME, DEFAULT_COOKIE_SAMESITE, DEFAULT_IDLE_TIMEOUT,
     MAX_ABSOLUTE, MIN_ABSOLUTE, MIN_IDLE,
 };
-pub use value::duration;
+use value::duration;
 use vars::Vars;
 
 /// Everything the gate needs, checked.
@@ -61,7 +61,7 @@ pub struct Config {
     pub login_url: LoginUrl,
     /// `IDLE_TIMEOUT` and `ABSOLUTE_TIMEOUT`: the sign-in's lifetimes, and
     /// each app's ceiling.
-    pub policy: Policy,
+    pub lifetimes: Lifetimes,
     pub cookie: CookieSpec,
     pub session_keys: KeyRing,
     /// How assertions are signed: `ASSERTION_SIGNING_KEYS`, else HS256
@@ -72,7 +72,7 @@ pub struct Config {
     pub admin_token: Option<AdminToken>,
     /// Bad tokens a client may present per window; `None` is `off`.
     pub bad_token_limit: Option<Limit>,
-    pub mode: Mode,
+    pub mode: Enforcement,
     /// Sessions a user may have at once; at the limit, a login ends the
     /// oldest. `None` is unlimited.
     pub max_sessions_per_user: Option<u32>,
@@ -86,13 +86,13 @@ pub struct Config {
     pub device_binding: Binding,
     /// Sign-in with an OpenID Connect provider (`OIDC_*`); `None` is off.
     pub oidc: Option<Oidc>,
-    /// Whether the revocation ledger (`LEDGER`) is bound: the edge says,
-    /// from the bindings ([`Config::bind_ledger`]); without it, revocation
-    /// is KV's alone.
+    /// Whether the revocation ledger (`LEDGER`) is bound, as the bindings
+    /// say; without it, revocation is KV's alone.
     pub ledger: bool,
-    /// `RECORD_CACHE` as set, in seconds (`0`: off); `None` when unset,
-    /// its default following the ledger: see [`Config::record_cache_s`].
-    pub record_cache: Option<u64>,
+    /// Seconds an isolate keeps a session record it read from KV
+    /// (`RECORD_CACHE`); 0 is off. Unset, it is `REVOCATION_STALENESS`
+    /// with the ledger bound and off without it.
+    pub record_cache_s: u64,
 }
 
 /// One variable and what is wrong with it.
@@ -128,25 +128,35 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 impl Config {
-    /// Reads every variable through `lookup` (a missing or empty value is
-    /// unset) and validates them all.
+    /// [`Config::read`] without the revocation ledger.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
+        Self::read(lookup, false)
+    }
+
+    /// Reads every variable through `lookup` (a missing or empty value is
+    /// unset) and validates them all, knowing whether the revocation
+    /// ledger is bound (`ledger`), which `RECORD_CACHE`'s default and
+    /// ceiling follow (DESIGN §14).
+    pub fn read(
+        lookup: impl Fn(&str) -> Option<String>,
+        ledger: bool,
+    ) -> Result<Self, ConfigErrors> {
         let mut vars = Vars::new(&lookup);
         // In the order problems are reported: a later section may take an
         // earlier one's value, even when other sections are invalid.
         let draft = apps::read(&mut vars);
-        let policy = session::lifetime(&mut vars);
+        let lifetimes = session::lifetime(&mut vars);
         let cookie = session::cookie(&mut vars);
         let session_keys = keys::ring(&mut vars);
         let signing_keys = signing::read(&mut vars);
         let secrets = keys::secrets(&mut vars, matches!(signing_keys, Some(Some(_))));
         let enforcement = enforcement::read(&mut vars);
         let revocation = revocation::read(&mut vars);
-        let record_cache = record_cache::read(&mut vars);
+        let record_cache = record_cache::read(&mut vars, ledger, revocation.as_ref());
         let device_binding = dbsc::read(&mut vars, cookie.as_ref(), session_keys.as_ref());
         let oidc = oidc::read(&mut vars, session_keys.as_ref());
         let context = apps::Context {
-            lifetime: policy,
+            lifetime: lifetimes,
             cookie: cookie.as_ref(),
             signing_keys: matches!(signing_keys, Some(Some(_))),
         };
@@ -163,7 +173,7 @@ impl Config {
             Some(Self {
                 apps,
                 login_url,
-                policy: policy?,
+                lifetimes: lifetimes?,
                 cookie: cookie?,
                 session_keys: session_keys?,
                 assertion_signer,
@@ -176,33 +186,10 @@ impl Config {
                 revocation_staleness: revocation.revocation_staleness,
                 device_binding: device_binding?,
                 oidc: oidc?,
-                ledger: false,
-                record_cache: record_cache?,
+                ledger,
+                record_cache_s: record_cache?,
             })
         })
-    }
-
-    /// Says whether the revocation ledger (`LEDGER`) is bound, which the
-    /// edge learns from the bindings once the variables are read.
-    /// `RECORD_CACHE`'s default and ceiling follow it (DESIGN §14), so it
-    /// is checked here: a setting the ledger does not allow is an error.
-    pub fn bind_ledger(mut self, ledger: bool) -> Result<Self, ConfigErrors> {
-        self.ledger = ledger;
-        match record_cache::resolve(self.record_cache, ledger, self.revocation_staleness) {
-            Ok(_) => Ok(self),
-            Err(problem) => Err(ConfigErrors(vec![ConfigError {
-                var: record_cache::VAR.into(),
-                problem,
-            }])),
-        }
-    }
-
-    /// Seconds an isolate keeps a session record it read from KV
-    /// (`RECORD_CACHE`); 0 is off. Unset, it is `REVOCATION_STALENESS`
-    /// with the ledger bound and off without it.
-    pub fn record_cache_s(&self) -> u64 {
-        record_cache::resolve(self.record_cache, self.ledger, self.revocation_staleness)
-            .unwrap_or(0)
     }
 }
 
@@ -232,8 +219,13 @@ mod tests {
     }
 
     pub(super) fn parse(overrides: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        read(overrides, false)
+    }
+
+    /// [`parse`], with the revocation ledger bound or not.
+    pub(super) fn read(overrides: &[(&str, &str)], ledger: bool) -> Result<Config, ConfigErrors> {
         let vars = vars(overrides);
-        Config::from_lookup(|k| vars.get(k).cloned())
+        Config::read(|k| vars.get(k).cloned(), ledger)
     }
 
     pub(super) fn problems(overrides: &[(&str, &str)]) -> String {
@@ -243,7 +235,7 @@ mod tests {
     #[test]
     fn defaults_fill_what_is_unset() {
         let config = parse(&[]).unwrap();
-        assert_eq!(config.policy, Policy::new(1800, 43_200));
+        assert_eq!(config.lifetimes, Lifetimes::new(1800, 43_200));
         assert_eq!(config.cookie.name(), "__Host-sg");
         assert_eq!(config.login_url, LoginUrl("/login".into()));
         assert!(config.apps.get(0).public_paths.is_public("/login"));
@@ -283,7 +275,10 @@ mod tests {
             problems(&[("MODE", "lenient")]),
             "MODE: \"lenient\" is not enforce or report"
         );
-        assert_eq!(parse(&[("MODE", "Report")]).unwrap().mode, Mode::Report);
+        assert_eq!(
+            parse(&[("MODE", "Report")]).unwrap().mode,
+            Enforcement::Report
+        );
         assert_eq!(
             problems(&[("MAX_SESSIONS_PER_USER", "0")]),
             "MAX_SESSIONS_PER_USER: \"0\" is not a number from 1 to 1000, or unlimited"
@@ -304,7 +299,7 @@ mod tests {
             (defaults.max_sessions_per_user, defaults.reauth_after),
             (None, Some(900))
         );
-        assert_eq!(parse(&[]).unwrap().mode, Mode::Enforce);
+        assert_eq!(parse(&[]).unwrap().mode, Enforcement::Enforce);
     }
 
     #[test]

@@ -1,14 +1,12 @@
 //! `RECORD_CACHE`: how long an isolate keeps a session record it read from
 //! KV (docs/DESIGN.md §8, §14).
 //!
-//! Its default and its ceiling follow the revocation ledger, and only the
-//! edge knows, from the bindings, whether the ledger is bound. So this
-//! section reads the value with the other variables, and
-//! [`Config::bind_ledger`](super::Config::bind_ledger) checks it against
-//! the ledger once that is known: with the ledger, a copy may not outlive
+//! Its default and its ceiling follow the revocation ledger, which the
+//! bindings tell: with the ledger, a copy may not outlive
 //! `REVOCATION_STALENESS`, the bound the edge states for every ending;
 //! without it, at most [`MAX_WITHOUT_LEDGER`] seconds.
 
+use super::revocation::Revocation;
 use super::value::duration;
 use super::Vars;
 use crate::ledger;
@@ -16,12 +14,15 @@ use crate::record_cache::MAX_WITHOUT_LEDGER;
 
 pub const VAR: &str = "RECORD_CACHE";
 
-/// `RECORD_CACHE` as set: `Some(0)` is off (`0` or `off`), `None` unset.
-pub(super) fn read(vars: &mut Vars) -> Option<Option<u64>> {
-    let Some(v) = vars.get(VAR) else {
-        return Some(None);
+/// The seconds a copy is kept, as set or by default; `None` when the
+/// setting is wrong, or when `REVOCATION_STALENESS`, which it follows, is.
+pub(super) fn read(vars: &mut Vars, ledger: bool, revocation: Option<&Revocation>) -> Option<u64> {
+    let set = match vars.get(VAR) {
+        None => None,
+        Some(v) => Some(vars.check(VAR, parse(v.trim()))?),
     };
-    vars.check(VAR, parse(v.trim())).map(Some)
+    let staleness = revocation?.revocation_staleness;
+    vars.check(VAR, resolve(set, ledger, staleness))
 }
 
 fn parse(v: &str) -> Result<u64, String> {
@@ -38,7 +39,7 @@ fn parse(v: &str) -> Result<u64, String> {
 
 /// The seconds a copy is kept, as set or by default; what is wrong with
 /// the setting when the ledger is bound (`ledger`) or not.
-pub(super) fn resolve(set: Option<u64>, ledger: bool, staleness: u64) -> Result<u64, String> {
+fn resolve(set: Option<u64>, ledger: bool, staleness: u64) -> Result<u64, String> {
     match (set, ledger) {
         (None, true) => Ok(staleness),
         (None, false) => Ok(0),
@@ -54,13 +55,11 @@ pub(super) fn resolve(set: Option<u64>, ledger: bool, staleness: u64) -> Result<
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{parse, problems};
+    use super::super::tests::{problems, read};
 
     fn bound(overrides: &[(&str, &str)], ledger: bool) -> Result<u64, String> {
-        parse(overrides)
-            .unwrap()
-            .bind_ledger(ledger)
-            .map(|config| config.record_cache_s())
+        read(overrides, ledger)
+            .map(|config| config.record_cache_s)
             .map_err(|e| e.to_string())
     }
 

@@ -7,7 +7,7 @@
 
 use super::Vars;
 use crate::cookie::{CookieSpec, SameSite};
-use crate::session::Policy;
+use crate::session::Lifetimes;
 
 /// Shortest idle window: re-stamping a cookie more often than every 15 s
 /// would be all churn.
@@ -25,7 +25,7 @@ pub const DEFAULT_COOKIE_SAMESITE: &str = "Lax";
 /// `IDLE_TIMEOUT` and `ABSOLUTE_TIMEOUT`. The idle timeout's bounds are
 /// checked after the absolute timeout is read, since it is one of them.
 #[inline(never)]
-pub(super) fn lifetime(vars: &mut Vars) -> Option<Policy> {
+pub(super) fn lifetime(vars: &mut Vars) -> Option<Lifetimes> {
     let idle = vars.check(
         "IDLE_TIMEOUT",
         super::duration(&vars.or_default("IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT)),
@@ -55,7 +55,7 @@ pub(super) fn lifetime(vars: &mut Vars) -> Option<Policy> {
             },
         )
     });
-    Some(Policy::new(idle?, absolute?))
+    Some(Lifetimes::new(idle?, absolute?))
 }
 
 /// `COOKIE_SAMESITE`, then `COOKIE_NAME`, which is only checked with a

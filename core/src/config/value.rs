@@ -1,46 +1,8 @@
-//! Parsers of values that more than one section reads: durations,
-//! secrets and lists of keys (docs/DESIGN.md §8).
+//! Parsers of values that more than one section reads: secrets and
+//! lists of keys (durations are `crate::duration`'s) (docs/DESIGN.md §8).
 
+pub use crate::duration::{parse as duration, within as duration_within};
 use crate::key::{HmacKey, MIN_SECRET_LEN};
-
-/// `90s`, `30m`, `12h`, `2d` or plain seconds.
-pub fn duration(v: &str) -> Result<u64, String> {
-    let v = v.trim();
-    let invalid = || format!("{v:?} is not a duration (use 90s, 30m, 12h, 2d or plain seconds)");
-    let (digits, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => v.split_at(i),
-        None => (v, "s"),
-    };
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        _ => return Err(invalid()),
-    };
-    if digits.is_empty() || digits.len() > 12 {
-        return Err(invalid());
-    }
-    let n: u64 = digits.parse().map_err(|_| invalid())?;
-    if n == 0 {
-        return Err("must be more than zero".to_owned());
-    }
-    Ok(n * scale)
-}
-
-/// A [`duration`] within `range` (seconds).
-pub fn duration_within(v: &str, range: std::ops::RangeInclusive<u64>) -> Result<u64, String> {
-    let secs = duration(v)?;
-    if range.contains(&secs) {
-        Ok(secs)
-    } else {
-        Err(format!(
-            "must be between {}s and {}s",
-            range.start(),
-            range.end()
-        ))
-    }
-}
 
 /// A key of at least [`MIN_SECRET_LEN`] characters. The problem never
 /// quotes the value: it is a secret.
@@ -77,21 +39,4 @@ pub fn keyed_entries<'a>(
         entries.push((kid, text));
     }
     Ok(entries)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_take_units_or_plain_seconds() {
-        assert_eq!(duration("90s"), Ok(90));
-        assert_eq!(duration("30m"), Ok(1800));
-        assert_eq!(duration("12h"), Ok(43_200));
-        assert_eq!(duration("2d"), Ok(172_800));
-        assert_eq!(duration("3600"), Ok(3600));
-        for bad in ["", "h", "1.5h", "-5", "5 m", "5w", "99999999999999h", "0"] {
-            assert!(duration(bad).is_err(), "{bad:?}");
-        }
-    }
 }

@@ -55,7 +55,7 @@ pub const MAX_REFRESH: u64 = 86_400;
 
 /// `DEVICE_BOUND`: whether sessions are offered binding, or must have it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum Requirement {
     Off,
     /// Offer registration; sessions that never register work as before.
     Offer,
@@ -63,7 +63,7 @@ pub enum Mode {
     Require,
 }
 
-impl Mode {
+impl Requirement {
     pub fn parse(v: &str) -> Result<Self, String> {
         match v.trim().to_ascii_lowercase().as_str() {
             "off" => Ok(Self::Off),
@@ -77,7 +77,7 @@ impl Mode {
 /// Device binding as configured, with the keys its tags are made under.
 #[derive(Debug, Clone)]
 pub struct Binding {
-    pub mode: Mode,
+    pub mode: Requirement,
     /// The bound cookie's lifetime, in seconds (`DEVICE_BOUND_REFRESH`).
     pub refresh: u64,
     /// `<COOKIE_NAME>-bound`, set like the session cookie.
@@ -90,7 +90,7 @@ impl Binding {
     /// Keys of their own, derived from the session keys: a tag of one kind
     /// can never pass for a tag of another, or for a session token.
     pub fn new(
-        mode: Mode,
+        mode: Requirement,
         refresh: u64,
         session_cookie: &CookieSpec,
         keys: &KeyRing,
@@ -106,7 +106,7 @@ impl Binding {
     }
 
     pub fn is_on(&self) -> bool {
-        self.mode != Mode::Off
+        self.mode != Requirement::Off
     }
 
     /// `Secure-Session-Registration` for a session just started.
@@ -176,15 +176,15 @@ pub(crate) mod tests {
     pub(crate) fn binding() -> Binding {
         let keys = KeyRing::new(vec![(Kid::parse("k1").unwrap(), HmacKey::new(&[7; 32]))]).unwrap();
         let cookie = CookieSpec::new("__Host-sg", SameSite::Lax).unwrap();
-        Binding::new(Mode::Offer, 600, &cookie, &keys).unwrap()
+        Binding::new(Requirement::Offer, 600, &cookie, &keys).unwrap()
     }
 
     #[test]
     fn modes_parse_in_any_case_and_nothing_else_does() {
-        assert_eq!(Mode::parse(" Require "), Ok(Mode::Require));
-        assert_eq!(Mode::parse("off"), Ok(Mode::Off));
-        assert_eq!(Mode::parse("OFFER"), Ok(Mode::Offer));
-        assert!(Mode::parse("on").is_err());
+        assert_eq!(Requirement::parse(" Require "), Ok(Requirement::Require));
+        assert_eq!(Requirement::parse("off"), Ok(Requirement::Off));
+        assert_eq!(Requirement::parse("OFFER"), Ok(Requirement::Offer));
+        assert!(Requirement::parse("on").is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::reply::{self, Log, Reply};
 use super::request::Inbound;
 use super::StoreError;
 use super::{forward, AfterEnding, AfterListing, Exchange, Gate, Op, Outcome, State, Step};
-use crate::config::Mode;
+use crate::config::Enforcement;
 use crate::cookie::{self, Presented};
 use crate::dbsc::BoundCookieError;
 use crate::record_cache::Read;
@@ -420,7 +420,7 @@ impl Exchange {
             }
             // Report mode relaxes the gate on protected paths only; the
             // edge's own endpoints answer as ever.
-            (Purpose::Forward(pending), denied) if gate.config.mode == Mode::Report => {
+            (Purpose::Forward(pending), denied) if gate.config.mode == Enforcement::Report => {
                 let reason = match denied {
                     Denied::Reject { reason, .. } => reason.as_str(),
                     Denied::Throttled(_) => "throttled",

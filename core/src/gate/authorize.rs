@@ -11,7 +11,7 @@ use super::forward::Pending;
 use super::reply::{self, Reply};
 use super::{page, Exchange, Gate, Op, Outcome, State, Step};
 use crate::bearer::Client;
-use crate::config::Mode;
+use crate::config::Enforcement;
 use crate::method_override::{Form, MAX_BODY};
 use crate::policy::{self, Decision, Request, Subject};
 
@@ -140,7 +140,7 @@ impl Exchange {
                     policy.decide(&request, &subject, now)
                 }
                 Principal::Client(client) => {
-                    let subject = policy::Client {
+                    let subject = policy::MachineClient {
                         client_id: &client.client_id,
                         scope: &client.scope,
                         issued_at: client.issued_at,
@@ -166,19 +166,19 @@ impl Exchange {
     ) -> Step {
         let is_client = matches!(principal, Principal::Client(_));
         let reason = match decision.outcome {
-            policy::Outcome::Allow => return self.admit(gate, pending, principal, None),
-            policy::Outcome::Forbidden => "forbidden",
+            policy::Verdict::Allow => return self.admit(gate, pending, principal, None),
+            policy::Verdict::Forbidden => "forbidden",
             // A client gets a new token; there is no sign-in to send it to.
-            policy::Outcome::StepUp { .. } if is_client => {
+            policy::Verdict::StepUp { .. } if is_client => {
                 return self.invalid_token(gate, pending, "token_too_old")
             }
-            policy::Outcome::StepUp { .. } => "step_up",
+            policy::Verdict::StepUp { .. } => "step_up",
         };
         let refusal = Refusal {
             reason,
             rule: decision.rule,
         };
-        if gate.config.mode == Mode::Report {
+        if gate.config.mode == Enforcement::Report {
             return self.admit(gate, pending, principal, Some(refusal));
         }
         let reply = match principal {
@@ -189,10 +189,10 @@ impl Exchange {
             Principal::Session(auth) => {
                 let record = &auth.record;
                 let reply = match decision.outcome {
-                    policy::Outcome::StepUp { max_age } if pending.is_navigation() => {
+                    policy::Verdict::StepUp { max_age } if pending.is_navigation() => {
                         self.sign_in(gate, pending.path_and_query(), Some(max_age))
                     }
-                    policy::Outcome::StepUp { .. } => reply::unauthenticated("step_up"),
+                    policy::Verdict::StepUp { .. } => reply::unauthenticated("step_up"),
                     _ if pending.is_navigation() => page::forbidden(
                         record.email.as_deref().unwrap_or(&record.uid),
                         decision.rule,

@@ -12,7 +12,7 @@ use super::reply::{self, Reply};
 use super::request::Inbound;
 use super::{Exchange, Gate, Op, Outcome, State, Step, VERIFY_VALID};
 use crate::bearer::{Bearer, Client};
-use crate::config::Mode;
+use crate::config::Enforcement;
 use crate::oidc::token::Jwt;
 
 /// A bearer request on its way to the origin.
@@ -170,7 +170,7 @@ impl Exchange {
         pending: Pending,
         reason: &'static str,
     ) -> Step {
-        if gate.config.mode == Mode::Report {
+        if gate.config.mode == Enforcement::Report {
             return self.forward_denied(pending, reason);
         }
         self.log.decision = "reject";

@@ -13,7 +13,7 @@ use super::request::Inbound;
 use super::{Exchange, Gate, Op, Outcome, State, Step, VERIFY_KEY_INVALID, VERIFY_VALID};
 use crate::dbsc::proof::{self, Proof, Unverified};
 use crate::dbsc::{
-    self, BoundCookieError, ChallengeError, Mode, ProofError, Refusal, BINDING_GRACE,
+    self, BoundCookieError, ChallengeError, ProofError, Refusal, Requirement, BINDING_GRACE,
     REGISTRATION_WINDOW,
 };
 use crate::device;
@@ -141,7 +141,7 @@ impl Exchange {
             };
         }
         let window_closed = self.now.saturating_sub(record.iat) >= REGISTRATION_WINDOW;
-        if binding.mode == Mode::Require && window_closed {
+        if binding.mode == Requirement::Require && window_closed {
             return Err(Reason::Unregistered);
         }
         Ok(())
@@ -186,7 +186,7 @@ impl Exchange {
     ) -> Step {
         record.device_key = Some(key);
         record.device_bound_at = Some(self.now);
-        let ttl = gate.config.policy.ttl(&record, self.now);
+        let ttl = gate.config.lifetimes.ttl(&record, self.now);
         let writes = vec![
             Op::Put {
                 key: session::record_key(&hash),

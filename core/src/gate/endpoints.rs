@@ -132,7 +132,7 @@ impl Exchange {
             "auth_time": auth.record.auth_time(),
             "iat": auth.record.iat,
             "abs_exp": auth.record.abs_exp,
-            "idle_exp": gate.config.policy.idle_deadline(stamp),
+            "idle_exp": gate.config.lifetimes.idle_deadline(stamp),
             "device_bound": auth.record.device_key.is_some(),
         });
         let mut reply = Reply::json(200, body);
@@ -150,7 +150,7 @@ impl Exchange {
         } else {
             json!({ "mode": "kv" })
         };
-        let record_cache_s = gate.config.record_cache_s();
+        let record_cache_s = gate.config.record_cache_s;
         match Outcome::read(outcomes) {
             Ok(_) => self.finish(Reply::json(
                 200,

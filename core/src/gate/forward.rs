@@ -12,7 +12,7 @@ use super::{CookieHeader, Exchange, Forward, Gate, State, Step, USER_HEADER, VER
 use crate::assertion::signing::Signed;
 use crate::assertion::{self, AssertionClaims, Kind};
 use crate::bearer::Client;
-use crate::config::Mode;
+use crate::config::Enforcement;
 use crate::cookie::{self, Presented};
 use crate::routes;
 
@@ -137,7 +137,7 @@ impl Exchange {
         let app = self.served_app(gate);
         let bearer = app.bearer.as_ref().filter(|_| req.bearer().is_some());
         let cross_site = bearer.is_none() && !req.is_safe_method() && req.is_cross_site(url.origin);
-        if cross_site && gate.config.mode == Mode::Enforce {
+        if cross_site && gate.config.mode == Enforcement::Enforce {
             return self.reject(reply::forbidden("cross_site"), "cross_site");
         }
         let path_and_query = path_and_query(path, url.query);
@@ -229,7 +229,7 @@ impl Exchange {
         client: Client,
         refusal: Option<Refusal<'_>>,
     ) -> Step {
-        if gate.config.mode == Mode::Enforce {
+        if gate.config.mode == Enforcement::Enforce {
             pending.forward.remove.push("authorization".to_owned());
         }
         let assertion = AssertionClaims {
@@ -298,7 +298,7 @@ impl Exchange {
         };
         forward.headers.push((USER_HEADER, user));
         self.log.decision = "forward";
-        if gate.config.mode == Mode::Report {
+        if gate.config.mode == Enforcement::Report {
             let verdict = match refusal {
                 Some(Refusal { reason, rule }) => {
                     self.log.decision = "reject";

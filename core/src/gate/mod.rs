@@ -331,10 +331,10 @@ impl Exchange {
 
     /// The lifetimes of the sessions at this host: an app's own, or the
     /// gate's (the sign-in's, and the single app's).
-    fn lifetime(&self, gate: Gate<'_>) -> crate::session::Policy {
+    fn lifetime(&self, gate: Gate<'_>) -> crate::session::Lifetimes {
         match (self.site.app_session(&gate.config.apps), self.app(gate)) {
             (Some(_), Some(app)) => app.lifetime,
-            _ => gate.config.policy,
+            _ => gate.config.lifetimes,
         }
     }
 
@@ -506,7 +506,7 @@ impl Exchange {
     ) -> Step {
         if gate.config.ledger {
             // A revoked session is dead by its absolute deadline at the latest.
-            let keep_until = self.now + gate.config.policy.absolute();
+            let keep_until = self.now + gate.config.lifetimes.absolute();
             ops.extend(ending.ledger_writes(self.now, keep_until));
         }
         self.wait(State::Ending(ending, then), ops)

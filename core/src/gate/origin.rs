@@ -60,7 +60,7 @@ pub(super) struct AppSession {
     pub signin: IdHash,
     /// The sign-in's absolute deadline, which this session never outlives.
     pub until: u64,
-    pub lifetime: crate::session::Policy,
+    pub lifetime: crate::session::Lifetimes,
 }
 
 /// How the response that starts a session is made.
@@ -411,11 +411,11 @@ impl Exchange {
 }
 
 /// The lifetimes of the session a login starts: its app's, or the gate's.
-fn login_lifetime(gate: Gate<'_>, login: &Login) -> crate::session::Policy {
+fn login_lifetime(gate: Gate<'_>, login: &Login) -> crate::session::Lifetimes {
     login
         .app
         .as_ref()
-        .map_or(gate.config.policy, |app| app.lifetime)
+        .map_or(gate.config.lifetimes, |app| app.lifetime)
 }
 
 /// The read of the record a session cookie names, outside a protected

@@ -14,7 +14,7 @@ use crate::token::IdHash;
 impl Gate<'_> {
     /// The cache and how long a copy lives (ms), while `RECORD_CACHE` is on.
     fn record_copies(&self) -> Option<(&RecordCache, u64)> {
-        let secs = self.config.record_cache_s();
+        let secs = self.config.record_cache_s;
         let cache = self.record_cache.filter(|_| secs > 0)?;
         Some((cache, secs * 1000))
     }

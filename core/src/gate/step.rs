@@ -6,8 +6,8 @@
 //! [`Input`]. On Workers the driver is `src/edge/driver.js`, and steps and
 //! inputs cross between JS and wasm as JSON, one string each way
 //! ([`Step::to_json`], [`Input::from_json`]); natively, tests drive the
-//! same steps against an in-memory store (`crate::store::perform`, native
-//! builds only).
+//! same steps against an in-memory store (`crate::store::perform`, with
+//! the `store` feature).
 
 use serde::{Deserialize, Serialize};
 

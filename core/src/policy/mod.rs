@@ -12,7 +12,7 @@
 //! a `methods` list naming `GET` holds for `HEAD`.
 //!
 //! ```
-//! use sessiongate_core::policy::{Fallback, Outcome, Policy, Request, Subject};
+//! use sessiongate_core::policy::{Fallback, Verdict, Policy, Request, Subject};
 //!
 //! let policy = Policy::parse(
 //!     r#"[{"name": "admins", "paths": ["/admin/*"], "allow": [{"groups": ["admins"]}]}]"#,
@@ -22,7 +22,7 @@
 //! let claims = Default::default();
 //! let bob = Subject { uid: "bob", email: None, groups: &[], claims: &claims, device_bound: false, auth_time: 0 };
 //! let decision = policy.decide(&Request { path: "/Admin/users", method: "GET" }, &bob, 60);
-//! assert_eq!((decision.rule, decision.outcome), ("admins", Outcome::Forbidden));
+//! assert_eq!((decision.rule, decision.outcome), ("admins", Verdict::Forbidden));
 //! ```
 
 pub mod lint;
@@ -77,7 +77,7 @@ pub struct Subject<'a> {
 
 /// A machine client (DESIGN §15), as its access token says.
 #[derive(Debug, Clone, Copy)]
-pub struct Client<'a> {
+pub struct MachineClient<'a> {
     pub client_id: &'a str,
     /// The token's `scope`: space-separated.
     pub scope: &'a str,
@@ -98,11 +98,11 @@ pub struct Request<'a> {
 pub struct Decision<'p> {
     /// The deciding rule's name or index, or [`DEFAULT_LABEL`].
     pub rule: &'p str,
-    pub outcome: Outcome,
+    pub outcome: Verdict,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Verdict {
     Allow,
     /// Refused: no allow condition holds, or a deny condition does.
     Forbidden,
@@ -117,10 +117,10 @@ impl Decision<'_> {
     /// two methods (a `POST` that overrides its method, DESIGN §13.2)
     /// passes only when both pass.
     pub fn and(self, other: Self) -> Self {
-        let rank = |outcome: Outcome| match outcome {
-            Outcome::Allow => 0,
-            Outcome::StepUp { .. } => 1,
-            Outcome::Forbidden => 2,
+        let rank = |outcome: Verdict| match outcome {
+            Verdict::Allow => 0,
+            Verdict::StepUp { .. } => 1,
+            Verdict::Forbidden => 2,
         };
         if rank(other.outcome) > rank(self.outcome) {
             other
@@ -233,8 +233,8 @@ impl Policy {
     pub fn decide(&self, request: &Request<'_>, subject: &Subject<'_>, now: u64) -> Decision<'_> {
         let Some(rule) = self.rule_for(request.path) else {
             let outcome = match self.fallback {
-                Fallback::Allow => Outcome::Allow,
-                Fallback::Deny => Outcome::Forbidden,
+                Fallback::Allow => Verdict::Allow,
+                Fallback::Deny => Verdict::Forbidden,
             };
             return Decision {
                 rule: DEFAULT_LABEL,
@@ -252,13 +252,13 @@ impl Policy {
     pub fn decide_client(
         &self,
         request: &Request<'_>,
-        client: &Client<'_>,
+        client: &MachineClient<'_>,
         now: u64,
     ) -> Decision<'_> {
         let Some(rule) = self.rule_for(request.path) else {
             return Decision {
                 rule: DEFAULT_LABEL,
-                outcome: Outcome::Forbidden,
+                outcome: Verdict::Forbidden,
             };
         };
         let admitted = rule.admits_client(client, request.method);

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::path::Pattern;
-use super::{Client, Decision, Outcome, Subject};
-use crate::config::duration;
+use super::{Decision, MachineClient, Subject, Verdict};
+use crate::duration;
 
 /// Longest rule name: it goes into log lines, metrics and a header.
 pub const MAX_NAME_LEN: usize = 64;
@@ -157,7 +157,7 @@ impl Rule {
         let max_auth_age = raw
             .max_auth_age
             .map(|v| match v {
-                Value::String(s) => duration(&s),
+                Value::String(s) => duration::parse(&s),
                 Value::Number(n) => n
                     .as_u64()
                     .filter(|&n| n > 0)
@@ -180,9 +180,9 @@ impl Rule {
     /// sign-in (or token) dates from `auth_time`.
     pub(super) fn decision(&self, admitted: bool, auth_time: u64, now: u64) -> Decision<'_> {
         let outcome = match self.max_auth_age {
-            _ if !admitted => Outcome::Forbidden,
-            Some(max_age) if now.saturating_sub(auth_time) > max_age => Outcome::StepUp { max_age },
-            _ => Outcome::Allow,
+            _ if !admitted => Verdict::Forbidden,
+            Some(max_age) if now.saturating_sub(auth_time) > max_age => Verdict::StepUp { max_age },
+            _ => Verdict::Allow,
         };
         Decision {
             rule: &self.label,
@@ -198,7 +198,7 @@ impl Rule {
 
     /// [`admits`](Self::admits) for a machine client: only conditions
     /// naming `clients` or `scopes` ever hold for one.
-    pub fn admits_client(&self, client: &Client<'_>, method: &str) -> bool {
+    pub fn admits_client(&self, client: &MachineClient<'_>, method: &str) -> bool {
         self.admits_where(|c| c.holds_for_client(client, method))
     }
 
@@ -392,7 +392,7 @@ impl Condition {
 
     /// Every field named holds for this machine client and method; a
     /// condition for people never holds for one.
-    pub fn holds_for_client(&self, client: &Client<'_>, method: &str) -> bool {
+    pub fn holds_for_client(&self, client: &MachineClient<'_>, method: &str) -> bool {
         self.names_clients()
             && self
                 .clients

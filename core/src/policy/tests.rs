@@ -64,13 +64,13 @@ impl User {
     }
 }
 
-fn decide<'p>(policy: &'p Policy, user: &User, method: &str, path: &str) -> (&'p str, Outcome) {
+fn decide<'p>(policy: &'p Policy, user: &User, method: &str, path: &str) -> (&'p str, Verdict) {
     let d = policy.decide(&Request { path, method }, &user.subject(), NOW);
     (d.rule, d.outcome)
 }
 
 fn allowed(policy: &Policy, user: &User, method: &str, path: &str) -> bool {
-    decide(policy, user, method, path).1 == Outcome::Allow
+    decide(policy, user, method, path).1 == Verdict::Allow
 }
 
 #[test]
@@ -118,7 +118,7 @@ fn a_rule_is_never_escaped_by_how_the_path_is_written() {
     ] {
         assert_eq!(
             decide(&p, &bob, "GET", path),
-            ("admin", Outcome::Forbidden),
+            ("admin", Verdict::Forbidden),
             "{path}"
         );
     }
@@ -131,14 +131,14 @@ fn a_rule_is_never_escaped_by_how_the_path_is_written() {
     ] {
         assert_eq!(
             decide(&p, &bob, "GET", path),
-            ("billing", Outcome::Forbidden),
+            ("billing", Verdict::Forbidden),
             "{path}"
         );
     }
     // A neighbour is not a child.
     assert_eq!(
         decide(&p, &bob, "GET", "/administrator"),
-        ("default", Outcome::Allow)
+        ("default", Verdict::Allow)
     );
 }
 
@@ -155,7 +155,7 @@ fn deny_wins_over_allow() {
     assert!(allowed(&p, &ada, "GET", "/reports/q3"));
     assert_eq!(
         decide(&p, &mallory, "GET", "/reports/q3"),
-        ("reports", Outcome::Forbidden)
+        ("reports", Verdict::Forbidden)
     );
 }
 
@@ -233,7 +233,7 @@ fn methods_narrow_a_condition() {
     assert!(allowed(&p, &reader, "HEAD", "/docs/a"));
     assert_eq!(
         decide(&p, &reader, "POST", "/docs/a"),
-        ("read-only", Outcome::Forbidden)
+        ("read-only", Verdict::Forbidden)
     );
     assert!(allowed(&p, &editor, "DELETE", "/docs/a"));
 }
@@ -252,12 +252,12 @@ fn a_methods_list_naming_get_holds_for_head_in_allow_and_deny() {
     assert!(allowed(&p, &reader, "head", "/docs/x"));
     assert_eq!(
         decide(&p, &contractor, "HEAD", "/docs/x"),
-        ("docs", Outcome::Forbidden)
+        ("docs", Verdict::Forbidden)
     );
     // Only GET stands for HEAD: POST does not.
     assert_eq!(
         decide(&p, &reader, "HEAD", "/w/x"),
-        ("writes", Outcome::Forbidden)
+        ("writes", Verdict::Forbidden)
     );
 }
 
@@ -280,7 +280,7 @@ fn a_pattern_covers_the_path_with_a_format_suffix() {
     ] {
         assert_eq!(
             decide(&p, &bob, "GET", path),
-            ("admin", Outcome::Forbidden),
+            ("admin", Verdict::Forbidden),
             "{path}"
         );
     }
@@ -288,17 +288,17 @@ fn a_pattern_covers_the_path_with_a_format_suffix() {
     old_login.auth_time = NOW - 3600;
     assert_eq!(
         decide(&p, &old_login, "GET", "/settings/security.html"),
-        ("security", Outcome::StepUp { max_age: 300 })
+        ("security", Verdict::StepUp { max_age: 300 })
     );
     // Matched as written, a pattern beats the same pattern's match without
     // the suffix; a longer match beats a shorter one either way.
     assert_eq!(
         decide(&p, &bob, "GET", "/feed.xml"),
-        ("feed", Outcome::Forbidden)
+        ("feed", Verdict::Forbidden)
     );
     assert_eq!(
         decide(&p, &bob, "GET", "/feed.json"),
-        ("feeds", Outcome::Allow)
+        ("feeds", Verdict::Allow)
     );
     // Not a suffix: a dot in an inner segment, too long, or not alphanumeric.
     for path in [
@@ -308,7 +308,7 @@ fn a_pattern_covers_the_path_with_a_format_suffix() {
     ] {
         assert_eq!(
             decide(&p, &bob, "GET", path),
-            ("all", Outcome::Allow),
+            ("all", Verdict::Allow),
             "{path}"
         );
     }
@@ -334,15 +334,15 @@ fn a_rule_judges_methods_when_a_condition_names_them() {
 fn a_request_judged_under_two_methods_gets_the_stricter_answer() {
     let allow = Decision {
         rule: "r",
-        outcome: Outcome::Allow,
+        outcome: Verdict::Allow,
     };
     let step_up = Decision {
         rule: "r",
-        outcome: Outcome::StepUp { max_age: 60 },
+        outcome: Verdict::StepUp { max_age: 60 },
     };
     let forbidden = Decision {
         rule: "r",
-        outcome: Outcome::Forbidden,
+        outcome: Verdict::Forbidden,
     };
     assert_eq!(allow.and(allow), allow);
     assert_eq!(allow.and(step_up), step_up);
@@ -364,15 +364,15 @@ fn step_up_asks_only_past_max_auth_age_and_only_when_allowed() {
         user.auth_time = NOW - age;
         decide(&p, &user, "GET", "/billing").1
     };
-    assert_eq!(at(0, &["finance"]), Outcome::Allow);
-    assert_eq!(at(900, &["finance"]), Outcome::Allow);
-    assert_eq!(at(901, &["finance"]), Outcome::StepUp { max_age: 900 });
+    assert_eq!(at(0, &["finance"]), Verdict::Allow);
+    assert_eq!(at(900, &["finance"]), Verdict::Allow);
+    assert_eq!(at(901, &["finance"]), Verdict::StepUp { max_age: 900 });
     // A fresh sign-in would not change who the user is.
-    assert_eq!(at(901, &[]), Outcome::Forbidden);
+    assert_eq!(at(901, &[]), Verdict::Forbidden);
     // A sign-in stamped ahead of the edge's clock is not stale.
     let mut ahead = User::new("f").groups(&["finance"]);
     ahead.auth_time = NOW + 30;
-    assert_eq!(decide(&p, &ahead, "GET", "/billing").1, Outcome::Allow);
+    assert_eq!(decide(&p, &ahead, "GET", "/billing").1, Verdict::Allow);
 }
 
 #[test]
@@ -383,11 +383,11 @@ fn the_fallback_decides_paths_no_rule_matches() {
     let closed = Policy::parse(&rules, Fallback::Deny).unwrap();
     assert_eq!(
         decide(&open, &user, "GET", "/"),
-        ("default", Outcome::Allow)
+        ("default", Verdict::Allow)
     );
     assert_eq!(
         decide(&closed, &user, "GET", "/"),
-        ("default", Outcome::Forbidden)
+        ("default", Verdict::Forbidden)
     );
     assert!(!Policy::default().is_active());
     assert!(Policy::parse("", Fallback::Deny).unwrap().is_active());
@@ -625,8 +625,8 @@ mod properties {
     }
 }
 
-fn client<'a>(client_id: &'a str, scope: &'a str) -> Client<'a> {
-    Client {
+fn client<'a>(client_id: &'a str, scope: &'a str) -> MachineClient<'a> {
+    MachineClient {
         client_id,
         scope,
         issued_at: NOW - 60,
@@ -635,10 +635,10 @@ fn client<'a>(client_id: &'a str, scope: &'a str) -> Client<'a> {
 
 fn decide_client<'p>(
     policy: &'p Policy,
-    c: &Client<'_>,
+    c: &MachineClient<'_>,
     method: &str,
     path: &str,
-) -> (&'p str, Outcome) {
+) -> (&'p str, Verdict) {
     let d = policy.decide_client(&Request { path, method }, c, NOW);
     (d.rule, d.outcome)
 }
@@ -657,53 +657,53 @@ fn machine_clients_pass_only_rules_naming_them_or_their_scopes() {
     let ci = client("ci", "deploy");
     let reader = client("reader", "tenant:acme reports:read");
     let cases = [
-        (&ci, "POST", "/api/deploy", ("deploy", Outcome::Allow)),
-        (&ci, "GET", "/api/deploy", ("deploy", Outcome::Forbidden)),
+        (&ci, "POST", "/api/deploy", ("deploy", Verdict::Allow)),
+        (&ci, "GET", "/api/deploy", ("deploy", Verdict::Forbidden)),
         (
             &reader,
             "POST",
             "/api/deploy",
-            ("deploy", Outcome::Forbidden),
+            ("deploy", Verdict::Forbidden),
         ),
         (
             &reader,
             "GET",
             "/api/reports/q3",
-            ("reports", Outcome::Allow),
+            ("reports", Verdict::Allow),
         ),
         // Every listed scope, whole: not a prefix, not one of them.
         (
             &client("x", "reports:read"),
             "GET",
             "/api/reports/q3",
-            ("reports", Outcome::Forbidden),
+            ("reports", Verdict::Forbidden),
         ),
         (
             &client("x", "reports:readall tenant:acme"),
             "GET",
             "/api/reports/q3",
-            ("reports", Outcome::Forbidden),
+            ("reports", Verdict::Forbidden),
         ),
         (
             &client("revoked-bot", "reports:read tenant:acme"),
             "GET",
             "/api/reports/q3",
-            ("reports", Outcome::Forbidden),
+            ("reports", Verdict::Forbidden),
         ),
         // any_user never admits a machine client.
-        (&ci, "GET", "/app/home", ("people", Outcome::Forbidden)),
+        (&ci, "GET", "/app/home", ("people", Verdict::Forbidden)),
         // No rule: closed to machine clients, though the fallback is allow.
         (
             &ci,
             "GET",
             "/elsewhere",
-            (DEFAULT_LABEL, Outcome::Forbidden),
+            (DEFAULT_LABEL, Verdict::Forbidden),
         ),
         (
             &ci,
             "GET",
             "/api/fresh",
-            ("fresh", Outcome::StepUp { max_age: 30 }),
+            ("fresh", Verdict::StepUp { max_age: 30 }),
         ),
     ];
     for (c, method, path, expected) in cases {
@@ -717,7 +717,7 @@ fn machine_clients_pass_only_rules_naming_them_or_their_scopes() {
     let ada = User::new("ci");
     assert_eq!(
         decide(&p, &ada, "POST", "/api/deploy"),
-        ("deploy", Outcome::Forbidden)
+        ("deploy", Verdict::Forbidden)
     );
     assert!(allowed(&p, &ada, "GET", "/api/reports/q3"));
 }

@@ -5,8 +5,7 @@ use super::*;
 use sessiongate_core::ledger::{cache_key, Cached};
 
 fn world() -> World {
-    let mut config = config_with(&[("REVOCATION_STALENESS", "10")]);
-    config.ledger = true;
+    let config = config_with_ledger(&[("REVOCATION_STALENESS", "10")]);
     World::with(config)
 }
 

@@ -61,6 +61,15 @@ const HANDOFF_KEY: &str = "handoff-key-handoff-key-handoff-key-xx";
 const ADMIN_TOKEN: &str = "admin-token-admin-token-admin-token-xx";
 
 fn config_with(overrides: &[(&str, &str)]) -> Config {
+    configured(overrides, false)
+}
+
+/// [`config_with`], with the revocation ledger bound.
+fn config_with_ledger(overrides: &[(&str, &str)]) -> Config {
+    configured(overrides, true)
+}
+
+fn configured(overrides: &[(&str, &str)], ledger: bool) -> Config {
     let mut vars: HashMap<&str, String> = HashMap::from([
         ("ORIGIN_URL", "https://origin.internal".to_owned()),
         ("AUDIENCE", "app".to_owned()),
@@ -78,7 +87,7 @@ fn config_with(overrides: &[(&str, &str)]) -> Config {
     for (k, v) in overrides {
         vars.insert(k, (*v).to_owned());
     }
-    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid")
+    Config::read(|k| vars.get(k).cloned(), ledger).expect("test config is valid")
 }
 
 type Store = CountingStore<FailingStore<MemoryStore>>;
@@ -273,8 +282,8 @@ impl World {
         let uid = identity.uid.clone();
         let id = SessionId::generate().unwrap();
         let now = self.clock.now();
-        let record = self.config.policy.start(identity, now - age);
-        let ttl = self.config.policy.ttl(&record, now);
+        let record = self.config.lifetimes.start(identity, now - age);
+        let ttl = self.config.lifetimes.ttl(&record, now);
         let hash = id.hash();
         self.memory()
             .put(&session::record_key(&hash), &record.to_json(), None, ttl)

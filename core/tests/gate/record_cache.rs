@@ -77,13 +77,9 @@ fn off_every_request_reads_kv() {
     for world in [
         World::new(),
         World::with(config_with(&[("RECORD_CACHE", "0")])),
-        World::with(
-            config_with(&[("RECORD_CACHE", "off")])
-                .bind_ledger(true)
-                .unwrap(),
-        ),
+        World::with(config_with_ledger(&[("RECORD_CACHE", "off")])),
     ] {
-        assert_eq!(world.config.record_cache_s(), 0);
+        assert_eq!(world.config.record_cache_s, 0);
         let (token, id) = world.session("alice", 60);
         assert_eq!(served(&world, &token), 1);
         assert_eq!(served(&world, &token), 1);
@@ -95,11 +91,9 @@ fn off_every_request_reads_kv() {
 
 #[test]
 fn with_the_ledger_records_are_kept_for_revocation_staleness_by_default() {
-    let config = config_with(&[("REVOCATION_STALENESS", "10")])
-        .bind_ledger(true)
-        .unwrap();
+    let config = config_with_ledger(&[("REVOCATION_STALENESS", "10")]);
     let world = World::with(config);
-    assert_eq!(world.config.record_cache_s(), 10);
+    assert_eq!(world.config.record_cache_s, 10);
     let (token, _) = world.session("alice", 60);
     assert_eq!(served(&world, &token), 1);
     world.clock.advance(9);
@@ -139,8 +133,7 @@ fn no_copy_outlives_the_records_absolute_deadline() {
 
 #[test]
 fn the_revocation_check_runs_on_a_copy() {
-    let mut config = config_with(&[("REVOCATION_STALENESS", "10")]);
-    config.ledger = true;
+    let config = config_with_ledger(&[("REVOCATION_STALENESS", "10")]);
     let world = World::with(config);
     let (token, id) = world.session("alice", 60);
     served(&world, &token);

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use sessiongate_core::config::duration;
+use sessiongate_core::duration;
 use sessiongate_core::policy::Fallback;
 use sessiongate_core::session::Claims;
 
@@ -135,7 +135,7 @@ impl Command {
                     let age = value()?;
                     auth_age = match age.trim() {
                         "0" => 0,
-                        age => duration(age).map_err(|e| format!("--auth-age: {e}"))?,
+                        age => duration::parse(age).map_err(|e| format!("--auth-age: {e}"))?,
                     };
                 }
                 "--config" => source.config = Some(PathBuf::from(value()?)),

@@ -26,12 +26,12 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sessiongate_core::config::Mode;
+use sessiongate_core::config::Enforcement;
 use sessiongate_core::method_override;
 use sessiongate_core::policy::lint::Context;
 use sessiongate_core::policy::path::fold;
 use sessiongate_core::policy::rule::Condition;
-use sessiongate_core::policy::{Client, Decision, Match, Outcome, Request, Rule, Subject};
+use sessiongate_core::policy::{Decision, MachineClient, Match, Request, Rule, Subject, Verdict};
 use sessiongate_core::routes::{self, Route};
 
 use args::{Args, Command, Who, USAGE};
@@ -193,7 +193,7 @@ fn report(setup: &Setup, args: &Args, now: u64) -> Report {
             (decision, rule.map(|rule| why_refused(rule, holds, none)))
         }
         Who::Client { id, scope } => {
-            let client = Client {
+            let client = MachineClient {
                 client_id: id,
                 scope,
                 issued_at: auth_time,
@@ -220,10 +220,10 @@ fn report(setup: &Setup, args: &Args, now: u64) -> Report {
     };
     lines.push(rule_line(found, &path, &decision, &args.who));
     let verdict = match (decision.outcome, refused_by_rule) {
-        (Outcome::Allow, _) => "allow".to_owned(),
-        (Outcome::Forbidden, None) => "forbidden (403)".to_owned(),
-        (Outcome::Forbidden, Some(why)) => why,
-        (Outcome::StepUp { max_age }, _) => match args.who {
+        (Verdict::Allow, _) => "allow".to_owned(),
+        (Verdict::Forbidden, None) => "forbidden (403)".to_owned(),
+        (Verdict::Forbidden, Some(why)) => why,
+        (Verdict::StepUp { max_age }, _) => match args.who {
             Who::User(_) => format!(
                 "step_up (max_age={max_age}s): signed in {}s ago; a browser is sent to sign in again (303), other clients get 401",
                 args.auth_age
@@ -235,8 +235,8 @@ fn report(setup: &Setup, args: &Args, now: u64) -> Report {
         },
     };
     lines.push(format!("verdict: {verdict}"));
-    let passes = decision.outcome == Outcome::Allow;
-    if !passes && setup.mode == Mode::Report {
+    let passes = decision.outcome == Verdict::Allow;
+    if !passes && setup.mode == Enforcement::Report {
         lines.push(
             "note:    MODE=report: the gate forwards it all the same and logs this verdict".into(),
         );
@@ -270,7 +270,7 @@ fn rule_line(found: Option<Match<'_>>, path: &str, decision: &Decision<'_>, who:
         }
         (None, Who::User(_)) => {
             let fallback = match decision.outcome {
-                Outcome::Allow => "allow",
+                Verdict::Allow => "allow",
                 _ => "deny",
             };
             format!("rule:    default (no rule's paths match; POLICY_DEFAULT is {fallback})")

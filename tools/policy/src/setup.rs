@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sessiongate_core::config::{LoginUrl, Mode, DEFAULT_LOGIN_URL, DEFAULT_MODE};
+use sessiongate_core::config::{Enforcement, LoginUrl, DEFAULT_LOGIN_URL, DEFAULT_MODE};
 use sessiongate_core::dbsc;
 use sessiongate_core::oidc::START_PATH;
 use sessiongate_core::policy::{Fallback, Policy};
@@ -17,7 +17,7 @@ pub struct Setup {
     pub policy: Policy,
     /// `PUBLIC_PATHS` with the same-origin login page, as the Worker has it.
     pub public_paths: PublicPaths,
-    pub mode: Mode,
+    pub mode: Enforcement,
     /// `DEVICE_BOUND` is not `off`: only then does the gate count a
     /// session as bound.
     pub device_binding: bool,
@@ -75,15 +75,16 @@ impl Setup {
         if let Some(path) = login_url.same_origin_path() {
             public_paths.add_exact(path);
         }
-        let mode = Mode::parse(&var("MODE").unwrap_or(DEFAULT_MODE.into()))
+        let mode = Enforcement::parse(&var("MODE").unwrap_or(DEFAULT_MODE.into()))
             .map_err(|e| format!("{at}: MODE: {e}"))?;
-        let binding = dbsc::Mode::parse(&var("DEVICE_BOUND").unwrap_or(dbsc::DEFAULT_MODE.into()))
-            .map_err(|e| format!("{at}: DEVICE_BOUND: {e}"))?;
+        let binding =
+            dbsc::Requirement::parse(&var("DEVICE_BOUND").unwrap_or(dbsc::DEFAULT_MODE.into()))
+                .map_err(|e| format!("{at}: DEVICE_BOUND: {e}"))?;
         Ok(Self {
             policy,
             public_paths,
             mode,
-            device_binding: binding != dbsc::Mode::Off,
+            device_binding: binding != dbsc::Requirement::Off,
             machine_clients: var("BEARER_AUDIENCE").is_some(),
         })
     }
