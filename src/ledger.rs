@@ -10,8 +10,8 @@
 
 use serde::Deserialize;
 use worker::{
-    durable_object, wasm_bindgen, Date, DurableObject, Env, Method, Request, Response, Result,
-    SqlStorage, State,
+    durable_object, wasm_bindgen, Date, DurableObject, Env, Request, Response, Result, SqlCursor,
+    SqlStorage, SqlStorageValue, State,
 };
 
 use sessiongate_core::ledger::LedgerState;
@@ -28,20 +28,10 @@ struct Revoke {
     abs_exp: i64,
 }
 
-#[derive(Deserialize)]
-struct Hash {
-    hash: String,
-}
-
-/// A `/revoke-before` body, and the `cut` table's row.
+/// A `/revoke-before` body.
 #[derive(Deserialize)]
 struct Cut {
     before: i64,
-}
-
-#[derive(Deserialize)]
-struct Expiry {
-    abs_exp: i64,
 }
 
 fn now() -> i64 {
@@ -72,10 +62,15 @@ impl DurableObject for Ledger {
             .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
             .unwrap_or("/")
             .to_owned();
-        match (req.method(), path.as_str()) {
-            (Method::Get, "/state") => Response::from_json(&self.read()?),
-            (Method::Post, "/revoke") => {
-                let Revoke { hash, abs_exp } = req.json().await?;
+        // Bodies as text, rows as raw values: workers-rs's JSON and row
+        // readers would each bring serde-wasm-bindgen into the wasm.
+        match (req.inner().method().as_str(), path.as_str()) {
+            ("GET", "/state") => {
+                let state = serde_json::to_string(&self.read()?)?;
+                Response::ok(state)
+            }
+            ("POST", "/revoke") => {
+                let Revoke { hash, abs_exp } = serde_json::from_str(&req.text().await?)?;
                 self.sql.exec(
                     "INSERT INTO revoked (hash, abs_exp) VALUES (?, ?) \
                      ON CONFLICT (hash) DO UPDATE SET abs_exp = max(abs_exp, excluded.abs_exp)",
@@ -84,8 +79,8 @@ impl DurableObject for Ledger {
                 self.arm(abs_exp).await?;
                 Ok(Response::empty()?.with_status(204))
             }
-            (Method::Post, "/revoke-before") => {
-                let Cut { before } = req.json().await?;
+            ("POST", "/revoke-before") => {
+                let Cut { before } = serde_json::from_str(&req.text().await?)?;
                 self.sql.exec(
                     "INSERT INTO cut (id, before) VALUES (0, ?) \
                      ON CONFLICT (id) DO UPDATE SET before = max(before, excluded.before)",
@@ -101,15 +96,11 @@ impl DurableObject for Ledger {
     async fn alarm(&self) -> Result<Response> {
         self.sql
             .exec("DELETE FROM revoked WHERE abs_exp <= ?", vec![now().into()])?;
-        let next: Vec<Expiry> = self
-            .sql
-            .exec(
-                "SELECT min(abs_exp) AS abs_exp FROM revoked WHERE abs_exp IS NOT NULL",
-                None,
-            )?
-            .to_array()
-            .unwrap_or_default();
-        if let Some(Expiry { abs_exp }) = next.into_iter().next() {
+        let next = self.sql.exec(
+            "SELECT min(abs_exp) FROM revoked WHERE abs_exp IS NOT NULL",
+            None,
+        )?;
+        if let Some(abs_exp) = first_column(next)?.into_iter().find_map(integer) {
             self.arm(abs_exp).await?;
         }
         Response::empty()
@@ -119,17 +110,23 @@ impl DurableObject for Ledger {
 impl Ledger {
     fn read(&self) -> Result<LedgerState> {
         let now = now();
-        let hashes: Vec<Hash> = self
-            .sql
-            .exec(
-                "SELECT hash FROM revoked WHERE abs_exp > ?",
-                vec![now.into()],
-            )?
-            .to_array()?;
-        let cut: Vec<Cut> = self.sql.exec("SELECT before FROM cut", None)?.to_array()?;
+        let hashes = self.sql.exec(
+            "SELECT hash FROM revoked WHERE abs_exp > ?",
+            vec![now.into()],
+        )?;
+        let cut = self.sql.exec("SELECT before FROM cut", None)?;
         Ok(LedgerState {
-            revoked_before: cut.first().map(|c| c.before.max(0) as u64),
-            revoked: hashes.into_iter().map(|h| h.hash).collect(),
+            revoked_before: first_column(cut)?
+                .into_iter()
+                .find_map(integer)
+                .map(|before| before.max(0) as u64),
+            revoked: first_column(hashes)?
+                .into_iter()
+                .filter_map(|hash| match hash {
+                    SqlStorageValue::String(hash) => Some(hash),
+                    _ => None,
+                })
+                .collect(),
         })
     }
 
@@ -144,5 +141,21 @@ impl Ledger {
                 storage.set_alarm(offset).await
             }
         }
+    }
+}
+
+/// Each row's first value.
+fn first_column(cursor: SqlCursor) -> Result<Vec<SqlStorageValue>> {
+    cursor
+        .raw()
+        .map(|row| Ok(row?.into_iter().next().unwrap_or(SqlStorageValue::Null)))
+        .collect()
+}
+
+fn integer(value: SqlStorageValue) -> Option<i64> {
+    match value {
+        SqlStorageValue::Integer(n) => Some(n),
+        SqlStorageValue::Float(f) => Some(f as i64),
+        _ => None,
     }
 }
