@@ -207,8 +207,7 @@ impl Exchange {
                 }
             }
         };
-        self.log.decision = "reject";
-        self.log.reason = Some(reason);
+        self.log.refuse(reason);
         self.finish(reply)
     }
 

@@ -173,8 +173,7 @@ impl Exchange {
         if gate.config.mode == Enforcement::Report {
             return self.forward_denied(pending, reason);
         }
-        self.log.decision = "reject";
-        self.log.reason = Some(reason);
+        self.log.refuse(reason);
         // The body is fixed: the reason is the log's, not the client's.
         let reply = Reply {
             body: r#"{"error":"unauthenticated","reason":"invalid_token"}"#.to_owned(),

@@ -273,8 +273,7 @@ impl Exchange {
     /// could hand back the same old `auth_time`, and send the user round
     /// again.
     pub(super) fn reauthenticate(&mut self, gate: Gate<'_>, browser: bool) -> Step {
-        self.log.decision = "reject";
-        self.log.reason = Some("reauthentication_required");
+        self.log.refuse("reauthentication_required");
         let reply = if browser {
             self.sign_in(gate, page::PATH, gate.config.reauth_after)
         } else {

@@ -178,8 +178,7 @@ impl Exchange {
             ..
         } = pending;
         forward.headers = vec![(VERDICT_HEADER, format!("deny; reason={reason}"))];
-        self.log.decision = "reject";
-        self.log.reason = Some(reason);
+        self.log.refuse(reason);
         self.log.mode = Some("report");
         self.state = State::Origin(After {
             user_agent,
@@ -301,8 +300,7 @@ impl Exchange {
         if gate.config.mode == Enforcement::Report {
             let verdict = match refusal {
                 Some(Refusal { reason, rule }) => {
-                    self.log.decision = "reject";
-                    self.log.reason = Some(reason);
+                    self.log.refuse(reason);
                     format!("deny; reason={reason}; rule={rule}")
                 }
                 None => "allow".to_owned(),

@@ -472,7 +472,8 @@ impl Exchange {
     }
 
     fn reject(&mut self, reply: Reply, reason: &'static str) -> Step {
-        self.log = Log::new("reject", Some(reason));
+        self.log = Log::default();
+        self.log.refuse(reason);
         self.finish(reply)
     }
 

@@ -635,8 +635,10 @@ impl Exchange {
             detail,
             account,
         } = failed;
-        self.log.decision = if provider { "error" } else { "reject" };
-        self.log.reason = Some(reason);
+        self.log.refuse(reason);
+        if provider {
+            self.log.decision = "error";
+        }
         self.log.detail = detail;
         if asker == Asker::LoggedOut {
             return self.finish(Reply::empty(303).with("location", "/".to_owned()));

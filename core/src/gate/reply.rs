@@ -163,6 +163,12 @@ impl Log {
         }
     }
 
+    /// The request is refused for `reason`: the one place a log says so.
+    pub(super) fn refuse(&mut self, reason: &'static str) {
+        self.decision = "reject";
+        self.reason = Some(reason);
+    }
+
     /// The request's one JSON log line, its keys sorted; `ms` is the time
     /// it took at the edge.
     pub fn line(&self, ms: u64) -> String {
