@@ -9,7 +9,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::oidc::token::{subject_refused, Jwt, LEEWAY};
+use crate::oidc::token::{subject_refused, Jwt, TokenError, LEEWAY};
 use crate::session::check_uid;
 
 /// `BEARER_MAX_LIFETIME`'s default: an hour, the common access-token life.
@@ -55,7 +55,7 @@ impl Bearer {
     /// Reads an `Authorization: Bearer` token, its signature unchecked:
     /// an access token, and not one of the issuer's other JWTs (an ID
     /// token is typed `JWT`, a logout token `logout+jwt`).
-    pub fn parse(token: &str) -> Result<Jwt, &'static str> {
+    pub fn parse(token: &str) -> Result<Jwt, TokenError> {
         let jwt = Jwt::parse(token)?;
         let typed = jwt.typ.as_deref().is_some_and(|typ| {
             ACCESS_TOKEN_TYPES
@@ -63,7 +63,7 @@ impl Bearer {
                 .any(|t| typ.eq_ignore_ascii_case(t))
         });
         if !typed {
-            return Err("token_not_access_token");
+            return Err(TokenError::NotAccessToken);
         }
         Ok(jwt)
     }
@@ -71,11 +71,11 @@ impl Bearer {
     /// Checks an access token's claims (RFC 9068 §4), with [`LEEWAY`] for
     /// the clocks; the client it speaks for. `token` is the text `jwt` was
     /// read from, for the `sid` of a token without a `jti`.
-    pub fn check(&self, jwt: &Jwt, token: &str, now: u64) -> Result<Client, &'static str> {
+    pub fn check(&self, jwt: &Jwt, token: &str, now: u64) -> Result<Client, TokenError> {
         let text = |name: &str| jwt.claims.get(name).and_then(Value::as_str);
         let number = |name: &str| jwt.claims.get(name).and_then(Value::as_u64);
         if text("iss") != Some(self.issuer.as_str()) {
-            return Err("token_wrong_issuer");
+            return Err(TokenError::WrongIssuer);
         }
         let for_us = match jwt.claims.get("aud") {
             Some(Value::String(aud)) => *aud == self.audience,
@@ -83,42 +83,42 @@ impl Bearer {
             _ => false,
         };
         if !for_us {
-            return Err("token_wrong_audience");
+            return Err(TokenError::WrongAudience);
         }
-        let exp = number("exp").ok_or("token_no_expiry")?;
+        let exp = number("exp").ok_or(TokenError::NoExpiry)?;
         if now >= exp.saturating_add(LEEWAY) {
-            return Err("token_expired");
+            return Err(TokenError::Expired);
         }
-        let iat = number("iat").ok_or("token_no_issue_time")?;
+        let iat = number("iat").ok_or(TokenError::NoIssueTime)?;
         if iat > now.saturating_add(LEEWAY) {
-            return Err("token_issued_in_future");
+            return Err(TokenError::IssuedInFuture);
         }
         match jwt.claims.get("nbf") {
             None => {}
             Some(nbf) => match nbf.as_u64() {
                 Some(nbf) if nbf <= now.saturating_add(LEEWAY) => {}
-                Some(_) => return Err("token_not_yet_valid"),
-                None => return Err("token_malformed"),
+                Some(_) => return Err(TokenError::NotYetValid),
+                None => return Err(TokenError::Malformed),
             },
         }
         if exp.saturating_sub(iat) > self.max_lifetime {
-            return Err("token_lifetime_too_long");
+            return Err(TokenError::LifetimeTooLong);
         }
         // A sender-constrained token (DPoP, mTLS: RFC 9449, RFC 8705) is
         // good only with its proof of possession, which this edge does not
         // check: taken as a plain bearer token, a stolen one would pass.
         if jwt.claims.contains_key("cnf") {
-            return Err("token_sender_constrained");
+            return Err(TokenError::SenderConstrained);
         }
         let client_id = text("client_id")
             .filter(|id| !id.is_empty())
-            .ok_or("token_no_client_id")?;
-        let sub = text("sub").ok_or("token_no_subject")?;
+            .ok_or(TokenError::NoClientId)?;
+        let sub = text("sub").ok_or(TokenError::NoSubject)?;
         check_uid(sub).map_err(subject_refused)?;
         let scope = match jwt.claims.get("scope") {
             None => "",
             Some(Value::String(scope)) => scope,
-            Some(_) => return Err("token_malformed"),
+            Some(_) => return Err(TokenError::Malformed),
         };
         let named = text("jti").unwrap_or(token);
         let digest = Sha256::digest(named.as_bytes());

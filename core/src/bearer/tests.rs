@@ -42,7 +42,7 @@ fn with(mut claims: Value, changes: Value) -> Value {
     claims
 }
 
-fn check(header: Value, claims: Value) -> Result<Client, &'static str> {
+fn check(header: Value, claims: Value) -> Result<Client, TokenError> {
     let text = token(header, claims);
     bearer().check(&Bearer::parse(&text)?, &text, NOW)
 }
@@ -101,18 +101,21 @@ fn only_typed_access_tokens_are_read() {
     }
     assert_eq!(
         check(json!({ "alg": "RS256", "typ": "JWT" }), access_claims()).unwrap_err(),
-        "token_not_access_token"
+        TokenError::NotAccessToken
     );
     for alg in ["none", "HS256", "RS512", "PS256"] {
         let header = json!({ "alg": alg, "typ": "at+jwt" });
         assert_eq!(
             check(header, access_claims()),
-            Err("token_alg_unsupported"),
+            Err(TokenError::AlgUnsupported),
             "{alg}"
         );
     }
     let crit = json!({ "alg": "RS256", "typ": "at+jwt", "crit": ["exp"] });
-    assert_eq!(check(crit, access_claims()), Err("token_alg_unsupported"));
+    assert_eq!(
+        check(crit, access_claims()),
+        Err(TokenError::AlgUnsupported)
+    );
 }
 
 #[test]
@@ -120,7 +123,7 @@ fn malformed_and_oversized_tokens_are_refused_before_their_claims() {
     for text in ["", "a.b", "a.b.c.d", "!!.!!.!!", "Bearer x, Bearer y"] {
         assert_eq!(
             Bearer::parse(text).unwrap_err(),
-            "token_malformed",
+            TokenError::Malformed,
             "{text:?}"
         );
     }
@@ -128,7 +131,7 @@ fn malformed_and_oversized_tokens_are_refused_before_their_claims() {
         access_header(),
         with(access_claims(), json!({ "pad": "x".repeat(17_000) })),
     );
-    assert_eq!(Bearer::parse(&huge).unwrap_err(), "token_too_long");
+    assert_eq!(Bearer::parse(&huge).unwrap_err(), TokenError::TooLong);
 }
 
 #[test]
@@ -137,36 +140,39 @@ fn each_claim_is_checked() {
     let cases = [
         (
             json!({ "iss": "https://evil.example" }),
-            "token_wrong_issuer",
+            TokenError::WrongIssuer,
         ),
-        (json!({ "iss": format!("{ISS}/") }), "token_wrong_issuer"),
-        (json!({ "iss": null }), "token_wrong_issuer"),
+        (json!({ "iss": format!("{ISS}/") }), TokenError::WrongIssuer),
+        (json!({ "iss": null }), TokenError::WrongIssuer),
         (
             json!({ "aud": "https://other.example.com" }),
-            "token_wrong_audience",
+            TokenError::WrongAudience,
         ),
-        (json!({ "aud": ["a", "b"] }), "token_wrong_audience"),
-        (json!({ "aud": null }), "token_wrong_audience"),
-        (json!({ "exp": null }), "token_no_expiry"),
-        (json!({ "exp": "soon" }), "token_no_expiry"),
-        (json!({ "exp": NOW - LEEWAY }), "token_expired"),
-        (json!({ "iat": null }), "token_no_issue_time"),
-        (json!({ "iat": NOW + LEEWAY + 1 }), "token_issued_in_future"),
-        (json!({ "nbf": NOW + LEEWAY + 1 }), "token_not_yet_valid"),
-        (json!({ "nbf": "later" }), "token_malformed"),
+        (json!({ "aud": ["a", "b"] }), TokenError::WrongAudience),
+        (json!({ "aud": null }), TokenError::WrongAudience),
+        (json!({ "exp": null }), TokenError::NoExpiry),
+        (json!({ "exp": "soon" }), TokenError::NoExpiry),
+        (json!({ "exp": NOW - LEEWAY }), TokenError::Expired),
+        (json!({ "iat": null }), TokenError::NoIssueTime),
+        (
+            json!({ "iat": NOW + LEEWAY + 1 }),
+            TokenError::IssuedInFuture,
+        ),
+        (json!({ "nbf": NOW + LEEWAY + 1 }), TokenError::NotYetValid),
+        (json!({ "nbf": "later" }), TokenError::Malformed),
         (
             json!({ "iat": NOW - 10, "exp": NOW - 10 + max + 1 }),
-            "token_lifetime_too_long",
+            TokenError::LifetimeTooLong,
         ),
-        (json!({ "client_id": null }), "token_no_client_id"),
-        (json!({ "client_id": "" }), "token_no_client_id"),
-        (json!({ "client_id": 7 }), "token_no_client_id"),
-        (json!({ "sub": null }), "token_no_subject"),
-        (json!({ "sub": "" }), "token_bad_subject"),
-        (json!({ "scope": ["a", "b"] }), "token_malformed"),
+        (json!({ "client_id": null }), TokenError::NoClientId),
+        (json!({ "client_id": "" }), TokenError::NoClientId),
+        (json!({ "client_id": 7 }), TokenError::NoClientId),
+        (json!({ "sub": null }), TokenError::NoSubject),
+        (json!({ "sub": "" }), TokenError::BadSubject),
+        (json!({ "scope": ["a", "b"] }), TokenError::Malformed),
         (
             json!({ "cnf": { "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" } }),
-            "token_sender_constrained",
+            TokenError::SenderConstrained,
         ),
     ];
     for (change, reason) in cases {

@@ -13,6 +13,7 @@ use super::{page, Exchange, Gate, Op, Outcome, State, Step};
 use crate::bearer::Client;
 use crate::config::Enforcement;
 use crate::method_override::{Form, MAX_BODY};
+use crate::oidc::token::TokenError;
 use crate::policy::{self, Decision, Request, Subject};
 
 /// Whom the policy judges. Passed along by value for one decision, and
@@ -170,7 +171,7 @@ impl Exchange {
             policy::Verdict::Forbidden => "forbidden",
             // A client gets a new token; there is no sign-in to send it to.
             policy::Verdict::StepUp { .. } if is_client => {
-                return self.invalid_token(gate, pending, "token_too_old")
+                return self.invalid_token(gate, pending, TokenError::TooOld)
             }
             policy::Verdict::StepUp { .. } => "step_up",
         };

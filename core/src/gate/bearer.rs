@@ -13,7 +13,7 @@ use super::request::Inbound;
 use super::{Exchange, Gate, Op, Outcome, State, Step, VERIFY_VALID};
 use crate::bearer::{Bearer, Client};
 use crate::config::Enforcement;
-use crate::oidc::token::Jwt;
+use crate::oidc::token::{Jwt, TokenError};
 
 /// A bearer request on its way to the origin.
 #[derive(Debug)]
@@ -83,7 +83,7 @@ impl Exchange {
             KeyLookup::Refetch(op) => return self.wait_token(check, op),
             KeyLookup::Unknown => {
                 gate.count_failure(check.sender.as_deref(), self.now);
-                return self.invalid_token(gate, check.pending, "token_unknown_kid");
+                return self.invalid_token(gate, check.pending, TokenError::UnknownKid);
             }
         };
         let verify = Op::Verify {
@@ -133,7 +133,7 @@ impl Exchange {
             other => {
                 self.log.detail = describe(other);
                 gate.count_failure(check.sender.as_deref(), self.now);
-                self.invalid_token(gate, check.pending, "token_bad_signature")
+                self.invalid_token(gate, check.pending, TokenError::BadSignature)
             }
         }
     }
@@ -168,12 +168,12 @@ impl Exchange {
         &mut self,
         gate: Gate<'_>,
         pending: Pending,
-        reason: &'static str,
+        reason: TokenError,
     ) -> Step {
         if gate.config.mode == Enforcement::Report {
-            return self.forward_denied(pending, reason);
+            return self.forward_denied(pending, reason.as_str());
         }
-        self.log.refuse(reason);
+        self.log.refuse(reason.as_str());
         // The body is fixed: the reason is the log's, not the client's.
         let reply = Reply {
             body: r#"{"error":"unauthenticated","reason":"invalid_token"}"#.to_owned(),

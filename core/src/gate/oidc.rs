@@ -17,7 +17,7 @@ use super::{page, AfterEnding, Exchange, Gate, Op, Outcome, State, Step};
 use crate::cookie::{self, Presented};
 use crate::oidc::metadata::Metadata;
 use crate::oidc::state::{self, LoginState};
-use crate::oidc::token::{Jwt, LEEWAY, LOGOUT_MAX_AGE, MAX_TOKEN_LEN};
+use crate::oidc::token::{Jwt, TokenError, LEEWAY, LOGOUT_MAX_AGE, MAX_TOKEN_LEN};
 use crate::oidc::{self, Oidc};
 use crate::routes::{self, Endpoint};
 use crate::session::Identity;
@@ -384,7 +384,7 @@ impl Exchange {
             }
             (Waiting::Verify, other) => Err(Failed {
                 detail: describe(other),
-                ..refused("token_bad_signature")
+                ..refused(TokenError::BadSignature.as_str())
             }),
             (Waiting::Userinfo, Some(Outcome::Response { status: 200, body })) => {
                 let claims = serde_json::from_str::<Map<String, Value>>(&body).ok();
@@ -419,7 +419,7 @@ impl Exchange {
     }
 
     fn take_token(&mut self, flow: &mut Flow, token: &str) -> Result<(), Failed> {
-        flow.token = Some(Jwt::parse(token).map_err(refused)?);
+        flow.token = Some(Jwt::parse(token).map_err(|e| refused(e.as_str()))?);
         Ok(())
     }
 
@@ -506,7 +506,11 @@ impl Exchange {
             KeyLookup::Found(key) => key,
             KeyLookup::Refetch(op) => return self.wait_flow(flow, Waiting::Doc, op),
             KeyLookup::Unknown => {
-                return self.signin_failed(gate, flow.asker(), refused("token_unknown_kid"))
+                return self.signin_failed(
+                    gate,
+                    flow.asker(),
+                    refused(TokenError::UnknownKid.as_str()),
+                )
             }
         };
         let verify = Op::Verify {
@@ -537,11 +541,11 @@ impl Exchange {
             self.now,
         ) {
             Ok(sub) => sub,
-            Err(reason) => return self.signin_failed(gate, flow.asker(), refused(reason)),
+            Err(e) => return self.signin_failed(gate, flow.asker(), refused(e.as_str())),
         };
         let auth_time = match token.auth_time(callback.login.max_age, self.now) {
             Ok(auth_time) => auth_time,
-            Err(reason) => return self.signin_failed(gate, flow.asker(), refused(reason)),
+            Err(e) => return self.signin_failed(gate, flow.asker(), refused(e.as_str())),
         };
         let mut claims = token.claims.clone();
         let lacking = oidc
@@ -613,7 +617,7 @@ impl Exchange {
         };
         let sub = match token.check_logout_token(&oidc.issuer, &oidc.client_id, self.now) {
             Ok(sub) => sub,
-            Err(reason) => return self.signin_failed(gate, flow.asker(), refused(reason)),
+            Err(e) => return self.signin_failed(gate, flow.asker(), refused(e.as_str())),
         };
         // A logout token is used once: a replay is refused, not repeated.
         let jti = format!("logout:{}", token.jti().unwrap_or_default());

@@ -36,6 +36,95 @@ pub struct Jwt {
     pub signature: String,
 }
 
+/// Why a JWT from the identity provider (an ID, logout or access token)
+/// is refused: one variant per way it can be wrong. [`TokenError::as_str`]
+/// is the log's reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    /// Longer than [`MAX_TOKEN_LEN`].
+    TooLong,
+    /// Not three base64url parts of JSON, or a claim of the wrong type.
+    Malformed,
+    /// An `alg` other than those the edge accepts, or a `crit` header.
+    AlgUnsupported,
+    WrongIssuer,
+    /// Not for this client (or, with other audiences, no matching `azp`).
+    WrongAudience,
+    NoSubject,
+    /// A `sub` that is no usable user id (DESIGN §2).
+    BadSubject,
+    /// A `sub` with surrounding whitespace, which would name another user.
+    SubjectWhitespace,
+    NoExpiry,
+    Expired,
+    NoIssueTime,
+    IssuedInFuture,
+    /// An `nbf` still ahead.
+    NotYetValid,
+    /// An ID token's `nonce` is not this sign-in's.
+    WrongNonce,
+    /// A sign-in that asked for `max_age` got no `auth_time`.
+    AuthTimeMissing,
+    AuthTimeInFuture,
+    /// Older than the sign-in's `max_age`.
+    AuthTimeTooOld,
+    /// A logout token not typed `logout+jwt`.
+    LogoutUntyped,
+    LogoutNoEvent,
+    LogoutHasNonce,
+    LogoutNoJti,
+    /// A logout token naming no user id the edge takes.
+    LogoutNoSubject,
+    /// Not typed as an access token (RFC 9068 §2.1).
+    NotAccessToken,
+    /// `exp - iat` past `BEARER_MAX_LIFETIME`.
+    LifetimeTooLong,
+    /// A `cnf` claim: good only with a proof of possession the edge does not check.
+    SenderConstrained,
+    NoClientId,
+    /// The issuer's keys lack the token's `kid`, even fetched again.
+    UnknownKid,
+    BadSignature,
+    /// A machine client's token older than a rule's `max_auth_age`.
+    TooOld,
+}
+
+impl TokenError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TooLong => "token_too_long",
+            Self::Malformed => "token_malformed",
+            Self::AlgUnsupported => "token_alg_unsupported",
+            Self::WrongIssuer => "token_wrong_issuer",
+            Self::WrongAudience => "token_wrong_audience",
+            Self::NoSubject => "token_no_subject",
+            Self::BadSubject => "token_bad_subject",
+            Self::SubjectWhitespace => "token_subject_whitespace",
+            Self::NoExpiry => "token_no_expiry",
+            Self::Expired => "token_expired",
+            Self::NoIssueTime => "token_no_issue_time",
+            Self::IssuedInFuture => "token_issued_in_future",
+            Self::NotYetValid => "token_not_yet_valid",
+            Self::WrongNonce => "token_wrong_nonce",
+            Self::AuthTimeMissing => "auth_time_missing",
+            Self::AuthTimeInFuture => "auth_time_in_future",
+            Self::AuthTimeTooOld => "auth_time_too_old",
+            Self::LogoutUntyped => "logout_token_untyped",
+            Self::LogoutNoEvent => "logout_token_no_event",
+            Self::LogoutHasNonce => "logout_token_has_nonce",
+            Self::LogoutNoJti => "logout_token_no_jti",
+            Self::LogoutNoSubject => "logout_token_no_subject",
+            Self::NotAccessToken => "token_not_access_token",
+            Self::LifetimeTooLong => "token_lifetime_too_long",
+            Self::SenderConstrained => "token_sender_constrained",
+            Self::NoClientId => "token_no_client_id",
+            Self::UnknownKid => "token_unknown_kid",
+            Self::BadSignature => "token_bad_signature",
+            Self::TooOld => "token_too_old",
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Header {
     alg: String,
@@ -45,25 +134,25 @@ struct Header {
 }
 
 impl Jwt {
-    pub fn parse(token: &str) -> Result<Self, &'static str> {
+    pub fn parse(token: &str) -> Result<Self, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
-            return Err("token_too_long");
+            return Err(TokenError::TooLong);
         }
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err("token_malformed");
+            return Err(TokenError::Malformed);
         };
         let header: Header = decode(header)?;
         let alg = ALGORITHMS
             .into_iter()
             .find(|a| *a == header.alg)
             .filter(|_| header.crit.is_none())
-            .ok_or("token_alg_unsupported")?;
+            .ok_or(TokenError::AlgUnsupported)?;
         let claims: Map<String, Value> = decode(payload)?;
         if signature.is_empty() || URL_SAFE_NO_PAD.decode(signature).is_err() {
-            return Err("token_malformed");
+            return Err(TokenError::Malformed);
         }
         Ok(Self {
             alg,
@@ -85,9 +174,9 @@ impl Jwt {
 
     /// `iss` and `aud` (with `azp` when there are other audiences, or it is
     /// given): the token is from this provider, for this client.
-    fn check_audience(&self, issuer: &str, client_id: &str) -> Result<(), &'static str> {
+    fn check_audience(&self, issuer: &str, client_id: &str) -> Result<(), TokenError> {
         if self.text("iss") != Some(issuer) {
-            return Err("token_wrong_issuer");
+            return Err(TokenError::WrongIssuer);
         }
         let audiences: Vec<&str> = match self.claims.get("aud") {
             Some(Value::String(aud)) => vec![aud.as_str()],
@@ -95,18 +184,18 @@ impl Jwt {
             _ => Vec::new(),
         };
         if !audiences.contains(&client_id) {
-            return Err("token_wrong_audience");
+            return Err(TokenError::WrongAudience);
         }
         let azp = self.text("azp");
         if (audiences.len() > 1 && azp.is_none()) || azp.is_some_and(|azp| azp != client_id) {
-            return Err("token_wrong_audience");
+            return Err(TokenError::WrongAudience);
         }
         Ok(())
     }
 
     /// The `sub`, which must be a usable user id (DESIGN §2).
-    fn subject(&self) -> Result<String, &'static str> {
-        let sub = self.text("sub").ok_or("token_no_subject")?;
+    fn subject(&self) -> Result<String, TokenError> {
+        let sub = self.text("sub").ok_or(TokenError::NoSubject)?;
         check_uid(sub).map_err(subject_refused)?;
         Ok(sub.to_owned())
     }
@@ -119,18 +208,18 @@ impl Jwt {
         client_id: &str,
         nonce_matches: impl Fn(&str) -> bool,
         now: u64,
-    ) -> Result<String, &'static str> {
+    ) -> Result<String, TokenError> {
         self.check_audience(issuer, client_id)?;
-        let exp = self.number("exp").ok_or("token_no_expiry")?;
+        let exp = self.number("exp").ok_or(TokenError::NoExpiry)?;
         if now >= exp.saturating_add(LEEWAY) {
-            return Err("token_expired");
+            return Err(TokenError::Expired);
         }
-        let iat = self.number("iat").ok_or("token_no_issue_time")?;
+        let iat = self.number("iat").ok_or(TokenError::NoIssueTime)?;
         if iat > now.saturating_add(LEEWAY) {
-            return Err("token_issued_in_future");
+            return Err(TokenError::IssuedInFuture);
         }
         if !self.text("nonce").is_some_and(&nonce_matches) {
-            return Err("token_wrong_nonce");
+            return Err(TokenError::WrongNonce);
         }
         self.subject()
     }
@@ -141,19 +230,19 @@ impl Jwt {
     /// `now`, or `now` when it has none. When the sign-in asked for a
     /// `max_age`, the token must have one no older than that (OpenID Connect
     /// Core §3.1.2.1, §3.1.3.7), with [`LEEWAY`] for the clocks.
-    pub fn auth_time(&self, max_age: Option<u64>, now: u64) -> Result<u64, &'static str> {
+    pub fn auth_time(&self, max_age: Option<u64>, now: u64) -> Result<u64, TokenError> {
         let Some(auth_time) = self.number("auth_time") else {
             return match max_age {
-                Some(_) => Err("auth_time_missing"),
+                Some(_) => Err(TokenError::AuthTimeMissing),
                 None => Ok(now),
             };
         };
         if auth_time > now.saturating_add(LEEWAY) {
-            return Err("auth_time_in_future");
+            return Err(TokenError::AuthTimeInFuture);
         }
         let oldest = now.saturating_sub(max_age.unwrap_or(u64::MAX).saturating_add(LEEWAY));
         if auth_time < oldest {
-            return Err("auth_time_too_old");
+            return Err(TokenError::AuthTimeTooOld);
         }
         Ok(auth_time.min(now))
     }
@@ -165,42 +254,42 @@ impl Jwt {
         issuer: &str,
         client_id: &str,
         now: u64,
-    ) -> Result<String, &'static str> {
+    ) -> Result<String, TokenError> {
         // Typed, so that no other JWT of the provider's (an ID token, say)
         // can pass for one.
         if self.typ.as_deref() != Some("logout+jwt") {
-            return Err("logout_token_untyped");
+            return Err(TokenError::LogoutUntyped);
         }
         self.check_audience(issuer, client_id)?;
-        let iat = self.number("iat").ok_or("token_no_issue_time")?;
+        let iat = self.number("iat").ok_or(TokenError::NoIssueTime)?;
         if iat > now.saturating_add(LEEWAY) {
-            return Err("token_issued_in_future");
+            return Err(TokenError::IssuedInFuture);
         }
         if now.saturating_sub(iat) > LOGOUT_MAX_AGE + LEEWAY {
-            return Err("token_expired");
+            return Err(TokenError::Expired);
         }
         if self
             .number("exp")
             .is_some_and(|exp| now >= exp.saturating_add(LEEWAY))
         {
-            return Err("token_expired");
+            return Err(TokenError::Expired);
         }
         let event = self
             .claims
             .get("events")
             .and_then(|events| events.get(LOGOUT_EVENT));
         if !event.is_some_and(Value::is_object) {
-            return Err("logout_token_no_event");
+            return Err(TokenError::LogoutNoEvent);
         }
         if self.claims.contains_key("nonce") {
-            return Err("logout_token_has_nonce");
+            return Err(TokenError::LogoutHasNonce);
         }
         if self.text("jti").is_none() {
-            return Err("logout_token_no_jti");
+            return Err(TokenError::LogoutNoJti);
         }
         // A token naming only a provider session (`sid`) names no user the
         // edge knows: sessions are the user's.
-        self.subject().map_err(|_| "logout_token_no_subject")
+        self.subject().map_err(|_| TokenError::LogoutNoSubject)
     }
 
     pub fn jti(&self) -> Option<&str> {
@@ -208,15 +297,15 @@ impl Jwt {
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, &'static str> {
-    crate::jwt::decode_part(part).map_err(|_| "token_malformed")
+fn decode<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenError> {
+    crate::jwt::decode_part(part).map_err(|_| TokenError::Malformed)
 }
 
 /// The log reason for a `sub` that is no usable user id.
-pub fn subject_refused(e: UidError) -> &'static str {
+pub fn subject_refused(e: UidError) -> TokenError {
     match e {
-        UidError::SurroundingWhitespace => "token_subject_whitespace",
-        UidError::Length | UidError::ControlCharacter => "token_bad_subject",
+        UidError::SurroundingWhitespace => TokenError::SubjectWhitespace,
+        UidError::Length | UidError::ControlCharacter => TokenError::BadSubject,
     }
 }
 
@@ -248,7 +337,7 @@ mod tests {
         claims
     }
 
-    fn check(claims: Value) -> Result<String, &'static str> {
+    fn check(claims: Value) -> Result<String, TokenError> {
         let jwt = Jwt::parse(&token(json!({ "alg": "RS256", "kid": "k" }), claims))?;
         jwt.check_id_token(ISS, "app", |n| n == "n1", NOW)
     }
@@ -257,7 +346,7 @@ mod tests {
     fn only_rs256_and_es256_are_read() {
         for alg in ["none", "HS256", "RS512", "PS256", "rs256", "EdDSA"] {
             let t = token(json!({ "alg": alg }), id_claims());
-            assert_eq!(Jwt::parse(&t), Err("token_alg_unsupported"), "{alg}");
+            assert_eq!(Jwt::parse(&t), Err(TokenError::AlgUnsupported), "{alg}");
         }
         let parsed =
             Jwt::parse(&token(json!({ "alg": "ES256", "kid": "e1" }), id_claims())).unwrap();
@@ -266,10 +355,10 @@ mod tests {
             .signed
             .ends_with(&URL_SAFE_NO_PAD.encode(id_claims().to_string())));
         let crit = token(json!({ "alg": "RS256", "crit": ["exp"] }), id_claims());
-        assert_eq!(Jwt::parse(&crit), Err("token_alg_unsupported"));
+        assert_eq!(Jwt::parse(&crit), Err(TokenError::AlgUnsupported));
         assert_eq!(
             Jwt::parse(&"a".repeat(MAX_TOKEN_LEN + 1)),
-            Err("token_too_long")
+            Err(TokenError::TooLong)
         );
         for bad in ["", "a.b", "a.b.c.d", "e30.e30.", "!!.e30.c2ln"] {
             assert!(Jwt::parse(bad).is_err(), "{bad}");
@@ -282,18 +371,24 @@ mod tests {
         let cases = [
             (
                 json!({ "iss": "https://evil.example" }),
-                "token_wrong_issuer",
+                TokenError::WrongIssuer,
             ),
-            (json!({ "aud": "other" }), "token_wrong_audience"),
-            (json!({ "aud": ["app", "other"] }), "token_wrong_audience"),
-            (json!({ "azp": "other" }), "token_wrong_audience"),
-            (json!({ "exp": NOW - LEEWAY }), "token_expired"),
-            (json!({ "exp": null }), "token_no_expiry"),
-            (json!({ "iat": NOW + LEEWAY + 1 }), "token_issued_in_future"),
-            (json!({ "nonce": "n2" }), "token_wrong_nonce"),
-            (json!({ "nonce": null }), "token_wrong_nonce"),
-            (json!({ "sub": null }), "token_no_subject"),
-            (json!({ "sub": "" }), "token_bad_subject"),
+            (json!({ "aud": "other" }), TokenError::WrongAudience),
+            (
+                json!({ "aud": ["app", "other"] }),
+                TokenError::WrongAudience,
+            ),
+            (json!({ "azp": "other" }), TokenError::WrongAudience),
+            (json!({ "exp": NOW - LEEWAY }), TokenError::Expired),
+            (json!({ "exp": null }), TokenError::NoExpiry),
+            (
+                json!({ "iat": NOW + LEEWAY + 1 }),
+                TokenError::IssuedInFuture,
+            ),
+            (json!({ "nonce": "n2" }), TokenError::WrongNonce),
+            (json!({ "nonce": null }), TokenError::WrongNonce),
+            (json!({ "sub": null }), TokenError::NoSubject),
+            (json!({ "sub": "" }), TokenError::BadSubject),
         ];
         for (change, reason) in cases {
             assert_eq!(
@@ -329,10 +424,10 @@ mod tests {
         );
         assert_eq!(at(json!({ "auth_time": "yesterday" }), None), Ok(NOW));
         // Asked: present, and no older than max_age, give or take the leeway.
-        assert_eq!(at(json!({}), Some(300)), Err("auth_time_missing"));
+        assert_eq!(at(json!({}), Some(300)), Err(TokenError::AuthTimeMissing));
         assert_eq!(
             at(json!({ "auth_time": 1.5 }), Some(300)),
-            Err("auth_time_missing")
+            Err(TokenError::AuthTimeMissing)
         );
         assert_eq!(
             at(json!({ "auth_time": NOW - 300 - LEEWAY }), Some(300)),
@@ -340,18 +435,18 @@ mod tests {
         );
         assert_eq!(
             at(json!({ "auth_time": NOW - 301 - LEEWAY }), Some(300)),
-            Err("auth_time_too_old")
+            Err(TokenError::AuthTimeTooOld)
         );
         assert_eq!(
             at(json!({ "auth_time": NOW - 3600 }), Some(0)),
-            Err("auth_time_too_old")
+            Err(TokenError::AuthTimeTooOld)
         );
         assert_eq!(at(json!({ "auth_time": NOW - 10 }), Some(0)), Ok(NOW - 10));
         // Ahead: within the leeway it is now; beyond, refused.
         assert_eq!(at(json!({ "auth_time": NOW + LEEWAY }), Some(300)), Ok(NOW));
         assert_eq!(
             at(json!({ "auth_time": NOW + LEEWAY + 1 }), None),
-            Err("auth_time_in_future")
+            Err(TokenError::AuthTimeInFuture)
         );
     }
 
@@ -360,7 +455,7 @@ mod tests {
                 "events": { LOGOUT_EVENT: {} } })
     }
 
-    fn check_logout(header: Value, claims: Value) -> Result<String, &'static str> {
+    fn check_logout(header: Value, claims: Value) -> Result<String, TokenError> {
         Jwt::parse(&token(header, claims))?.check_logout_token(ISS, "app", NOW)
     }
 
@@ -373,27 +468,30 @@ mod tests {
         );
         assert_eq!(
             check_logout(json!({ "alg": "RS256" }), logout_claims()),
-            Err("logout_token_untyped")
+            Err(TokenError::LogoutUntyped)
         );
         assert_eq!(
             check_logout(json!({ "alg": "RS256", "typ": "JWT" }), logout_claims()),
-            Err("logout_token_untyped")
+            Err(TokenError::LogoutUntyped)
         );
         let cases = [
-            (json!({ "events": null }), "logout_token_no_event"),
+            (json!({ "events": null }), TokenError::LogoutNoEvent),
             (
                 json!({ "events": { "other": {} } }),
-                "logout_token_no_event",
+                TokenError::LogoutNoEvent,
             ),
-            (json!({ "nonce": "n" }), "logout_token_has_nonce"),
-            (json!({ "jti": null }), "logout_token_no_jti"),
+            (json!({ "nonce": "n" }), TokenError::LogoutHasNonce),
+            (json!({ "jti": null }), TokenError::LogoutNoJti),
             (
                 json!({ "sub": null, "sid": "s" }),
-                "logout_token_no_subject",
+                TokenError::LogoutNoSubject,
             ),
-            (json!({ "aud": "other" }), "token_wrong_audience"),
-            (json!({ "iat": NOW - 600, "exp": null }), "token_expired"),
-            (json!({ "iat": NOW + 600 }), "token_issued_in_future"),
+            (json!({ "aud": "other" }), TokenError::WrongAudience),
+            (
+                json!({ "iat": NOW - 600, "exp": null }),
+                TokenError::Expired,
+            ),
+            (json!({ "iat": NOW + 600 }), TokenError::IssuedInFuture),
         ];
         for (change, reason) in cases {
             assert_eq!(
