@@ -102,7 +102,7 @@ fn covers(rule: &Rule, folded: &str) -> Option<(Specificity, bool)> {
     let mut candidate = folded;
     loop {
         let literal = candidate.len() == folded.len();
-        for pattern in &rule.paths {
+        for pattern in rule.paths() {
             if let Some(s) = pattern.matches(candidate) {
                 best = best.max(Some((s, literal)));
             }
@@ -154,7 +154,8 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
         return;
     };
     assert_eq!(
-        decided.rule, rule.label,
+        decided.rule,
+        rule.label(),
         "{path:?}: decide and rule_for disagree"
     );
     assert_eq!(
@@ -165,7 +166,7 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
     // The chosen rule is the most specific, and the first among equals.
     let best = covers(rule, &folded).expect("the rule chosen does not cover the path");
     let found = allow.matching(path).expect("matching finds no rule");
-    assert_eq!(found.rule.label, rule.label);
+    assert_eq!(found.rule.label(), rule.label());
     let (spec, literal) = best;
     assert_eq!(literal, found.suffix_len == 0, "{path:?}: suffix");
     assert!(found.suffix_len < folded.len());
@@ -179,22 +180,23 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
     let first = allow
         .rules()
         .iter()
-        .position(|r| r.label == rule.label)
+        .position(|r| r.label() == rule.label())
         .unwrap();
     for (i, other) in allow.rules().iter().enumerate() {
         match covers(other, &folded) {
             Some(s) if s > best => panic!(
                 "{path:?}: rule {:?} is more specific than {:?}",
-                other.label, rule.label
+                other.label(),
+                rule.label()
             ),
             Some(s) if s == best && i < first => {
-                panic!("{path:?}: rule {:?} comes first", other.label)
+                panic!("{path:?}: rule {:?} comes first", other.label())
             }
             _ => {}
         }
     }
 
-    let expected = |admitted: bool| match rule.max_auth_age {
+    let expected = |admitted: bool| match rule.max_auth_age() {
         _ if !admitted => Verdict::Forbidden,
         Some(max_age) if NOW.saturating_sub(who.auth_time) > max_age => Verdict::StepUp { max_age },
         _ => Verdict::Allow,
@@ -204,10 +206,11 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
         decided.outcome,
         expected(admitted),
         "{path:?}: rule {:?}",
-        rule.label
+        rule.label()
     );
     assert_eq!(
-        as_client.rule, rule.label,
+        as_client.rule,
+        rule.label(),
         "{path:?}: another rule for the client"
     );
     let client_admitted = rule.admits_client(&client, method);
@@ -216,11 +219,11 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
         expected(client_admitted),
         "{path:?}: client"
     );
-    for condition in rule.allow.iter().chain(&rule.deny) {
+    for condition in rule.allow().iter().chain(rule.deny()) {
         assert!(
             !(condition.holds(&subject, method) && condition.holds_for_client(&client, method)),
             "{path:?}: a condition of rule {:?} holds for a person and a client",
-            rule.label
+            rule.label()
         );
         if condition.holds(&subject, "GET") {
             assert!(
@@ -240,7 +243,7 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
         NOW,
     );
     let both = post.and(decided);
-    assert_eq!(both.rule, rule.label);
+    assert_eq!(both.rule, rule.label());
     assert_eq!(
         both.outcome == Verdict::Allow,
         post.outcome == Verdict::Allow && decided.outcome == Verdict::Allow,
@@ -274,8 +277,12 @@ fn check(allow: &Policy, deny: &Policy, method: &str, path: &str, who: &Who) {
         format!("{base}//{last}"),
         param,
     ] {
-        let other = allow.rule_for(&variant).map(|r| r.label.as_str());
-        assert_eq!(other, Some(rule.label.as_str()), "{path:?} as {variant:?}");
+        let other = allow.rule_for(&variant).map(|r| r.label());
+        assert_eq!(
+            other,
+            Some(rule.label()),
+            "{path:?} as {variant:?}"
+        );
     }
 }
 
@@ -305,18 +312,18 @@ fn run(text: &str, method: &str, path: Option<&str>, who: &Who) {
 
     for (i, rule) in allow.rules().iter().enumerate() {
         assert!(
-            !rule.paths.is_empty() && !rule.allow.is_empty(),
+            !rule.paths().is_empty() && !rule.allow().is_empty(),
             "rule {i} is empty"
         );
-        assert!(!rule.label.is_empty() && rule.label != DEFAULT_LABEL);
+        assert!(!rule.label().is_empty() && rule.label() != DEFAULT_LABEL);
         assert!(
             allow.rules()[..i]
                 .iter()
-                .all(|earlier| earlier.label != rule.label),
+                .all(|earlier| earlier.label() != rule.label()),
             "label {:?} used twice",
-            rule.label
+            rule.label()
         );
-        assert_ne!(rule.max_auth_age, Some(0));
+        assert_ne!(rule.max_auth_age(), Some(0));
     }
 
     if let Some(path) = path {
@@ -327,7 +334,7 @@ fn run(text: &str, method: &str, path: Option<&str>, who: &Who) {
     for path in PATHS {
         check(&allow, &deny, method, path, who);
     }
-    for pattern in allow.rules().iter().flat_map(|r| &r.paths) {
+    for pattern in allow.rules().iter().flat_map(|r| r.paths()) {
         let named = match pattern {
             Pattern::Exact(p) => vec![p.clone()],
             Pattern::Prefix(base) => vec![format!("{base}/"), format!("{base}/below")],

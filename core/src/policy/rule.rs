@@ -22,15 +22,15 @@ pub const DEFAULT_LABEL: &str = "default";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     /// Its name, or its index in the list: what answers and logs call it.
-    pub label: String,
+    pub(crate) label: String,
     /// Whether `label` is a name given, rather than the rule's index.
     named: bool,
-    pub paths: Vec<Pattern>,
-    pub allow: Vec<Condition>,
-    pub deny: Vec<Condition>,
+    pub(crate) paths: Vec<Pattern>,
+    pub(crate) allow: Vec<Condition>,
+    pub(crate) deny: Vec<Condition>,
     /// Seconds since the user last signed in after which this rule asks
     /// for a fresh sign-in.
-    pub max_auth_age: Option<u64>,
+    pub(crate) max_auth_age: Option<u64>,
 }
 
 /// A condition holds when every field it names holds.
@@ -205,6 +205,28 @@ impl Rule {
     /// Some `allow` condition `holds`, and no `deny` condition does.
     fn admits_where(&self, holds: impl Fn(&Condition) -> bool) -> bool {
         self.allow.iter().any(&holds) && !self.deny.iter().any(&holds)
+    }
+
+    /// Its name, or its index in the list.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Seconds after a sign-in past which this rule asks for a fresh one.
+    pub fn max_auth_age(&self) -> Option<u64> {
+        self.max_auth_age
+    }
+
+    pub fn paths(&self) -> &[Pattern] {
+        &self.paths
+    }
+
+    pub fn allow(&self) -> &[Condition] {
+        &self.allow
+    }
+
+    pub fn deny(&self) -> &[Condition] {
+        &self.deny
     }
 
     /// Whether the rule was given no name: answers and logs call it by its

@@ -247,7 +247,7 @@ fn report(setup: &Setup, args: &Args, now: u64) -> Report {
 /// Why `rule` refuses: the deny condition that holds, or else `none`.
 fn why_refused(rule: &Rule, holds: impl Fn(&Condition) -> bool, none: String) -> String {
     let first = |conditions: &[Condition]| conditions.iter().position(&holds);
-    match first(&rule.allow).and(first(&rule.deny)) {
+    match first(rule.allow()).and(first(rule.deny())) {
         Some(i) => format!("forbidden (403): deny[{i}] holds"),
         None => format!("forbidden (403): {none}"),
     }
@@ -307,7 +307,8 @@ fn describe(found: Match<'_>, path: &str) -> String {
     };
     format!(
         "{} ({unnamed}matches {}{suffix})",
-        found.rule.label, found.pattern
+        found.rule.label(),
+        found.pattern
     )
 }
 
