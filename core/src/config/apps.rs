@@ -132,9 +132,7 @@ pub(super) fn finish(
     match (at_auth_host, vars.get("OIDC_ISSUER")) {
         // The login page is the app's there: it must be reachable.
         (Some(i), _) => {
-            if let Some(path) = login_url.same_origin_path() {
-                apps[i].public_paths.add_exact(path);
-            }
+            login_url.make_public(&mut apps[i].public_paths);
         }
         (None, Some(_)) => {}
         (None, None) => {

@@ -7,6 +7,14 @@ use crate::cookie::CookieSpec;
 use crate::dbsc::{self, Binding};
 use crate::token::KeyRing;
 
+/// `DEVICE_BOUND` alone.
+pub(super) fn requirement(vars: &mut Vars) -> Option<dbsc::Requirement> {
+    vars.check(
+        "DEVICE_BOUND",
+        dbsc::Requirement::parse(&vars.or_default("DEVICE_BOUND", dbsc::DEFAULT_MODE)),
+    )
+}
+
 /// The bound cookie is named after the session cookie and its keys are
 /// derived from the session keys, so the binding is built only when both
 /// are valid; a session cookie name too long for the suffix is reported
@@ -16,10 +24,7 @@ pub(super) fn read(
     cookie: Option<&CookieSpec>,
     keys: Option<&KeyRing>,
 ) -> Option<Binding> {
-    let mode = vars.check(
-        "DEVICE_BOUND",
-        dbsc::Requirement::parse(&vars.or_default("DEVICE_BOUND", dbsc::DEFAULT_MODE)),
-    );
+    let mode = requirement(vars);
     let refresh = vars.check(
         "DEVICE_BOUND_REFRESH",
         duration_within(

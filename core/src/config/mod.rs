@@ -28,6 +28,7 @@ mod apps;
 mod authorization;
 mod bearer;
 mod dbsc;
+mod deciding;
 mod enforcement;
 mod keys;
 mod oidc;
@@ -39,6 +40,7 @@ mod signing;
 mod value;
 mod vars;
 
+pub use deciding::Deciding;
 pub use enforcement::{Enforcement, DEFAULT_BAD_TOKEN_LIMIT, DEFAULT_MODE};
 pub use keys::AdminToken;
 pub use origin::{LoginUrl, DEFAULT_LOGIN_URL};

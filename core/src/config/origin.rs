@@ -22,10 +22,7 @@ pub(super) fn read(vars: &mut Vars) -> Option<Origin> {
     let login_url = login_url(vars);
     let public_paths = public_paths(vars);
     let (login_url, mut public_paths) = (login_url?, public_paths?);
-    // The login page must be reachable without a session.
-    if let Some(path) = login_url.same_origin_path() {
-        public_paths.add_exact(path);
-    }
+    login_url.make_public(&mut public_paths);
     Some(Origin {
         origin_url: origin_url?,
         audience: audience?,
@@ -103,6 +100,14 @@ impl LoginUrl {
         self.0
             .starts_with('/')
             .then(|| self.0.split('?').next().unwrap_or_default())
+    }
+
+    /// Adds a same-origin login page to `public_paths`: it must be
+    /// reachable without a session.
+    pub fn make_public(&self, public_paths: &mut PublicPaths) {
+        if let Some(path) = self.same_origin_path() {
+            public_paths.add_exact(path);
+        }
     }
 
     pub fn as_str(&self) -> &str {

@@ -35,7 +35,7 @@ use sessiongate_core::policy::{Decision, MachineClient, Match, Request, Rule, Su
 use sessiongate_core::routes::{self, Route};
 
 use args::{Args, Command, Who, USAGE};
-use setup::Setup;
+use sessiongate_core::config::Deciding;
 
 fn main() -> ExitCode {
     let args = match Command::parse(std::env::args().skip(1)) {
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let setup = match Setup::read(&args.source) {
+    let setup = match setup::read(&args.source) {
         Ok(setup) => setup,
         Err(problem) => {
             eprintln!("policy: {problem}");
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
 
 /// `--lint`: every warning, one a line; exit 0 unless the settings are wrong.
 fn lint(source: &args::Source) -> ExitCode {
-    let setup = match Setup::read(source) {
+    let setup = match setup::read(source) {
         Ok(setup) => setup,
         Err(problem) => {
             eprintln!("policy: {problem}");
@@ -116,7 +116,7 @@ struct Report {
     passes: bool,
 }
 
-fn report(setup: &Setup, args: &Args, now: u64) -> Report {
+fn report(setup: &Deciding, args: &Args, now: u64) -> Report {
     let path = match routes::normalise(path_of(&args.target)) {
         Ok(path) => path,
         Err(e) => {
