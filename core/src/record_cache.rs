@@ -1,11 +1,11 @@
-//! The isolate's copies of session records (issue 19; DESIGN §14):
+//! The isolate's copies of session records (DESIGN §14):
 //! `RECORD_CACHE`.
 //!
 //! A record read from KV is kept in isolate memory for at most
 //! `RECORD_CACHE`, and later requests of the same session take it from
 //! here instead of reading KV again. Only the record is kept: the
-//! revocation check (the ledger's state, DESIGN §3) runs on every request
-//! as before, so a copy never keeps a revoked session alive past
+//! revocation check (the ledger's state, DESIGN §3) runs on every request,
+//! copy or not, so a copy never keeps a revoked session alive past
 //! `REVOCATION_STALENESS`. What a copy can delay is a change that reaches
 //! KV without passing through this isolate (docs/SECURITY.md says which,
 //! and why each stays within the bound).

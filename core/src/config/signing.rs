@@ -1,7 +1,7 @@
 //! The assertion's signing section (docs/DESIGN.md §5, §8):
 //! `ASSERTION_SIGNING_KEYS`, the keys the edge signs assertions with, whose
 //! public halves it publishes. Unset, assertions are HS256 under
-//! `ASSERTION_KEY` (the secrets section), as before.
+//! `ASSERTION_KEY` (the secrets section).
 
 use super::value::keyed_entries;
 use super::Vars;

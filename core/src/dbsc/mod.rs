@@ -57,7 +57,7 @@ pub const MAX_REFRESH: u64 = 86_400;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requirement {
     Off,
-    /// Offer registration; sessions that never register work as before.
+    /// Offer registration; sessions that never register work unbound.
     Offer,
     /// A session that has not registered within [`REGISTRATION_WINDOW`] is refused.
     Require,

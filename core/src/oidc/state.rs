@@ -264,7 +264,7 @@ mod tests {
         );
         let back = oidc.check_state(Some(&old), Some("s1"), NOW).unwrap();
         assert_eq!((back.return_to.as_str(), back.max_age), ("/", None));
-        // And a state without max_age is written as before.
+        // And a state without max_age is written in the old form.
         let plain = LoginState::new("/".into(), None, NOW).unwrap();
         let json = serde_json::to_string(&plain).unwrap();
         assert!(!json.contains("max_age"), "{json}");
