@@ -157,9 +157,9 @@ impl Exchange {
     /// down as when it is up.
     fn issuer_unavailable(&mut self, gate: Gate<'_>, check: TokenCheck, e: Unavailable) -> Step {
         gate.count_failure(check.sender.as_deref(), self.now);
-        let detail = e.detail.unwrap_or_else(|| e.reason.to_owned());
+        let detail = e.detail.unwrap_or_else(|| e.reason.as_str().to_owned());
         let reply = Reply::error(503, "token_issuer_unavailable");
-        self.fail(e.reason, detail, reply)
+        self.fail(e.reason.as_str(), detail, reply)
     }
 
     /// RFC 6750 §3.1: the token does not do. In `MODE=report`, the request

@@ -15,7 +15,7 @@ use super::request::{Inbound, RequestUrl};
 use super::sessions::Ending;
 use super::{page, AfterEnding, Exchange, Gate, Op, Outcome, State, Step};
 use crate::cookie::{self, Presented};
-use crate::oidc::metadata::Metadata;
+use crate::oidc::metadata::{Metadata, ProviderError};
 use crate::oidc::state::{self, LoginState};
 use crate::oidc::token::{Jwt, TokenError, LEEWAY, LOGOUT_MAX_AGE, MAX_TOKEN_LEN};
 use crate::oidc::{self, Oidc};
@@ -323,7 +323,7 @@ impl Exchange {
             Ok(None) => self.advance(gate, flow),
             Ok(Some(op)) => self.wait_flow(flow, Waiting::Doc, op),
             Err(e) => {
-                let failed = provider(e.reason, e.detail);
+                let failed = provider(e.reason.as_str(), e.detail);
                 self.signin_failed(gate, flow.asker(), failed)
             }
         }
@@ -353,7 +353,7 @@ impl Exchange {
                 {
                     Ok(None) => Ok(()),
                     Ok(Some(op)) => return self.wait_flow(flow, Waiting::Doc, op),
-                    Err(e) => Err(provider(e.reason, e.detail)),
+                    Err(e) => Err(provider(e.reason.as_str(), e.detail)),
                 }
             }
             (Waiting::Token, Some(Outcome::Response { status: 200, body })) => {
@@ -377,7 +377,10 @@ impl Exchange {
                 detail: Some(format!("token endpoint: {}", error_code(&body))),
                 ..refused("token_exchange_refused")
             }),
-            (Waiting::Token, other) => Err(provider("provider_unavailable", describe(other))),
+            (Waiting::Token, other) => Err(provider(
+                ProviderError::Unavailable.as_str(),
+                describe(other),
+            )),
             (Waiting::Verify, Some(Outcome::Value(Some(verdict)))) if verdict == "valid" => {
                 flow.verified = true;
                 Ok(())
@@ -398,7 +401,10 @@ impl Exchange {
                     _ => Err(provider("userinfo_invalid", None)),
                 }
             }
-            (Waiting::Userinfo, other) => Err(provider("provider_unavailable", describe(other))),
+            (Waiting::Userinfo, other) => Err(provider(
+                ProviderError::Unavailable.as_str(),
+                describe(other),
+            )),
             (Waiting::Body, Some(Outcome::Value(Some(body)))) => {
                 let token = form_value(&body, "logout_token");
                 match token {

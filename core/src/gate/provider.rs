@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Op, Outcome};
 use crate::oidc::metadata::{
-    Fetched, Jwks, Key, Metadata, ProviderCache, FAILURE_MEMORY, MAX_AGE, MAX_DOCUMENT,
+    Fetched, Jwks, Key, Metadata, ProviderCache, ProviderError, FAILURE_MEMORY, MAX_AGE,
+    MAX_DOCUMENT,
 };
 use crate::oidc::{self, token::Jwt};
 
@@ -32,7 +33,7 @@ enum Source {
 /// the client's. `detail` is for the log.
 #[derive(Debug)]
 pub(super) struct Unavailable {
-    pub reason: &'static str,
+    pub reason: ProviderError,
     pub detail: Option<String>,
 }
 
@@ -111,7 +112,7 @@ impl Documents {
     ) -> Result<Option<Op>, Unavailable> {
         let Some((source, doc)) = self.waiting.take() else {
             return Err(Unavailable {
-                reason: "internal",
+                reason: ProviderError::Internal,
                 detail: Some("no document was awaited".to_owned()),
             });
         };
@@ -150,7 +151,7 @@ impl Documents {
             (Source::Issuer, other) => {
                 remember_failure(cache, &url, now);
                 Err(Unavailable {
-                    reason: "provider_unavailable",
+                    reason: ProviderError::Unavailable,
                     detail: describe(other),
                 })
             }
@@ -212,7 +213,7 @@ impl Documents {
             detail: None,
         };
         if body.len() > MAX_DOCUMENT {
-            return Err(invalid("provider_document_too_large"));
+            return Err(invalid(ProviderError::DocumentTooLarge));
         }
         match doc {
             Doc::Metadata => {
@@ -241,7 +242,7 @@ impl Documents {
 fn check_not_failed(cache: Option<&ProviderCache>, url: &str, now: u64) -> Result<(), Unavailable> {
     match cache {
         Some(cache) if cache.failed_recently(url, now) => Err(Unavailable {
-            reason: "provider_unavailable",
+            reason: ProviderError::Unavailable,
             detail: Some(format!(
                 "a fetch of {url} failed within the last {FAILURE_MEMORY} s"
             )),

@@ -37,13 +37,45 @@ pub struct Metadata {
     pub authorization_response_iss_parameter_supported: bool,
 }
 
+/// Why the issuer's documents cannot be used: the provider's trouble,
+/// never the client's. [`ProviderError::as_str`] is the log's reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderError {
+    /// A discovery document that is not JSON of the fields needed, or names an endpoint that is not https.
+    MetadataInvalid,
+    /// A discovery document naming another issuer (ASVS 10.5.3).
+    IssuerMismatch,
+    /// A key set that is not a JSON object with `keys`.
+    KeysInvalid,
+    /// A document past the size read.
+    DocumentTooLarge,
+    /// A fetch that failed, or failed within the last moments.
+    Unavailable,
+    /// The gate asked for no document: a bug, not the provider's.
+    Internal,
+}
+
+impl ProviderError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MetadataInvalid => "provider_metadata_invalid",
+            Self::IssuerMismatch => "provider_issuer_mismatch",
+            Self::KeysInvalid => "provider_keys_invalid",
+            Self::DocumentTooLarge => "provider_document_too_large",
+            Self::Unavailable => "provider_unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
 impl Metadata {
     /// Reads a discovery document, which must name exactly `issuer`
     /// (ASVS 10.5.3: no provider impersonates another) and https endpoints.
-    pub fn parse(json: &str, issuer: &str) -> Result<Self, &'static str> {
-        let metadata: Self = serde_json::from_str(json).map_err(|_| "provider_metadata_invalid")?;
+    pub fn parse(json: &str, issuer: &str) -> Result<Self, ProviderError> {
+        let metadata: Self =
+            serde_json::from_str(json).map_err(|_| ProviderError::MetadataInvalid)?;
         if metadata.issuer != issuer {
-            return Err("provider_issuer_mismatch");
+            return Err(ProviderError::IssuerMismatch);
         }
         let endpoints = [
             Some(&metadata.authorization_endpoint),
@@ -57,7 +89,7 @@ impl Metadata {
             .flatten()
             .any(|url| endpoint_url(url).is_err())
         {
-            return Err("provider_metadata_invalid");
+            return Err(ProviderError::MetadataInvalid);
         }
         Ok(metadata)
     }
@@ -82,12 +114,12 @@ pub struct Jwks {
 impl Jwks {
     /// Reads a JWKS, keeping the RSA and P-256 keys meant for signatures;
     /// a private part is never kept (nor should a provider publish one).
-    pub fn parse(json: &str) -> Result<Self, &'static str> {
+    pub fn parse(json: &str) -> Result<Self, ProviderError> {
         #[derive(Deserialize)]
         struct Set {
             keys: Vec<Value>,
         }
-        let set: Set = serde_json::from_str(json).map_err(|_| "provider_keys_invalid")?;
+        let set: Set = serde_json::from_str(json).map_err(|_| ProviderError::KeysInvalid)?;
         let keys = set
             .keys
             .into_iter()
@@ -258,14 +290,14 @@ mod tests {
                 &discovery(json!({ "issuer": "https://evil.example" })),
                 ISSUER
             ),
-            Err("provider_issuer_mismatch")
+            Err(ProviderError::IssuerMismatch)
         );
         assert_eq!(
             Metadata::parse(
                 &discovery(json!({ "issuer": "https://id.example.com/" })),
                 ISSUER
             ),
-            Err("provider_issuer_mismatch"),
+            Err(ProviderError::IssuerMismatch),
             "exactly, not up to a slash"
         );
         assert_eq!(
@@ -273,12 +305,12 @@ mod tests {
                 &discovery(json!({ "token_endpoint": "http://id.example.com/token" })),
                 ISSUER
             ),
-            Err("provider_metadata_invalid")
+            Err(ProviderError::MetadataInvalid)
         );
         for nonsense in ["", "<html>", "[]", "{}", "null"] {
             assert_eq!(
                 Metadata::parse(nonsense, ISSUER),
-                Err("provider_metadata_invalid")
+                Err(ProviderError::MetadataInvalid)
             );
         }
     }
