@@ -42,7 +42,7 @@ pub struct Condition {
     /// Lower-cased.
     email_domains: Option<Vec<String>>,
     groups: Option<Vec<String>>,
-    claims: Option<BTreeMap<String, Vec<String>>>,
+    claims: Option<Claims>,
     pub(super) device_bound: bool,
     /// Upper-cased.
     pub(super) methods: Option<Vec<String>>,
@@ -95,7 +95,7 @@ struct RawCondition {
     emails: Option<Vec<String>>,
     email_domains: Option<Vec<String>>,
     groups: Option<Vec<String>>,
-    claims: Option<BTreeMap<String, Vec<String>>>,
+    claims: Option<Claims>,
     device_bound: Option<bool>,
     methods: Option<Vec<String>>,
     clients: Option<Vec<String>>,
@@ -318,18 +318,7 @@ impl Condition {
             is_scope_token,
             "one scope each, without spaces",
         )?;
-        let claims = match raw.claims {
-            Some(claims) if claims.is_empty() => {
-                return Err(("claims", "must name at least one claim".into()))
-            }
-            Some(claims) => {
-                if let Some((name, _)) = claims.iter().find(|(_, values)| values.is_empty()) {
-                    return Err(("claims", format!("{name:?} must list at least one value")));
-                }
-                Some(claims)
-            }
-            None => None,
-        };
+        let claims = check_claims(raw.claims)?;
         let condition = Self {
             users: list("users", raw.users, keep)?,
             emails,
@@ -348,9 +337,16 @@ impl Condition {
             Some(false) => return Err(("any_user", "may only be true".into())),
             any => any.is_some(),
         };
-        let people = any_user || condition.names_people();
+        condition.says_who(any_user)?;
+        Ok(condition)
+    }
+
+    /// A condition names people (`any_user` counts) or machine clients:
+    /// one of them, and not both.
+    fn says_who(&self, any_user: bool) -> Result<(), (&'static str, String)> {
+        let people = any_user || self.names_people();
         // `methods` alone names no one: say who, even if it is anyone.
-        if !people && !condition.names_clients() {
+        if !people && !self.names_clients() {
             return Err((
                 "",
                 "must say who: any_user, users, emails, email_domains, groups, claims, device_bound, clients or scopes"
@@ -359,14 +355,14 @@ impl Condition {
         }
         // Such a condition could never hold: a request is a person's or a
         // machine client's, never both.
-        if people && condition.names_clients() {
+        if people && self.names_clients() {
             return Err((
                 "",
                 "names people and machine clients (clients, scopes): use one condition for each"
                     .into(),
             ));
         }
-        Ok(condition)
+        Ok(())
     }
 
     pub(super) fn names_clients(&self) -> bool {
@@ -450,6 +446,20 @@ fn every(
     match items.iter().flatten().all(|item| valid(item)) {
         true => Ok(()),
         false => Err((field, format!("must hold {what}"))),
+    }
+}
+
+/// `claims`: at least one claim, each with at least one value.
+type Claims = BTreeMap<String, Vec<String>>;
+
+fn check_claims(claims: Option<Claims>) -> Result<Option<Claims>, (&'static str, String)> {
+    match claims {
+        Some(claims) if claims.is_empty() => Err(("claims", "must name at least one claim".into())),
+        Some(claims) => match claims.iter().find(|(_, values)| values.is_empty()) {
+            Some((name, _)) => Err(("claims", format!("{name:?} must list at least one value"))),
+            None => Ok(Some(claims)),
+        },
+        None => Ok(None),
     }
 }
 
