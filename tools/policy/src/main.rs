@@ -140,29 +140,66 @@ fn report(setup: &Deciding, args: &Args, now: u64) -> Report {
         };
     }
 
-    let method = args.method.as_str();
     let found = setup.policy.matching(&path);
-    let rule = found.map(|m| m.rule);
-    // A POST overriding its method in the query is judged as both.
-    let overrides: Vec<String> = match (method, query_of(&args.target)) {
-        ("POST", Some(query)) if rule.is_some_and(Rule::judges_methods) => {
-            method_override::in_query(query)
-                .filter(|m| m != method)
-                .collect()
-        }
-        _ => Vec::new(),
-    };
+    let overrides = overrides(args, found.map(|m| m.rule));
     if !overrides.is_empty() {
         lines.push(format!(
             "method:  POST, judged as {} too (_method)",
             overrides.join(", ")
         ));
     }
-    let methods: Vec<&str> = std::iter::once(method)
+    let methods: Vec<&str> = std::iter::once(args.method.as_str())
         .chain(overrides.iter().map(String::as_str))
         .collect();
+    let (decision, refused_by_rule) = decide(setup, args, &path, &methods, found, now);
+    lines.push(rule_line(found, &path, &decision, &args.who));
+    lines.push(format!(
+        "verdict: {}",
+        verdict(args, &decision, refused_by_rule)
+    ));
+    let passes = decision.outcome == Verdict::Allow;
+    if !passes && setup.mode == Enforcement::Report {
+        lines.push(
+            "note:    MODE=report: the gate forwards it all the same and logs this verdict".into(),
+        );
+    }
+    Report { lines, passes }
+}
+
+/// The methods a POST overrides to in its query (`_method`), which the
+/// gate judges too where the matching rule names methods.
+fn overrides(args: &Args, rule: Option<&Rule>) -> Vec<String> {
+    let method = args.method.as_str();
+    match (method, query_of(&args.target)) {
+        ("POST", Some(query)) if rule.is_some_and(Rule::judges_methods) => {
+            method_override::in_query(query)
+                .filter(|m| m != method)
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The policy's decision for the person or client asking, judged under
+/// every one of `methods`, and why the matching rule refuses, if it does.
+fn decide<'p>(
+    setup: &'p Deciding,
+    args: &Args,
+    path: &str,
+    methods: &[&str],
+    found: Option<Match<'p>>,
+    now: u64,
+) -> (Decision<'p>, Option<String>) {
+    let rule = found.map(|m| m.rule);
     let auth_time = now.saturating_sub(args.auth_age);
-    let (decision, refused_by_rule) = match &args.who {
+    // The method the rule refuses: why, under it.
+    let refused_of = |admits: &dyn Fn(&Rule, &str) -> bool| {
+        *methods
+            .iter()
+            .find(|m| !rule.is_some_and(|r| admits(r, m)))
+            .unwrap_or(&methods[0])
+    };
+    match &args.who {
         Who::User(uid) => {
             let subject = Subject {
                 uid,
@@ -172,22 +209,12 @@ fn report(setup: &Deciding, args: &Args, now: u64) -> Report {
                 device_bound: setup.device_binding && args.device_bound,
                 auth_time,
             };
-            let decide = |method: &str| {
-                setup.policy.decide(
-                    &Request {
-                        path: &path,
-                        method,
-                    },
-                    &subject,
-                    now,
-                )
-            };
-            let decision = all_of(&methods, decide);
-            // The method the rule refuses: why, under it.
-            let refused = methods
-                .iter()
-                .find(|m| !rule.is_some_and(|r| r.admits(&subject, m)))
-                .unwrap_or(&method);
+            let decision = all_of(methods, |m| {
+                setup
+                    .policy
+                    .decide(&Request { path, method: m }, &subject, now)
+            });
+            let refused = refused_of(&|r, m| r.admits(&subject, m));
             let holds = |c: &Condition| c.holds(&subject, refused);
             let none = format!("no allow condition holds for this user and {refused}");
             (decision, rule.map(|rule| why_refused(rule, holds, none)))
@@ -198,28 +225,22 @@ fn report(setup: &Deciding, args: &Args, now: u64) -> Report {
                 scope,
                 issued_at: auth_time,
             };
-            let decide = |method: &str| {
-                setup.policy.decide_client(
-                    &Request {
-                        path: &path,
-                        method,
-                    },
-                    &client,
-                    now,
-                )
-            };
-            let decision = all_of(&methods, decide);
-            let refused = methods
-                .iter()
-                .find(|m| !rule.is_some_and(|r| r.admits_client(&client, m)))
-                .unwrap_or(&method);
+            let decision = all_of(methods, |m| {
+                setup
+                    .policy
+                    .decide_client(&Request { path, method: m }, &client, now)
+            });
+            let refused = refused_of(&|r, m| r.admits_client(&client, m));
             let holds = |c: &Condition| c.holds_for_client(&client, refused);
             let none = format!("no allow condition names this client or its scopes for {refused}");
             (decision, rule.map(|rule| why_refused(rule, holds, none)))
         }
-    };
-    lines.push(rule_line(found, &path, &decision, &args.who));
-    let verdict = match (decision.outcome, refused_by_rule) {
+    }
+}
+
+/// The verdict line's text: what the gate answers, and why.
+fn verdict(args: &Args, decision: &Decision<'_>, refused_by_rule: Option<String>) -> String {
+    match (decision.outcome, refused_by_rule) {
         (Verdict::Allow, _) => "allow".to_owned(),
         (Verdict::Forbidden, None) => "forbidden (403)".to_owned(),
         (Verdict::Forbidden, Some(why)) => why,
@@ -233,15 +254,7 @@ fn report(setup: &Deciding, args: &Args, now: u64) -> Report {
                 args.auth_age
             ),
         },
-    };
-    lines.push(format!("verdict: {verdict}"));
-    let passes = decision.outcome == Verdict::Allow;
-    if !passes && setup.mode == Enforcement::Report {
-        lines.push(
-            "note:    MODE=report: the gate forwards it all the same and logs this verdict".into(),
-        );
     }
-    Report { lines, passes }
 }
 
 /// Why `rule` refuses: the deny condition that holds, or else `none`.
