@@ -123,21 +123,11 @@ impl Command {
                         .map(str::to_owned),
                 ),
                 "--claim" => {
-                    let claim = value()?;
-                    let (name, value) = claim
-                        .split_once('=')
-                        .filter(|(name, _)| !name.is_empty())
-                        .ok_or_else(|| format!("--claim {claim:?} must be NAME=VALUE"))?;
-                    claims.insert(name.to_owned(), value.to_owned());
+                    let (name, value) = claim(&value()?)?;
+                    claims.insert(name, value);
                 }
                 "--device-bound" => device_bound = true,
-                "--auth-age" => {
-                    let age = value()?;
-                    auth_age = match age.trim() {
-                        "0" => 0,
-                        age => duration::parse(age).map_err(|e| format!("--auth-age: {e}"))?,
-                    };
-                }
+                "--auth-age" => auth_age = age(&value()?)?,
                 "--config" => source.config = Some(PathBuf::from(value()?)),
                 "--policy" => source.policy = Some(PathBuf::from(value()?)),
                 "--default" => {
@@ -159,19 +149,7 @@ impl Command {
                 false => Err("--lint takes no METHOD PATH".into()),
             };
         }
-        let who = match (
-            user.filter(|u| !u.is_empty()),
-            client.filter(|c| !c.is_empty()),
-        ) {
-            (Some(_), Some(_)) => return Err("--user or --client, not both".into()),
-            (Some(user), None) if scopes.is_empty() => Who::User(user),
-            (Some(_), None) => return Err("--scope goes with --client".into()),
-            (None, Some(id)) => Who::Client {
-                id,
-                scope: scopes.join(" "),
-            },
-            (None, None) => return Err("--user (or --client) is required".into()),
-        };
+        let who = Who::from_flags(user, client, scopes)?;
         let [method, target]: [String; 2] = positional
             .try_into()
             .map_err(|_| "expected METHOD PATH after the options, e.g. GET /admin/users")?;
@@ -186,5 +164,45 @@ impl Command {
             method,
             target,
         })))
+    }
+}
+
+impl Who {
+    /// `--user`, or `--client` with its `--scope`s: one of them.
+    fn from_flags(
+        user: Option<String>,
+        client: Option<String>,
+        scopes: Vec<String>,
+    ) -> Result<Self, String> {
+        match (
+            user.filter(|u| !u.is_empty()),
+            client.filter(|c| !c.is_empty()),
+        ) {
+            (Some(_), Some(_)) => Err("--user or --client, not both".into()),
+            (Some(user), None) if scopes.is_empty() => Ok(Who::User(user)),
+            (Some(_), None) => Err("--scope goes with --client".into()),
+            (None, Some(id)) => Ok(Who::Client {
+                id,
+                scope: scopes.join(" "),
+            }),
+            (None, None) => Err("--user (or --client) is required".into()),
+        }
+    }
+}
+
+/// `--claim NAME=VALUE`.
+fn claim(claim: &str) -> Result<(String, String), String> {
+    claim
+        .split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("--claim {claim:?} must be NAME=VALUE"))
+}
+
+/// `--auth-age`: a duration, or 0 (signed in just now).
+fn age(age: &str) -> Result<u64, String> {
+    match age.trim() {
+        "0" => Ok(0),
+        age => duration::parse(age).map_err(|e| format!("--auth-age: {e}")),
     }
 }
