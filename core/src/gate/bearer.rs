@@ -18,6 +18,8 @@ use crate::oidc::token::{Jwt, TokenError};
 /// A bearer request on its way to the origin.
 #[derive(Debug)]
 pub(super) struct TokenCheck {
+    /// `BEARER_ISSUER` (the app's), whose documents hold the key.
+    issuer: String,
     pending: Pending,
     token: Jwt,
     client: Client,
@@ -54,17 +56,18 @@ impl Exchange {
             }
         };
         let check = TokenCheck {
+            issuer: bearer.issuer.clone(),
             pending,
             token,
             client,
             sender: req.client.map(str::to_owned),
             docs: Documents::default(),
         };
-        self.find_key(gate, bearer, check)
+        self.find_key(gate, check)
     }
 
     /// The issuer's key for the token, then its signature's check.
-    fn find_key(&mut self, gate: Gate<'_>, bearer: &Bearer, mut check: TokenCheck) -> Step {
+    fn find_key(&mut self, gate: Gate<'_>, mut check: TokenCheck) -> Step {
         let cache = gate.provider_cache;
         let doc = match (&check.docs.metadata, &check.docs.jwks) {
             (None, _) => Some(Doc::Metadata),
@@ -72,8 +75,8 @@ impl Exchange {
             _ => None,
         };
         if let Some(doc) = doc {
-            return match check.docs.need(&bearer.issuer, cache, doc, self.now) {
-                Ok(None) => self.find_key(gate, bearer, check),
+            return match check.docs.need(&check.issuer, cache, doc, self.now) {
+                Ok(None) => self.find_key(gate, check),
                 Ok(Some(op)) => self.wait_token(check, op),
                 Err(e) => self.issuer_unavailable(gate, check, e),
             };
@@ -106,22 +109,18 @@ impl Exchange {
         mut check: TokenCheck,
         outcomes: Vec<Outcome>,
     ) -> Step {
-        let Some(bearer) = &self.served_app(gate).bearer else {
-            let detail = "bearer tokens were turned off mid-request".to_owned();
-            return self.fail("internal", detail, Reply::internal());
-        };
         let outcome = outcomes.into_iter().next();
         if check.docs.is_waiting() {
             let cache = gate.provider_cache;
             let taken = check.docs.take(
-                &bearer.issuer,
+                &check.issuer,
                 cache,
                 outcome,
                 self.now,
                 &mut self.background,
             );
             return match taken {
-                Ok(None) => self.find_key(gate, bearer, check),
+                Ok(None) => self.find_key(gate, check),
                 Ok(Some(op)) => self.wait_token(check, op),
                 Err(e) => self.issuer_unavailable(gate, check, e),
             };
