@@ -14,6 +14,14 @@ fn decision(c: &mut Criterion) {
     c.bench_function("decision_device_bound", |b| {
         b.iter(|| black_box(black_box(&bound).decide()))
     });
+    let signed = Workload::signed();
+    c.bench_function("decision_signed", |b| {
+        b.iter(|| black_box(black_box(&signed).decide()))
+    });
+    let apps = Workload::apps();
+    c.bench_function("decision_apps", |b| {
+        b.iter(|| black_box(black_box(&apps).decide()))
+    });
     let policy = Workload::with_policy();
     c.bench_function("decision_policy", |b| {
         b.iter(|| black_box(black_box(&policy).decide()))

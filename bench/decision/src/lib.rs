@@ -5,6 +5,10 @@
 //! [`Workload::with_policy`] adds the authorization decision under the
 //! 20 rules of `bench/policy.json`, the `POLICY` that `bench/run.mjs`'s
 //! `sg policy` case runs with.
+//! [`Workload::signed`] signs the assertion with a P-256 key (the forward
+//! carries the signing input; the driver signs), and [`Workload::apps`]
+//! is the same request at one of 20 apps (`APPS`), as `bench/run.mjs`'s
+//! `sg es256` and `sg apps` cases run.
 //! `benches/decision.rs` times [`Workload::decide`] natively; on wasm32,
 //! [`setup`] and [`run`] let `bench/decision.mjs` time it in Node.
 
@@ -31,6 +35,10 @@ pub const URL: &str = "https://app.example.com/api/items?page=2";
 pub const POLICY_URL: &str = "https://app.example.com/app/data?x=1";
 pub const POLICY: &str = include_str!("../../policy.json");
 pub const METHOD: &str = "GET";
+/// A P-256 signing key (PKCS#8, base64url), as core/tests/gate/signing.rs's.
+const P256: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgwHbT5V--ylRq5c9EynjA0kc4GJ_oJSYWYygE6TGRSlqhRANCAASFIM-txnQODV5HemAybbJ0NsJr5_Gmm9jfBGuE8W5OfRVJ9bV_2vVqxD0Q4vqHwdbLjwv_9PK5wXXw4hKlbiW5";
+/// The app of the 20 that [`Workload::apps`] asks, as `bench/run.mjs`'s.
+const APP: usize = 7;
 pub const ACCEPT: &str = "application/json";
 
 /// The configuration of tests/gate.rs's `config_with(&[])`.
@@ -58,10 +66,46 @@ pub fn config_with(extra: &[(&'static str, &str)]) -> Config {
     Config::from_lookup(|k| vars.get(k).cloned()).expect("bench config is valid")
 }
 
+/// 20 apps, `app0.example.com` to `app19.example.com`, each its own origin.
+fn apps_config() -> Config {
+    let apps: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                r#"{{"name":"app{i}","hosts":["app{i}.example.com"],"origin":"https://origin{i}.internal","public_paths":["/login","/static/*"]}}"#
+            )
+        })
+        .collect();
+    let apps = format!("[{}]", apps.join(","));
+    let keys = format!("p1:{P256}");
+    let mut vars: HashMap<&str, String> = HashMap::from([
+        ("APPS", apps),
+        ("AUTH_HOST", "app0.example.com".to_owned()),
+        ("ASSERTION_SIGNING_KEYS", keys),
+        (
+            "SESSION_KEYS",
+            format!("k1:{SESSION_KEY},k0:{OLD_SESSION_KEY}"),
+        ),
+        ("HANDOFF_KEY", HANDOFF_KEY.to_owned()),
+    ]);
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("bench apps config is valid")
+}
+
+/// What a workload's session and request are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    DeviceBound,
+    Policy,
+    Signed,
+    Apps,
+}
+
 /// Everything one decision needs, built once.
 pub struct Workload {
     config: Config,
-    url: &'static str,
+    url: String,
+    /// Where the forward must go.
+    origin_url: String,
     store: MemoryStore,
     cookie: String,
     spent: sessiongate_core::spent::Spent,
@@ -71,25 +115,39 @@ impl Workload {
     /// A session for "alice", begun a minute ago, its token stamped now (so
     /// not due for a re-stamp), the only record in the store.
     pub fn new() -> Self {
-        Self::build(false, false)
+        Self::build(Kind::Plain)
     }
 
     /// The same session, bound to a device key (DESIGN §11), presented
     /// with its bound cookie: the device check's cost on the hot path.
     pub fn device_bound() -> Self {
-        Self::build(true, false)
+        Self::build(Kind::DeviceBound)
     }
 
     /// The same session with an email and groups, as a login hands them
     /// over, for [`POLICY_URL`] under [`POLICY`]: the policy's cost.
     pub fn with_policy() -> Self {
-        Self::build(false, true)
+        Self::build(Kind::Policy)
     }
 
-    fn build(device_bound: bool, policy: bool) -> Self {
-        let config = match policy {
-            true => config_with(&[("POLICY", POLICY)]),
-            false => config(),
+    /// The same, the assertion signed with `ASSERTION_SIGNING_KEYS`.
+    pub fn signed() -> Self {
+        Self::build(Kind::Signed)
+    }
+
+    /// An app's session at one of 20 apps, signed as `APPS` must be.
+    pub fn apps() -> Self {
+        Self::build(Kind::Apps)
+    }
+
+    fn build(kind: Kind) -> Self {
+        let (device_bound, policy) = (kind == Kind::DeviceBound, kind == Kind::Policy);
+        let signing = format!("p1:{P256}");
+        let config = match kind {
+            Kind::Policy => config_with(&[("POLICY", POLICY)]),
+            Kind::Signed => config_with(&[("ASSERTION_SIGNING_KEYS", &signing)]),
+            Kind::Apps => apps_config(),
+            Kind::Plain | Kind::DeviceBound => config(),
         };
         let store = MemoryStore::default();
         // A fixed id: the same record key and token on every run.
@@ -108,6 +166,11 @@ impl Workload {
             identity.groups = vec!["staff".to_owned(), "engineering".to_owned()];
         }
         let mut record = config.lifetimes.start(identity, NOW - 60);
+        if kind == Kind::Apps {
+            // Its sign-in's id hash: any will do, the request reads none.
+            record.app = Some(format!("app{APP}"));
+            record.signin = Some(SessionId::from_bytes([9; 32]).hash().to_string());
+        }
         if device_bound {
             // Any P-256 point will do: the hot path never verifies with it.
             record.device_key = Some(sessiongate_core::dbsc::Jwk {
@@ -137,9 +200,24 @@ impl Workload {
             let bound = binding.bound_cookie(&hash, NOW);
             cookie = format!("{cookie}; {}", bound.split(';').next().unwrap_or_default());
         }
+        let url = if policy { POLICY_URL } else { URL };
+        let (url, origin_url) = match kind {
+            Kind::Apps => (
+                url.replace("app.example.com", &format!("app{APP}.example.com")),
+                url.replace(
+                    "https://app.example.com",
+                    &format!("https://origin{APP}.internal"),
+                ),
+            ),
+            _ => (
+                url.to_owned(),
+                url.replace("https://app.example.com", "https://origin.internal"),
+            ),
+        };
         let workload = Self {
             config,
-            url: if policy { POLICY_URL } else { URL },
+            url,
+            origin_url,
             store,
             cookie,
             spent: Default::default(),
@@ -165,7 +243,7 @@ impl Workload {
     fn handle(&self) -> (Exchange, Step) {
         let inbound = Inbound {
             method: METHOD,
-            url: self.url,
+            url: &self.url,
             cookie: Some(&self.cookie),
             accept: Some(ACCEPT),
             ..Inbound::default()
@@ -182,16 +260,15 @@ impl Workload {
         let Step::Forward(forward) = step else {
             panic!("expected a forward, got {step:?}");
         };
-        let origin_url = self
-            .url
-            .replace("https://app.example.com", "https://origin.internal");
-        assert_eq!(forward.url, origin_url);
+        assert_eq!(forward.url, self.origin_url);
+        // HS256 in the header, or the signing input for the driver.
         let assertion = forward
             .headers
             .iter()
             .find(|(name, _)| *name == assertion::HEADER)
-            .map(|(_, value)| value)
-            .expect("an assertion header");
+            .map(|(_, value)| value.as_str())
+            .or(forward.sign.as_ref().map(|sign| sign.input.as_str()))
+            .expect("an assertion, or its signing input");
         assert!(assertion.len() > 100, "assertion: {assertion}");
         let head = OriginHead {
             status: 200,

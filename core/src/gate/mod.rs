@@ -283,7 +283,10 @@ impl Exchange {
         // names its own (DESIGN §16).
         if apps.is_multi() {
             self.app_name = self.app(gate).map(|app| app.name.clone());
-            if site.app_session(apps).is_some() {
+            // Only a browser's page or form can be sent round AUTH_HOST:
+            // an API's GET is answered 401, and needs no nonce looked up.
+            let may_go_round = req.wants_html() || !req.is_safe_method();
+            if site.app_session(apps).is_some() && may_go_round {
                 self.away = Exchange::away_from_auth_host(gate, req, url.authority());
             }
         }
