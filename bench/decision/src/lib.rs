@@ -77,7 +77,7 @@ fn apps_config() -> Config {
         .collect();
     let apps = format!("[{}]", apps.join(","));
     let keys = format!("p1:{P256}");
-    let mut vars: HashMap<&str, String> = HashMap::from([
+    let vars: HashMap<&str, String> = HashMap::from([
         ("APPS", apps),
         ("AUTH_HOST", "app0.example.com".to_owned()),
         ("ASSERTION_SIGNING_KEYS", keys),
