@@ -24,6 +24,10 @@ const APPS: &str = r#"[
 ]"#;
 
 fn apps_world(extra: &[(&str, &str)]) -> World {
+    World::with(apps_config(extra, false))
+}
+
+fn apps_config(extra: &[(&str, &str)], ledger: bool) -> Config {
     let keys = format!("k1:{P256}");
     let mut vars = vec![
         ("APPS", APPS),
@@ -35,7 +39,10 @@ fn apps_world(extra: &[(&str, &str)]) -> World {
         ("BEARER_ISSUER", "https://id.example.com"),
     ];
     vars.extend_from_slice(extra);
-    World::with(config_with(&vars))
+    match ledger {
+        true => config_with_ledger(&vars),
+        false => config_with(&vars),
+    }
 }
 
 /// A browser: one cookie jar per host, as the hosts are separate sites.
@@ -240,6 +247,64 @@ fn a_session_is_good_at_its_own_app_only() {
             "{url}"
         );
     }
+}
+
+#[test]
+fn in_report_mode_another_apps_session_is_forwarded_without_an_identity() {
+    let world = apps_world(&[("MODE", "report")]);
+    let browser = Browser::default();
+    // Report mode sends no browser round AUTH_HOST: sign in there.
+    browser.sign_in(&world, "alice", &[], "/");
+    let signin = cookie(&browser.cookie(ACCOUNTS, "__Host-sg").unwrap());
+    let fwd = forward(world.handle(get(&format!("{TOOLS}/x"), Some(&signin))));
+    assert_eq!(fwd.url, "https://tools.internal/x");
+    let verdict = fwd
+        .headers
+        .iter()
+        .find(|(name, _)| *name == "sessiongate-verdict")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(verdict, Some("deny; reason=wrong_app"));
+    assert!(fwd.sign.is_none(), "no assertion to sign");
+}
+
+#[test]
+fn an_apps_session_is_offered_device_binding_as_the_sign_in_is() {
+    let world = apps_world(&[("DEVICE_BOUND", "offer")]);
+    let browser = Browser::default();
+    sign_in_from(&world, &browser, &format!("{WIKI}/"), "alice", &[]);
+    // Round AUTH_HOST by hand, to read the code exchange's answer.
+    let mut url = format!("{TOOLS}/page");
+    let exchanged = loop {
+        let r = reply(browser.open(&world, &url));
+        assert_eq!(r.status, 303, "{url}");
+        if url.contains("/.sessiongate/sso/code?") {
+            break r;
+        }
+        url = resolve(&url, r.header("location").unwrap());
+    };
+    assert!(
+        exchanged.header("secure-session-registration").is_some(),
+        "{exchanged:?}"
+    );
+    assert!(browser.cookie(TOOLS, "__Host-sg").is_some());
+}
+
+#[test]
+fn a_kept_copy_of_an_apps_record_is_good_at_that_app_only() {
+    let world = World::with(apps_config(&[], true));
+    assert!(world.config.record_cache_s > 0);
+    let browser = Browser::default();
+    sign_in_from(&world, &browser, &format!("{WIKI}/"), "alice", &[]);
+    let wiki = cookie(&browser.cookie(WIKI, "__Host-sg").unwrap());
+    for _ in 0..2 {
+        forward(world.handle(get(&format!("{WIKI}/x"), Some(&wiki))));
+    }
+    assert!(
+        !world.record_cache.is_empty(),
+        "the wiki session's record is kept"
+    );
+    let r = reply(world.handle(get(&format!("{TOOLS}/x"), Some(&wiki))));
+    assert_eq!((r.status, reason(&r)), (401, "wrong_app".to_owned()));
 }
 
 #[test]
