@@ -25,8 +25,19 @@ pub fn read(source: &Source) -> Result<Deciding, String> {
     } else {
         read_vars(&config)?
     };
-    let replaced =
-        |name: &str| source.policy.is_some() && matches!(name, "POLICY" | "POLICY_DEFAULT");
+    // Each app of APPS has its own paths and rules: read as the single
+    // app's, every path would be "allow". With --policy, the file's rules
+    // are judged with the single app's public paths (none with APPS).
+    if var(&vars, "APPS").is_some() && source.policy.is_none() {
+        return Err(format!(
+            "{}: APPS is set: npm run policy judges one app's rules; put them in a file \
+             and pass --policy FILE",
+            config.display()
+        ));
+    }
+    let replaced = |name: &str| {
+        source.policy.is_some() && matches!(name, "POLICY" | "POLICY_DEFAULT" | "APPS")
+    };
     let mut deciding = Deciding::from_lookup(|name| var(&vars, name).filter(|_| !replaced(name)))
         .map_err(|e| format!("{}: {e}", config.display()))?;
     if let Some(file) = &source.policy {

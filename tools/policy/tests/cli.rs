@@ -280,6 +280,32 @@ fn a_bad_policy_is_refused_naming_the_rule_and_the_field() {
 }
 
 #[test]
+fn with_apps_it_asks_for_one_apps_rules() {
+    let apps = file(
+        "apps.toml",
+        "[vars]\nAUTH_HOST = \"a.example.com\"\n\n[[vars.APPS]]\nname = \"a\"\nhosts = [\"a.example.com\"]\norigin = \"https://a.internal\"\n",
+    );
+    let run = tester(&apps, &["--user", "bob", "GET", "/admin"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("APPS is set"), "{}", run.stderr);
+
+    let rules = file("apps-rules.json", RULES);
+    check(
+        &apps,
+        &[
+            "--policy",
+            rules.to_str().unwrap(),
+            "--user",
+            "bob",
+            "GET",
+            "/admin/users",
+        ],
+        1,
+        &["rule:    admins (matches /admin/*)"],
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let config = &configs()[0];
     for args in [
