@@ -187,7 +187,8 @@ impl Exchange {
         if let Some(max_age) = max_age {
             if self.now.saturating_sub(auth.record.auth_time()) > max_age {
                 self.log.reason = Some("step_up");
-                return self.finish(self.sign_in_again(gate, &here, max_age));
+                // AUTH_HOST is where people sign in: straight to the login.
+                return self.finish(self.sign_in(gate, &here, Some(max_age)));
             }
         }
         let code = match SessionId::generate() {
@@ -216,12 +217,6 @@ impl Exchange {
             restamp: auth.restamp,
         };
         self.wait(State::CodeIssued(Box::new(issued)), vec![put])
-    }
-
-    /// A login at `AUTH_HOST` for a step-up, and back to `here`.
-    fn sign_in_again(&self, gate: Gate<'_>, here: &str, max_age: u64) -> Reply {
-        let location = super::authenticate::login_location(gate.config, here, Some(max_age));
-        Reply::empty(303).with("location", location)
     }
 
     pub(super) fn on_code_issued(&mut self, issued: Issued, outcomes: Vec<Outcome>) -> Step {
