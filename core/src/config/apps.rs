@@ -6,7 +6,7 @@
 //! Each fact has one place: with `APPS`, the single-app variables are
 //! errors, and a problem inside an app names it, `APPS[wiki].policy: …`.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::origin::{self, LoginUrl};
 use super::{authorization, bearer, Vars};
@@ -213,40 +213,10 @@ fn read_app(
         );
         return None;
     };
-    let name = match fields
-        .get("name")
-        .map(|v| v.as_str().ok_or("must be a string"))
-    {
-        Some(Ok(name)) => apps::check_name(name).map(|()| name.to_owned()),
-        Some(Err(problem)) => Err(problem.to_owned()),
-        None => Err("is required".to_owned()),
-    };
-    let name = match name {
-        Ok(name) => name,
-        Err(problem) => {
-            vars.report_at(format!("{VAR}[{index}].name"), problem);
-            return None;
-        }
-    };
+    let name = app_name(vars, index, fields)?;
     let at = |field: &str| format!("{VAR}[{name}].{field}");
-    let mut valid = true;
-    for field in fields.keys() {
-        if !FIELDS.iter().any(|(known, _)| known == field) {
-            let known: Vec<&str> = FIELDS.iter().map(|(f, _)| *f).collect();
-            let problem = format!("is not a field of an app (they are {})", known.join(", "));
-            vars.report_at(at(field), problem);
-            valid = false;
-        }
-    }
-    let hosts = match fields.get("hosts").map(strings) {
-        Some(Some(hosts)) if !hosts.is_empty() => hosts
-            .iter()
-            .map(|h| apps::check_host(h))
-            .collect::<Result<Vec<String>, String>>(),
-        Some(_) => Err("must list the app's host names".to_owned()),
-        None => Err("is required".to_owned()),
-    };
-    let hosts = hosts
+    let mut valid = known_fields(vars, &name, fields);
+    let hosts = hosts(fields)
         .map_err(|problem| vars.report_at(at("hosts"), problem))
         .ok();
     // PUBLIC_PATHS separates paths with commas: an app lists them.
@@ -317,6 +287,45 @@ fn read_app(
         lifetime: lifetime?,
     };
     valid.then_some(app)
+}
+
+/// The app's `name`, checked; reported against its index when wrong.
+fn app_name(vars: &mut Vars, index: usize, fields: &Map<String, Value>) -> Option<String> {
+    let name = match fields
+        .get("name")
+        .map(|v| v.as_str().ok_or("must be a string"))
+    {
+        Some(Ok(name)) => apps::check_name(name).map(|()| name.to_owned()),
+        Some(Err(problem)) => Err(problem.to_owned()),
+        None => Err("is required".to_owned()),
+    };
+    name.map_err(|problem| vars.report_at(format!("{VAR}[{index}].name"), problem))
+        .ok()
+}
+
+/// Whether every field is one an app has; each other is reported.
+fn known_fields(vars: &mut Vars, name: &str, fields: &Map<String, Value>) -> bool {
+    let mut known = true;
+    for field in fields.keys() {
+        if !FIELDS.iter().any(|(f, _)| f == field) {
+            let list: Vec<&str> = FIELDS.iter().map(|(f, _)| *f).collect();
+            let problem = format!("is not a field of an app (they are {})", list.join(", "));
+            vars.report_at(format!("{VAR}[{name}].{field}"), problem);
+            known = false;
+        }
+    }
+    known
+}
+
+/// `hosts`: at least one, each a host name.
+fn hosts(fields: &Map<String, Value>) -> Result<Vec<String>, String> {
+    match fields.get("hosts").map(strings) {
+        Some(Some(hosts)) if !hosts.is_empty() => {
+            hosts.iter().map(|h| apps::check_host(h)).collect()
+        }
+        Some(_) => Err("must list the app's host names".to_owned()),
+        None => Err("is required".to_owned()),
+    }
 }
 
 fn strings(v: &Value) -> Option<Vec<String>> {
