@@ -196,20 +196,8 @@ impl World {
 
     fn handle(&self, req: Inbound<'_>) -> Decision {
         let (mut exchange, step) = self.gate().start(&req, self.clock.now());
-        match drive(&self.store, self.gate(), &mut exchange, step) {
-            Step::Finish(Answer::Reply(reply), log) => Decision {
-                action: Action::Reply(reply),
-                log,
-            },
-            Step::Forward(forward) => Decision {
-                action: Action::Forward(Box::new(Forwarded {
-                    forward,
-                    exchange: RefCell::new(Some(exchange)),
-                })),
-                log: Log::default(),
-            },
-            other => panic!("before the origin: {other:?}"),
-        }
+        let step = drive(&self.store, self.gate(), &mut exchange, step);
+        decided(exchange, step)
     }
 
     /// [`handle`](Self::handle) for a request with a body: each read of it
@@ -227,20 +215,7 @@ impl World {
                 .collect();
             step = exchange.resume(gate, Input::Store(outcomes));
         }
-        match step {
-            Step::Finish(Answer::Reply(reply), log) => Decision {
-                action: Action::Reply(reply),
-                log,
-            },
-            Step::Forward(forward) => Decision {
-                action: Action::Forward(Box::new(Forwarded {
-                    forward,
-                    exchange: RefCell::new(Some(exchange)),
-                })),
-                log: Log::default(),
-            },
-            other => panic!("before the origin: {other:?}"),
-        }
+        decided(exchange, step)
     }
 
     /// Hands the forwarded exchange the origin's 200 with `directives`.
@@ -350,6 +325,25 @@ fn url(path: &str) -> String {
 
 fn cookie(token: &str) -> String {
     format!("__Host-sg={token}")
+}
+
+/// The exchange's answer before the origin: a reply, or a forward that
+/// keeps the exchange for the origin's response.
+fn decided(exchange: Exchange, step: Step) -> Decision {
+    match step {
+        Step::Finish(Answer::Reply(reply), log) => Decision {
+            action: Action::Reply(reply),
+            log,
+        },
+        Step::Forward(forward) => Decision {
+            action: Action::Forward(Box::new(Forwarded {
+                forward,
+                exchange: RefCell::new(Some(exchange)),
+            })),
+            log: Log::default(),
+        },
+        other => panic!("before the origin: {other:?}"),
+    }
 }
 
 fn reply(decision: Decision) -> Reply {
