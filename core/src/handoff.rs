@@ -15,7 +15,7 @@ use crate::session::{
 };
 
 /// Response header the origin logs a user in with.
-pub const HEADER: &str = "sessiongate-login";
+pub use sessiongate_hot::step::LOGIN_HEADER as HEADER;
 /// Furthest `exp` may lie ahead: a handoff is used at once.
 pub const MAX_AHEAD: u64 = 120;
 

@@ -6,30 +6,24 @@
 //! crate beside this one (`sessiongate`, at the repository's root) is the
 //! wasm entry and its JS driver; [`store`] is the native driver the tests,
 //! the policy tester and the benches use.
+//!
+//! What every request runs is the `sessiongate-hot` crate (`hot/`), built
+//! for speed while this one is built for size; its modules are re-exported
+//! here under their own names.
+
+pub use sessiongate_hot::{
+    assertion, cookie, device, duration, jwt, key, method_override, policy, record_cache, routes,
+    session, spent, throttle, token, user_header,
+};
 
 pub mod apps;
-pub mod assertion;
 pub mod bearer;
 pub mod config;
-pub mod cookie;
 pub mod dbsc;
-pub mod device;
-pub mod duration;
 pub mod gate;
 pub mod handoff;
 pub mod isolate;
-pub mod jwt;
-pub mod key;
 pub mod ledger;
-pub mod method_override;
 pub mod oidc;
-pub mod policy;
-pub mod record_cache;
-pub mod routes;
-pub mod session;
-pub mod spent;
 #[cfg(feature = "store")]
 pub mod store;
-pub mod throttle;
-pub mod token;
-pub mod user_header;

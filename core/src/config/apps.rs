@@ -368,7 +368,7 @@ fn check_unique(vars: &mut Vars, apps: &[App]) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{parse, problems};
-    use crate::assertion::signing::tests::P256;
+    use crate::assertion::signing::test_keys::P256;
 
     const APPS: &str = r#"[
         {"name": "accounts", "hosts": ["accounts.example.com"], "origin": "https://login.internal",

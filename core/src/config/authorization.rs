@@ -37,7 +37,7 @@ mod tests {
         let config = parse(&[("POLICY", rules), ("POLICY_DEFAULT", "deny")]).unwrap();
         let policy = &config.apps.get(0).authorization;
         assert_eq!(
-            policy.rule_for("/admin/x").map(|r| r.label.as_str()),
+            policy.rule_for("/admin/x").map(|r| r.label()),
             Some("admins")
         );
         let claims = Default::default();

@@ -30,7 +30,7 @@ fn keys(v: &str) -> Result<SigningKeys, String> {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{parse, problems, SECRET_A};
-    use crate::assertion::signing::tests::{ED, P256};
+    use crate::assertion::signing::test_keys::{ED, P256};
     use crate::assertion::signing::Signer;
 
     /// A P-384 key: not one assertions may be signed with.

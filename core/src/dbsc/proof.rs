@@ -23,7 +23,9 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+pub use sessiongate_hot::jwk::Jwk;
 
 /// Longest proof accepted: a proof is a few hundred bytes.
 pub const MAX_PROOF_LEN: usize = 4 * 1024;
@@ -67,34 +69,6 @@ impl ProofError {
 impl fmt::Display for ProofError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// A P-256 public key as a JWK, as the session record keeps it and as
-/// WebCrypto imports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Jwk {
-    pub kty: String,
-    pub crv: String,
-    pub x: String,
-    pub y: String,
-}
-
-impl Jwk {
-    /// Whether it has a P-256 key's shape: two coordinates of 32 bytes.
-    /// Whether the point is on the curve is WebCrypto's to say.
-    fn check(&self) -> Result<(), ProofError> {
-        let coordinate = |c: &str| URL_SAFE_NO_PAD.decode(c).is_ok_and(|b| b.len() == 32);
-        let shaped = self.kty == "EC" && self.crv == "P-256";
-        match shaped && coordinate(&self.x) && coordinate(&self.y) {
-            true => Ok(()),
-            false => Err(ProofError::BadKey),
-        }
-    }
-
-    /// The JSON WebCrypto's `importKey("jwk", …)` takes.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -179,7 +153,9 @@ pub fn read(token: &str, registered: Option<&Jwk>) -> Result<Unverified, ProofEr
         Some(registered) => registered.clone(),
         None => header.jwk.ok_or(ProofError::BadKey)?,
     };
-    key.check()?;
+    if !key.is_p256() {
+        return Err(ProofError::BadKey);
+    }
     // ES256's signature is r‖s, 32 bytes each.
     if !URL_SAFE_NO_PAD
         .decode(signature)

@@ -283,7 +283,7 @@ impl Exchange {
         assertion.htm = method;
         assertion.htu = path_and_query;
         let user = crate::user_header::encode(&assertion.sub).into_owned();
-        forward.headers = match gate.config.assertion_signer.sign(&assertion) {
+        forward.headers = match assertion.signed(&gate.config.assertion_signer) {
             Signed::Token(token) => vec![(assertion::HEADER, token)],
             // The driver signs with the first key (WebCrypto) and sets it.
             Signed::Input { kid, input } => {

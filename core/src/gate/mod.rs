@@ -64,12 +64,14 @@ mod origin;
 mod page;
 mod provider;
 mod record_cache;
-pub mod reply;
 pub mod request;
 mod revocation;
 mod sessions;
 mod sso;
-pub mod step;
+
+// The protocol and the log line are built on every request: they live in
+// sessiongate-hot, built for speed (its lib.rs says why).
+pub use sessiongate_hot::{reply, step};
 
 use std::mem;
 
@@ -84,7 +86,7 @@ pub use reply::{Edits, Log, Reply};
 pub use request::{is_stripped_inbound, Inbound};
 pub use step::{
     Answer, CookieHeader, Forward, Input, Listed, Op, OriginHead, Outcome, Sign, Step, StoreError,
-    DIRECTIVE_HEADERS, VERIFY_KEY_INVALID, VERIFY_VALID,
+    DIRECTIVE_HEADERS, LOGOUT_HEADER, VERIFY_KEY_INVALID, VERIFY_VALID,
 };
 
 use authenticate::{Denial, Pending};
@@ -98,8 +100,6 @@ pub const USER_HEADER: &str = "x-sessiongate-user";
 /// Request header telling the origin, in `MODE=report`, what enforce mode
 /// would have done: `allow`, or `deny; reason=<reason>`.
 pub const VERDICT_HEADER: &str = "sessiongate-verdict";
-/// Response header the origin logs a user out with: `current` or `all`.
-pub const LOGOUT_HEADER: &str = "sessiongate-logout";
 /// KV key the health check reads: any answer, even none, shows KV is usable.
 pub const HEALTH_KEY: &str = "health";
 

@@ -14,7 +14,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub(super) fn json(status: u16, body: serde_json::Value) -> Self {
+    pub fn json(status: u16, body: serde_json::Value) -> Self {
         Self {
             status,
             headers: vec![
@@ -25,7 +25,7 @@ impl Reply {
         }
     }
 
-    pub(super) fn empty(status: u16) -> Self {
+    pub fn empty(status: u16) -> Self {
         Self {
             status,
             headers: vec![("cache-control", "no-store".to_owned())],
@@ -33,11 +33,11 @@ impl Reply {
         }
     }
 
-    pub(super) fn error(status: u16, error: &str) -> Self {
+    pub fn error(status: u16, error: &str) -> Self {
         Self::json(status, json!({ "error": error }))
     }
 
-    pub(super) fn with(mut self, name: &'static str, value: String) -> Self {
+    pub fn with(mut self, name: &'static str, value: String) -> Self {
         self.headers.push((name, value));
         self
     }
@@ -59,38 +59,38 @@ impl Reply {
     }
 }
 
-pub(super) fn bad_request(reason: &str) -> Reply {
+pub fn bad_request(reason: &str) -> Reply {
     Reply::json(400, json!({ "error": "bad_request", "reason": reason }))
 }
 
 /// `401` for a request whose session does not do (DESIGN §4.9, §13.3).
-pub(super) fn unauthenticated(reason: &str) -> Reply {
+pub fn unauthenticated(reason: &str) -> Reply {
     Reply::json(401, json!({ "error": "unauthenticated", "reason": reason }))
         .with("www-authenticate", "Session".to_owned())
 }
 
 /// `429` for a client past `BAD_TOKEN_LIMIT`, until `retry_after` seconds.
-pub(super) fn throttled(retry_after: u64) -> Reply {
+pub fn throttled(retry_after: u64) -> Reply {
     Reply::error(429, "too_many_requests").with("retry-after", retry_after.to_string())
 }
 
 /// `403` for a request the policy refuses, naming the deciding rule
 /// (DESIGN §13.3).
-pub(super) fn refused_by(rule: &str) -> Reply {
+pub fn refused_by(rule: &str) -> Reply {
     Reply::json(403, json!({ "error": "forbidden", "rule": rule }))
 }
 
-pub(super) fn forbidden(reason: &str) -> Reply {
+pub fn forbidden(reason: &str) -> Reply {
     Reply::json(403, json!({ "error": "forbidden", "reason": reason }))
 }
 
-pub(super) fn method_not_allowed(allow: &str) -> Reply {
+pub fn method_not_allowed(allow: &str) -> Reply {
     Reply::error(405, "method_not_allowed").with("allow", allow.to_owned())
 }
 
 /// `Clear-Site-Data` on logout: the cache only, since `cookies` and
 /// `storage` would reach every app on the registrable domain.
-pub(super) const CLEAR_CACHE: &str = "\"cache\"";
+pub const CLEAR_CACHE: &str = "\"cache\"";
 
 /// Changes to the origin's response.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,7 +107,7 @@ impl Edits {
     /// A response that sets or clears the session cookie must not be
     /// stored by any cache; one that ends a session also clears the
     /// browser's cache of the user's pages.
-    pub(super) fn session_cookie(cookie: String, ends_session: bool) -> Self {
+    pub fn session_cookie(cookie: String, ends_session: bool) -> Self {
         let mut headers = vec![("cache-control", "no-store".to_owned())];
         if ends_session {
             headers.push(("clear-site-data", CLEAR_CACHE.to_owned()));
@@ -155,7 +155,7 @@ pub struct Log {
 }
 
 impl Log {
-    pub(super) fn new(decision: &'static str, reason: Option<&'static str>) -> Self {
+    pub fn new(decision: &'static str, reason: Option<&'static str>) -> Self {
         Self {
             decision,
             reason,
@@ -164,7 +164,7 @@ impl Log {
     }
 
     /// The request is refused for `reason`: the one place a log says so.
-    pub(super) fn refuse(&mut self, reason: &'static str) {
+    pub fn refuse(&mut self, reason: &'static str) {
         self.decision = "reject";
         self.reason = Some(reason);
     }

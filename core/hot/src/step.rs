@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::reply::{DataPoint, Edits, Log, Reply};
+use crate::reply::{DataPoint, Edits, Log, Reply};
 
 /// A store operation that failed; the text is for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,8 +237,12 @@ pub enum Step {
     Finish(Answer, Log),
 }
 
+/// Response header the origin logs a user in with (DESIGN §6).
+pub const LOGIN_HEADER: &str = "sessiongate-login";
+/// Response header the origin logs a user out with: `current` or `all`.
+pub const LOGOUT_HEADER: &str = "sessiongate-logout";
 /// Response headers the driver reads for [`OriginHead`], in its order.
-pub const DIRECTIVE_HEADERS: [&str; 2] = [crate::handoff::HEADER, super::LOGOUT_HEADER];
+pub const DIRECTIVE_HEADERS: [&str; 2] = [LOGIN_HEADER, LOGOUT_HEADER];
 
 impl Step {
     /// The wire form the JS driver reads: `{"kv":[…]}`, `{"forward":{…}}`,

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dbsc::Jwk;
+use crate::jwk::Jwk;
 use crate::token::IdHash;
 
 /// The record format this code writes and reads.

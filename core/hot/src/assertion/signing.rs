@@ -240,12 +240,18 @@ impl SigningKeys {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
+/// Throwaway keys (PKCS#8, base64url) for tests, this crate's and
+/// sessiongate-core's (its `test-keys` feature): a P-256 and an Ed25519 key.
+#[cfg(any(test, feature = "test-keys"))]
+pub mod test_keys {
+    pub const P256: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgwHbT5V--ylRq5c9EynjA0kc4GJ_oJSYWYygE6TGRSlqhRANCAASFIM-txnQODV5HemAybbJ0NsJr5_Gmm9jfBGuE8W5OfRVJ9bV_2vVqxD0Q4vqHwdbLjwv_9PK5wXXw4hKlbiW5";
+    pub const ED: &str = "MC4CAQAwBQYDK2VwBCIEINFDZYi1IxZGBbZW55oogsRGRqPujHglx-EEiMmb5hJe";
+}
 
-    pub(crate) const P256: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgwHbT5V--ylRq5c9EynjA0kc4GJ_oJSYWYygE6TGRSlqhRANCAASFIM-txnQODV5HemAybbJ0NsJr5_Gmm9jfBGuE8W5OfRVJ9bV_2vVqxD0Q4vqHwdbLjwv_9PK5wXXw4hKlbiW5";
-    pub(crate) const ED: &str = "MC4CAQAwBQYDK2VwBCIEINFDZYi1IxZGBbZW55oogsRGRqPujHglx-EEiMmb5hJe";
+#[cfg(test)]
+mod tests {
+    use super::test_keys::{ED, P256};
+    use super::*;
 
     fn keys(entries: &[(&str, &str)]) -> SigningKeys {
         let keys = entries

@@ -15,8 +15,8 @@
 //! a copy lives exactly its lifetime, not up to a second less.
 //!
 //! ```
-//! use sessiongate_core::record_cache::RecordCache;
-//! use sessiongate_core::token::SessionId;
+//! use sessiongate_hot::record_cache::RecordCache;
+//! use sessiongate_hot::token::SessionId;
 //!
 //! let cache = RecordCache::default();
 //! let hash = SessionId::from_bytes([7; 32]).hash();

@@ -10,7 +10,7 @@
 //! anyway: the throttle is there to keep such loops from costing anything.
 //!
 //! ```
-//! use sessiongate_core::throttle::{Limit, Throttle};
+//! use sessiongate_hot::throttle::{Limit, Throttle};
 //!
 //! let throttle = Throttle::new(Limit { failures: 2, window: 60 });
 //! throttle.record_failure("203.0.113.7", 1000);

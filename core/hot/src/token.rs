@@ -7,8 +7,8 @@
 //! allocates in proportion to what an attacker sends.
 //!
 //! ```
-//! use sessiongate_core::key::HmacKey;
-//! use sessiongate_core::token::{KeyRing, Kid, SessionId};
+//! use sessiongate_hot::key::HmacKey;
+//! use sessiongate_hot::token::{KeyRing, Kid, SessionId};
 //!
 //! let ring = KeyRing::new(vec![(Kid::parse("k1").unwrap(), HmacKey::new(&[7; 32]))]).unwrap();
 //! let id = SessionId::from_bytes([1; 32]);
@@ -331,7 +331,7 @@ impl KeyRing {
 }
 
 /// Decimal seconds, canonical: no sign, no leading zero, no overflow.
-pub(crate) fn parse_stamp(s: &str) -> Result<u64, TokenError> {
+pub fn parse_stamp(s: &str) -> Result<u64, TokenError> {
     let canonical = !s.is_empty()
         && s.len() <= MAX_STAMP_DIGITS
         && s.bytes().all(|b| b.is_ascii_digit())

@@ -13,6 +13,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use self::signing::{Signed, Signer};
 use crate::jwt::{self, JwtError};
 use crate::key::HmacKey;
 use crate::session::Claims;
@@ -129,6 +130,14 @@ impl From<JwtError> for AssertionError {
 }
 
 impl AssertionClaims {
+    /// Signed by `signer` (HS256 here, or made ready for the driver).
+    /// Not generic and not inlined, so that the claims' serialisation is
+    /// built with this crate, for speed, and not with its caller's.
+    #[inline(never)]
+    pub fn signed(&self, signer: &Signer) -> Signed {
+        signer.sign(self)
+    }
+
     pub fn sign(&self, key: &HmacKey) -> String {
         jwt::sign(key, self)
     }

@@ -12,7 +12,7 @@
 //! a `methods` list naming `GET` holds for `HEAD`.
 //!
 //! ```
-//! use sessiongate_core::policy::{Fallback, Verdict, Policy, Request, Subject};
+//! use sessiongate_hot::policy::{Fallback, Verdict, Policy, Request, Subject};
 //!
 //! let policy = Policy::parse(
 //!     r#"[{"name": "admins", "paths": ["/admin/*"], "allow": [{"groups": ["admins"]}]}]"#,

@@ -6,8 +6,8 @@
 //! signature is checked in constant time before the payload is parsed.
 //!
 //! ```
-//! use sessiongate_core::jwt;
-//! use sessiongate_core::key::HmacKey;
+//! use sessiongate_hot::jwt;
+//! use sessiongate_hot::key::HmacKey;
 //!
 //! let key = HmacKey::new(b"a shared secret of at least 32 bytes");
 //! let token = jwt::sign(&key, &serde_json::json!({ "sub": "alice" }));
