@@ -95,6 +95,29 @@ proptest! {
         let _ = cookie::without(&header, &[&name]);
     }
 
+    /// The byte scan reads a header as splitting it at every `;` and `,`,
+    /// then at the first `=`, and trimming each side would (DESIGN §7),
+    /// for any header: Unicode white space, stray separators and all.
+    #[test]
+    fn finding_a_cookie_is_splitting_the_header(
+        header in "([ \t\u{a0}\u{3000};,=]|[a-c]|__Host-sg|é){0,24}",
+    ) {
+        let named: Vec<(&str, &str)> = header
+            .split([';', ','])
+            .map(|piece| piece.split_once('=').unwrap_or(("", piece)))
+            .filter(|(name, _)| name.trim() == "__Host-sg")
+            .collect();
+        let expected = match named[..] {
+            [] => cookie::Presented::Missing,
+            [(_, value)] => cookie::Presented::One(value.trim()),
+            _ => cookie::Presented::Many,
+        };
+        prop_assert_eq!(cookie::find(&header, "__Host-sg"), expected);
+        if let Some(rest) = cookie::without(&header, &["__Host-sg"]) {
+            prop_assert_eq!(cookie::find(&rest, "__Host-sg"), cookie::Presented::Missing);
+        }
+    }
+
     #[test]
     fn removing_the_session_cookie_leaves_none_of_it(others in prop::collection::vec("[a-z]{1,5}=[a-z0-9]{0,5}", 0..5), at in 0..5usize) {
         let mut pieces = others.clone();

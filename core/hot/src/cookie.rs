@@ -5,7 +5,6 @@
 //! or `; `), so both separators delimit cookies here. Parsing is a linear
 //! scan over the header: it never panics, whatever the bytes.
 
-use std::borrow::Cow;
 use std::fmt;
 
 /// Longest cookie name accepted from configuration.
@@ -38,38 +37,64 @@ pub fn find<'a>(header: &'a str, name: &str) -> Presented<'a> {
 /// others kept verbatim; `None` when nothing is left.
 pub fn without(header: &str, names: &[&str]) -> Option<String> {
     let named = |piece: &str| names.contains(&piece_name(piece));
-    let mut kept: Vec<Cow<str>> = Vec::new();
-    for segment in header.split(';') {
-        if segment.split(',').any(named) {
+    let mut kept = String::with_capacity(header.len());
+    for segment in split_at(header, |b| b == b';') {
+        let before = kept.len();
+        if before > 0 {
+            kept.push_str("; ");
+        }
+        let start = kept.len();
+        if split_at(segment, |b| b == b',').any(named) {
             // Only a segment that carries our cookie is split on commas, so a
             // comma inside someone else's value is left alone.
-            let rest: Vec<&str> = segment
-                .split(',')
-                .map(str::trim)
-                .filter(|piece| !piece.is_empty() && !named(piece))
-                .collect();
-            if !rest.is_empty() {
-                kept.push(Cow::Owned(rest.join(", ")));
+            let rest = split_at(segment, |b| b == b',').map(str::trim);
+            for piece in rest.filter(|piece| !piece.is_empty() && !named(piece)) {
+                if kept.len() > start {
+                    kept.push_str(", ");
+                }
+                kept.push_str(piece);
             }
-        } else if !segment.trim().is_empty() {
-            kept.push(Cow::Borrowed(segment.trim()));
+        } else {
+            kept.push_str(segment.trim());
+        }
+        if kept.len() == start {
+            kept.truncate(before);
         }
     }
-    (!kept.is_empty()).then(|| kept.join("; "))
+    (!kept.is_empty()).then_some(kept)
 }
 
+/// The header's pieces, split at every `;` and `,`.
 fn pieces(header: &str) -> impl Iterator<Item = (&str, &str)> {
-    header.split([';', ',']).map(split_piece)
+    split_at(header, |b| b == b';' || b == b',').map(split_piece)
+}
+
+/// `s` cut at every byte `separator` picks. Separators are ASCII, so each
+/// cut falls on a character boundary; a scan over a header's bytes costs
+/// less than `str::split`'s searchers do.
+fn split_at(s: &str, separator: impl Fn(u8) -> bool) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let left = rest?;
+        let end = left.bytes().position(&separator);
+        rest = end.map(|i| &left[i + 1..]);
+        Some(end.map_or(left, |i| &left[..i]))
+    })
 }
 
 /// `name=value`, trimmed; a piece without `=` is a value with no name.
 fn split_piece(piece: &str) -> (&str, &str) {
-    let (name, value) = piece.split_once('=').unwrap_or(("", piece));
-    (name.trim(), value.trim())
+    match piece.bytes().position(|b| b == b'=') {
+        Some(i) => (piece[..i].trim(), piece[i + 1..].trim()),
+        None => ("", piece.trim()),
+    }
 }
 
 fn piece_name(piece: &str) -> &str {
-    split_piece(piece).0
+    piece
+        .bytes()
+        .position(|b| b == b'=')
+        .map_or("", |i| piece[..i].trim())
 }
 
 /// `SameSite` attribute of the session cookie (`COOKIE_SAMESITE`).

@@ -72,8 +72,10 @@ impl Inbound<'_> {
     }
 
     pub(super) fn wants_html(&self) -> bool {
-        self.accept
-            .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"))
+        const HTML: &[u8] = b"text/html";
+        self.accept.is_some_and(|accept| {
+            (accept.as_bytes().windows(HTML.len())).any(|w| w.eq_ignore_ascii_case(HTML))
+        })
     }
 
     pub(super) fn is_safe_method(&self) -> bool {
@@ -147,5 +149,27 @@ pub(super) fn path_and_query(path: &str, query: Option<&str>) -> String {
     match query {
         Some(q) => [path, "?", q].concat(),
         None => path.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_wanted_whatever_the_case_of_accept() {
+        let wants = |accept| {
+            let request = Inbound {
+                accept: Some(accept),
+                ..Inbound::default()
+            };
+            request.wants_html()
+        };
+        assert!(wants("text/html,application/xhtml+xml;q=0.9"));
+        assert!(wants("application/json, TEXT/Html"));
+        assert!(wants("é, text/html"));
+        assert!(!wants("application/json"));
+        assert!(!wants("text/htm, application/xhtml+xml"));
+        assert!(!wants(""));
     }
 }
