@@ -18,7 +18,7 @@ use crate::cookie::{self, Presented};
 use crate::oidc::metadata::{Metadata, ProviderError};
 use crate::oidc::state::{self, LoginState};
 use crate::oidc::token::{Jwt, TokenError, LEEWAY, LOGOUT_MAX_AGE, MAX_TOKEN_LEN};
-use crate::oidc::{self, Oidc};
+use crate::oidc::{self, Oidc, Refused, SigninError};
 use crate::routes::{self, Endpoint};
 use crate::session::Identity;
 
@@ -104,32 +104,31 @@ impl Flow {
     }
 }
 
-/// Why a flow failed: what is logged, and whose the trouble is.
+/// Why a flow failed, with what the log and the page add to it.
 struct Failed {
-    reason: &'static str,
-    /// The provider's (502/503) rather than the user's (400/403).
-    provider: bool,
+    reason: SigninError,
     detail: Option<String>,
     /// The account the provider signed in, when it is the one refused:
     /// the page names it, so the user knows to switch.
     account: Option<String>,
 }
 
-fn refused(reason: &'static str) -> Failed {
-    Failed {
-        reason,
-        provider: false,
-        detail: None,
-        account: None,
+impl From<SigninError> for Failed {
+    fn from(reason: SigninError) -> Self {
+        Self {
+            reason,
+            detail: None,
+            account: None,
+        }
     }
 }
 
-fn provider(reason: &'static str, detail: impl Into<Option<String>>) -> Failed {
-    Failed {
-        reason,
-        provider: true,
-        detail: detail.into(),
-        account: None,
+impl Failed {
+    fn detailed(reason: SigninError, detail: impl Into<Option<String>>) -> Self {
+        Self {
+            detail: detail.into(),
+            ..reason.into()
+        }
     }
 }
 
@@ -186,7 +185,11 @@ impl Exchange {
                             } else {
                                 Asker::Client
                             };
-                            return self.signin_failed(gate, asker, refused("max_age_invalid"));
+                            return self.signin_failed(
+                                gate,
+                                asker,
+                                SigninError::MaxAgeInvalid.into(),
+                            );
                         }
                     },
                 };
@@ -213,17 +216,15 @@ impl Exchange {
                 let state = param("state");
                 let login = match oidc.check_state(req.cookie, state.as_deref(), self.now) {
                     Ok(login) => login,
-                    Err(e) => return self.signin_failed(gate, asker, refused(e.as_str())),
+                    Err(e) => return self.signin_failed(gate, asker, SigninError::State(e).into()),
                 };
                 if let Some(error) = param("error") {
-                    let failed = Failed {
-                        detail: Some(format!("the provider answered error={error}")),
-                        ..refused("provider_refused")
-                    };
+                    let detail = format!("the provider answered error={error}");
+                    let failed = Failed::detailed(SigninError::ProviderRefused, detail);
                     return self.signin_failed(gate, asker, failed);
                 }
                 let Some(code) = param("code") else {
-                    return self.signin_failed(gate, asker, refused("code_missing"));
+                    return self.signin_failed(gate, asker, SigninError::CodeMissing.into());
                 };
                 let presented = match req
                     .cookie
@@ -301,7 +302,7 @@ impl Exchange {
             let named = callback.iss.as_deref();
             let required = metadata.authorization_response_iss_parameter_supported;
             if named.is_some_and(|iss| iss != oidc.issuer) || (required && named.is_none()) {
-                return self.signin_failed(gate, flow.asker(), refused("issuer_mismatch"));
+                return self.signin_failed(gate, flow.asker(), SigninError::IssuerMismatch.into());
             }
             if flow.token.is_none() {
                 return self.exchange_code(oidc, &metadata, flow);
@@ -323,7 +324,7 @@ impl Exchange {
             Ok(None) => self.advance(gate, flow),
             Ok(Some(op)) => self.wait_flow(flow, Waiting::Doc, op),
             Err(e) => {
-                let failed = provider(e.reason.as_str(), e.detail);
+                let failed = Failed::detailed(SigninError::Provider(e.reason), e.detail);
                 self.signin_failed(gate, flow.asker(), failed)
             }
         }
@@ -353,7 +354,7 @@ impl Exchange {
                 {
                     Ok(None) => Ok(()),
                     Ok(Some(op)) => return self.wait_flow(flow, Waiting::Doc, op),
-                    Err(e) => Err(provider(e.reason.as_str(), e.detail)),
+                    Err(e) => Err(Failed::detailed(SigninError::Provider(e.reason), e.detail)),
                 }
             }
             (Waiting::Token, Some(Outcome::Response { status: 200, body })) => {
@@ -363,7 +364,7 @@ impl Exchange {
                             callback.access_token = tokens.access_token;
                         }
                     }),
-                    Err(_) => Err(provider("token_response_invalid", None)),
+                    Err(_) => Err(SigninError::TokenResponseInvalid.into()),
                 }
             }
             // The provider refused the code: replayed, expired, or not ours.
@@ -373,22 +374,22 @@ impl Exchange {
                     status: 400..=499,
                     body,
                 }),
-            ) => Err(Failed {
-                detail: Some(format!("token endpoint: {}", error_code(&body))),
-                ..refused("token_exchange_refused")
-            }),
-            (Waiting::Token, other) => Err(provider(
-                ProviderError::Unavailable.as_str(),
+            ) => Err(Failed::detailed(
+                SigninError::TokenExchangeRefused,
+                format!("token endpoint: {}", error_code(&body)),
+            )),
+            (Waiting::Token, other) => Err(Failed::detailed(
+                SigninError::Provider(ProviderError::Unavailable),
                 describe(other),
             )),
             (Waiting::Verify, Some(Outcome::Value(Some(verdict)))) if verdict == "valid" => {
                 flow.verified = true;
                 Ok(())
             }
-            (Waiting::Verify, other) => Err(Failed {
-                detail: describe(other),
-                ..refused(TokenError::BadSignature.as_str())
-            }),
+            (Waiting::Verify, other) => Err(Failed::detailed(
+                SigninError::Token(TokenError::BadSignature),
+                describe(other),
+            )),
             (Waiting::Userinfo, Some(Outcome::Response { status: 200, body })) => {
                 let claims = serde_json::from_str::<Map<String, Value>>(&body).ok();
                 let sub = flow.token.as_ref().and_then(|t| t.claims.get("sub"));
@@ -398,25 +399,28 @@ impl Exchange {
                         callback.userinfo = Some(claims);
                         Ok(())
                     }
-                    _ => Err(provider("userinfo_invalid", None)),
+                    _ => Err(SigninError::UserinfoInvalid.into()),
                 }
             }
-            (Waiting::Userinfo, other) => Err(provider(
-                ProviderError::Unavailable.as_str(),
+            (Waiting::Userinfo, other) => Err(Failed::detailed(
+                SigninError::Provider(ProviderError::Unavailable),
                 describe(other),
             )),
             (Waiting::Body, Some(Outcome::Value(Some(body)))) => {
                 let token = form_value(&body, "logout_token");
                 match token {
                     Some(token) => self.take_token(&mut flow, &token),
-                    None => Err(refused("logout_token_missing")),
+                    None => Err(SigninError::LogoutTokenMissing.into()),
                 }
             }
-            (Waiting::Body, other) => Err(Failed {
-                detail: describe(other),
-                ..refused("logout_token_missing")
-            }),
-            (Waiting::Nothing, _) => Err(provider("internal", "no step was awaited".to_owned())),
+            (Waiting::Body, other) => Err(Failed::detailed(
+                SigninError::LogoutTokenMissing,
+                describe(other),
+            )),
+            (Waiting::Nothing, _) => Err(Failed::detailed(
+                SigninError::Internal,
+                "no step was awaited".to_owned(),
+            )),
         };
         match result {
             Ok(()) => self.advance(gate, flow),
@@ -425,7 +429,7 @@ impl Exchange {
     }
 
     fn take_token(&mut self, flow: &mut Flow, token: &str) -> Result<(), Failed> {
-        flow.token = Some(Jwt::parse(token).map_err(|e| refused(e.as_str()))?);
+        flow.token = Some(Jwt::parse(token).map_err(|e| Failed::from(SigninError::Token(e)))?);
         Ok(())
     }
 
@@ -515,7 +519,7 @@ impl Exchange {
                 return self.signin_failed(
                     gate,
                     flow.asker(),
-                    refused(TokenError::UnknownKid.as_str()),
+                    SigninError::Token(TokenError::UnknownKid).into(),
                 )
             }
         };
@@ -547,11 +551,11 @@ impl Exchange {
             self.now,
         ) {
             Ok(sub) => sub,
-            Err(e) => return self.signin_failed(gate, flow.asker(), refused(e.as_str())),
+            Err(e) => return self.signin_failed(gate, flow.asker(), SigninError::Token(e).into()),
         };
         let auth_time = match token.auth_time(callback.login.max_age, self.now) {
             Ok(auth_time) => auth_time,
-            Err(e) => return self.signin_failed(gate, flow.asker(), refused(e.as_str())),
+            Err(e) => return self.signin_failed(gate, flow.asker(), SigninError::Token(e).into()),
         };
         let mut claims = token.claims.clone();
         let lacking = oidc
@@ -585,20 +589,23 @@ impl Exchange {
             let account = claims.get("email").and_then(Value::as_str).unwrap_or(&sub);
             let failed = Failed {
                 account: Some(account.to_owned()),
-                ..refused(refusal.as_str())
+                ..SigninError::NotAllowed(refusal).into()
             };
             return self.signin_failed(gate, flow.asker(), failed);
         }
         let session_claims = match oidc::session_claims(&oidc.claims, &claims) {
             Ok(c) => c,
-            Err(_) => return self.signin_failed(gate, flow.asker(), refused("claims_too_large")),
+            Err(_) => {
+                let failed = SigninError::ClaimsTooLarge.into();
+                return self.signin_failed(gate, flow.asker(), failed);
+            }
         };
         let email = oidc::verified_email(&claims);
-        let groups = oidc.allow.groups_of(&claims);
+        let groups = oidc.allow.groups_of(&claims).map_err(SigninError::Groups);
         let (email, groups) = match (email, groups) {
             (Ok(email), Ok(groups)) => (email, groups),
             (Err(reason), _) | (_, Err(reason)) => {
-                return self.signin_failed(gate, flow.asker(), refused(reason))
+                return self.signin_failed(gate, flow.asker(), reason.into())
             }
         };
         let identity = Identity {
@@ -623,13 +630,13 @@ impl Exchange {
         };
         let sub = match token.check_logout_token(&oidc.issuer, &oidc.client_id, self.now) {
             Ok(sub) => sub,
-            Err(e) => return self.signin_failed(gate, flow.asker(), refused(e.as_str())),
+            Err(e) => return self.signin_failed(gate, flow.asker(), SigninError::Token(e).into()),
         };
         // A logout token is used once: a replay is refused, not repeated.
         let jti = format!("logout:{}", token.jti().unwrap_or_default());
         let expires = self.now + LOGOUT_MAX_AGE + 2 * LEEWAY;
         if gate.spent.spend(&jti, expires, self.now).is_err() {
-            return self.signin_failed(gate, flow.asker(), refused("logout_token_reused"));
+            return self.signin_failed(gate, flow.asker(), SigninError::LogoutTokenReused.into());
         }
         let reply = Reply::empty(200);
         self.end_sessions(gate, Ending::all(&sub), AfterEnding::Reply(reply))
@@ -641,11 +648,11 @@ impl Exchange {
     fn signin_failed(&mut self, gate: Gate<'_>, asker: Asker, failed: Failed) -> Step {
         let Failed {
             reason,
-            provider,
             detail,
             account,
         } = failed;
-        self.log.refuse(reason);
+        let provider = reason.is_providers();
+        self.log.refuse(reason.as_str());
         if provider {
             self.log.decision = "error";
         }
@@ -662,12 +669,12 @@ impl Exchange {
             };
             return self.finish(Reply::json(
                 status,
-                json!({ "error": error, "error_description": reason }),
+                json!({ "error": error, "error_description": reason.as_str() }),
             ));
         }
-        let status = match (provider, reason) {
-            (true, _) => 502,
-            (false, "not_allowed" | "email_not_verified") => 403,
+        let status = match reason {
+            _ if provider => 502,
+            SigninError::NotAllowed(_) => 403,
             _ => 400,
         };
         let mut reply = if asker == Asker::Browser {
@@ -675,7 +682,7 @@ impl Exchange {
         } else {
             Reply::json(
                 status,
-                json!({ "error": "sign_in_failed", "reason": reason }),
+                json!({ "error": "sign_in_failed", "reason": reason.as_str() }),
             )
         };
         if let Some(oidc) = &gate.config.oidc {
@@ -687,22 +694,22 @@ impl Exchange {
 
 /// What went wrong, in words, on the edge's page (DESIGN §13.3 gives
 /// every edge page one look), with the reason code for a support request.
-fn failure_page(status: u16, reason: &str, account: Option<&str>) -> Reply {
+fn failure_page(status: u16, reason: SigninError, account: Option<&str>) -> Reply {
     let message = match reason {
-        "not_allowed" => "This account may not sign in here.",
-        "email_not_verified" => "Your email address is not verified with your identity provider.",
-        "auth_time_too_old" | "auth_time_missing" => {
+        SigninError::NotAllowed(Refused::NotAllowed) => "This account may not sign in here.",
+        SigninError::NotAllowed(Refused::EmailNotVerified) => {
+            "Your email address is not verified with your identity provider."
+        }
+        SigninError::Token(TokenError::AuthTimeTooOld | TokenError::AuthTimeMissing) => {
             "The identity provider did not confirm that you signed in again just now."
         }
-        r if r.starts_with("state_") => {
-            "This sign-in was started in another browser or has expired."
-        }
+        SigninError::State(_) => "This sign-in was started in another browser or has expired.",
         _ if status == 502 => {
             "The identity provider could not be reached, or answered in a way we could not use."
         }
         _ => "The sign-in could not be completed.",
     };
-    page::signin_failed(status, message, reason, account)
+    page::signin_failed(status, message, reason.as_str(), account)
 }
 
 /// The `error` of an OAuth error response, for the log.

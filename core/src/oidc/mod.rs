@@ -9,6 +9,7 @@
 //! comes back: [`metadata`] (discovery and keys), [`state`] (the state
 //! cookie), [`token`] (ID and logout tokens).
 
+pub mod failure;
 pub mod metadata;
 pub mod state;
 pub mod token;
@@ -16,8 +17,10 @@ pub mod token;
 use serde_json::{Map, Value};
 
 use crate::key::HmacKey;
-use crate::session::{check_claims, check_email, check_groups, Claims, MAX_GROUPS};
+use crate::session::{check_claims, check_email, check_groups, Claims, GroupsError, MAX_GROUPS};
+
 use crate::token::KeyRing;
+pub use failure::SigninError;
 
 /// The edge's endpoints.
 pub const START_PATH: &str = "/.sessiongate/oidc/start";
@@ -321,19 +324,21 @@ impl AllowList {
     /// The user's groups, from [`groups_claim`](Self::groups_claim): a list
     /// of strings, or one string for one group; none when absent or null.
     /// Anything else, or a list past the bounds of `session::check_groups`,
-    /// is refused with the log's reason.
-    pub fn groups_of(&self, claims: &Map<String, Value>) -> Result<Vec<String>, &'static str> {
+    /// is refused.
+    pub fn groups_of(&self, claims: &Map<String, Value>) -> Result<Vec<String>, GroupsError> {
         let groups = match claims.get(&self.groups_claim) {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::String(one)) => vec![one.clone()],
-            Some(Value::Array(list)) if list.len() > MAX_GROUPS => return Err("too_many_groups"),
+            Some(Value::Array(list)) if list.len() > MAX_GROUPS => {
+                return Err(GroupsError::TooMany)
+            }
             Some(Value::Array(list)) => list
                 .iter()
-                .map(|g| g.as_str().map(str::to_owned).ok_or("bad_groups"))
+                .map(|g| g.as_str().map(str::to_owned).ok_or(GroupsError::Bad))
                 .collect::<Result<_, _>>()?,
-            Some(_) => return Err("bad_groups"),
+            Some(_) => return Err(GroupsError::Bad),
         };
-        check_groups(&groups).map_err(|e| e.as_str())?;
+        check_groups(&groups)?;
         Ok(groups)
     }
 }
@@ -347,12 +352,12 @@ fn email_verified(claims: &Map<String, Value>) -> bool {
 
 /// The user's email for the session: only one the provider says it
 /// verified, as the allow-list counts only those. A verified address that
-/// is not one (`session::check_email`) is refused as `bad_email`.
-pub fn verified_email(claims: &Map<String, Value>) -> Result<Option<String>, &'static str> {
+/// is not one (`session::check_email`) is refused.
+pub fn verified_email(claims: &Map<String, Value>) -> Result<Option<String>, SigninError> {
     match claims.get("email").and_then(Value::as_str) {
         Some(email) if email_verified(claims) => match check_email(email) {
             Ok(()) => Ok(Some(email.to_owned())),
-            Err(_) => Err("bad_email"),
+            Err(_) => Err(SigninError::BadEmail),
         },
         _ => Ok(None),
     }
@@ -555,7 +560,7 @@ mod tests {
 
     #[test]
     fn the_identity_takes_only_a_verified_email() {
-        let of = |v: Value| verified_email(v.as_object().unwrap());
+        let of = |v: Value| verified_email(v.as_object().unwrap()).map_err(|e| e.as_str());
         assert_eq!(
             of(json!({ "email": "alice@example.com", "email_verified": true })),
             Ok(Some("alice@example.com".into()))
@@ -583,7 +588,11 @@ mod tests {
             groups_claim: "roles".into(),
             ..allow(&[], &["*"], &[])
         };
-        let of = |v: Value| rules.groups_of(v.as_object().unwrap());
+        let of = |v: Value| {
+            rules
+                .groups_of(v.as_object().unwrap())
+                .map_err(|e| e.as_str())
+        };
         assert_eq!(
             of(json!({ "roles": ["admins", "staff"], "groups": ["x"] })),
             Ok(vec!["admins".into(), "staff".into()])
