@@ -185,11 +185,7 @@ impl Exchange {
                             } else {
                                 Asker::Client
                             };
-                            return self.signin_failed(
-                                gate,
-                                asker,
-                                SigninError::MaxAgeInvalid.into(),
-                            );
+                            return self.signin_failed(gate, asker, SigninError::MaxAgeInvalid);
                         }
                     },
                 };
@@ -216,7 +212,7 @@ impl Exchange {
                 let state = param("state");
                 let login = match oidc.check_state(req.cookie, state.as_deref(), self.now) {
                     Ok(login) => login,
-                    Err(e) => return self.signin_failed(gate, asker, SigninError::State(e).into()),
+                    Err(e) => return self.signin_failed(gate, asker, SigninError::State(e)),
                 };
                 if let Some(error) = param("error") {
                     let detail = format!("the provider answered error={error}");
@@ -224,7 +220,7 @@ impl Exchange {
                     return self.signin_failed(gate, asker, failed);
                 }
                 let Some(code) = param("code") else {
-                    return self.signin_failed(gate, asker, SigninError::CodeMissing.into());
+                    return self.signin_failed(gate, asker, SigninError::CodeMissing);
                 };
                 let presented = match req
                     .cookie
@@ -302,7 +298,7 @@ impl Exchange {
             let named = callback.iss.as_deref();
             let required = metadata.authorization_response_iss_parameter_supported;
             if named.is_some_and(|iss| iss != oidc.issuer) || (required && named.is_none()) {
-                return self.signin_failed(gate, flow.asker(), SigninError::IssuerMismatch.into());
+                return self.signin_failed(gate, flow.asker(), SigninError::IssuerMismatch);
             }
             if flow.token.is_none() {
                 return self.exchange_code(oidc, &metadata, flow);
@@ -519,7 +515,7 @@ impl Exchange {
                 return self.signin_failed(
                     gate,
                     flow.asker(),
-                    SigninError::Token(TokenError::UnknownKid).into(),
+                    SigninError::Token(TokenError::UnknownKid),
                 )
             }
         };
@@ -551,11 +547,11 @@ impl Exchange {
             self.now,
         ) {
             Ok(sub) => sub,
-            Err(e) => return self.signin_failed(gate, flow.asker(), SigninError::Token(e).into()),
+            Err(e) => return self.signin_failed(gate, flow.asker(), SigninError::Token(e)),
         };
         let auth_time = match token.auth_time(callback.login.max_age, self.now) {
             Ok(auth_time) => auth_time,
-            Err(e) => return self.signin_failed(gate, flow.asker(), SigninError::Token(e).into()),
+            Err(e) => return self.signin_failed(gate, flow.asker(), SigninError::Token(e)),
         };
         let mut claims = token.claims.clone();
         let lacking = oidc
@@ -596,8 +592,7 @@ impl Exchange {
         let session_claims = match oidc::session_claims(&oidc.claims, &claims) {
             Ok(c) => c,
             Err(_) => {
-                let failed = SigninError::ClaimsTooLarge.into();
-                return self.signin_failed(gate, flow.asker(), failed);
+                return self.signin_failed(gate, flow.asker(), SigninError::ClaimsTooLarge);
             }
         };
         let email = oidc::verified_email(&claims);
@@ -605,7 +600,7 @@ impl Exchange {
         let (email, groups) = match (email, groups) {
             (Ok(email), Ok(groups)) => (email, groups),
             (Err(reason), _) | (_, Err(reason)) => {
-                return self.signin_failed(gate, flow.asker(), reason.into())
+                return self.signin_failed(gate, flow.asker(), reason)
             }
         };
         let identity = Identity {
@@ -630,13 +625,13 @@ impl Exchange {
         };
         let sub = match token.check_logout_token(&oidc.issuer, &oidc.client_id, self.now) {
             Ok(sub) => sub,
-            Err(e) => return self.signin_failed(gate, flow.asker(), SigninError::Token(e).into()),
+            Err(e) => return self.signin_failed(gate, flow.asker(), SigninError::Token(e)),
         };
         // A logout token is used once: a replay is refused, not repeated.
         let jti = format!("logout:{}", token.jti().unwrap_or_default());
         let expires = self.now + LOGOUT_MAX_AGE + 2 * LEEWAY;
         if gate.spent.spend(&jti, expires, self.now).is_err() {
-            return self.signin_failed(gate, flow.asker(), SigninError::LogoutTokenReused.into());
+            return self.signin_failed(gate, flow.asker(), SigninError::LogoutTokenReused);
         }
         let reply = Reply::empty(200);
         self.end_sessions(gate, Ending::all(&sub), AfterEnding::Reply(reply))
@@ -645,12 +640,12 @@ impl Exchange {
     /// A sign-in (or back-channel logout) that failed: logged, and
     /// answered with a page for a browser, JSON otherwise; the state
     /// cookie is cleared, since a sign-in is answered once.
-    fn signin_failed(&mut self, gate: Gate<'_>, asker: Asker, failed: Failed) -> Step {
+    fn signin_failed(&mut self, gate: Gate<'_>, asker: Asker, failed: impl Into<Failed>) -> Step {
         let Failed {
             reason,
             detail,
             account,
-        } = failed;
+        } = failed.into();
         let provider = reason.is_providers();
         self.log.refuse(reason.as_str());
         if provider {
