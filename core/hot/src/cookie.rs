@@ -25,7 +25,7 @@ pub fn find<'a>(header: &'a str, name: &str) -> Presented<'a> {
     for (piece_name, value) in pieces(header) {
         if piece_name == name {
             found = match found {
-                Presented::Missing => Presented::One(value),
+                Presented::Missing => Presented::One(value.trim()),
                 _ => return Presented::Many,
             };
         }
@@ -39,6 +39,8 @@ pub fn without(header: &str, names: &[&str]) -> Option<String> {
     let named = |piece: &str| names.contains(&piece_name(piece));
     let mut kept = String::with_capacity(header.len());
     for segment in split_at(header, |b| b == b';') {
+        // The separator goes in first, and out again if the segment
+        // keeps nothing.
         let before = kept.len();
         if before > 0 {
             kept.push_str("; ");
@@ -82,19 +84,17 @@ fn split_at(s: &str, separator: impl Fn(u8) -> bool) -> impl Iterator<Item = &st
     })
 }
 
-/// `name=value`, trimmed; a piece without `=` is a value with no name.
+/// `name=value`, the name trimmed (the value is trimmed where it is
+/// used); a piece without `=` is a value with no name.
 fn split_piece(piece: &str) -> (&str, &str) {
     match piece.bytes().position(|b| b == b'=') {
-        Some(i) => (piece[..i].trim(), piece[i + 1..].trim()),
-        None => ("", piece.trim()),
+        Some(i) => (piece[..i].trim(), &piece[i + 1..]),
+        None => ("", piece),
     }
 }
 
 fn piece_name(piece: &str) -> &str {
-    piece
-        .bytes()
-        .position(|b| b == b'=')
-        .map_or("", |i| piece[..i].trim())
+    split_piece(piece).0
 }
 
 /// `SameSite` attribute of the session cookie (`COOKIE_SAMESITE`).
