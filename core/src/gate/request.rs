@@ -74,7 +74,10 @@ impl Inbound<'_> {
     pub(super) fn wants_html(&self) -> bool {
         const HTML: &[u8] = b"text/html";
         self.accept.is_some_and(|accept| {
-            (accept.as_bytes().windows(HTML.len())).any(|w| w.eq_ignore_ascii_case(HTML))
+            accept
+                .as_bytes()
+                .windows(HTML.len())
+                .any(|w| w.eq_ignore_ascii_case(HTML))
         })
     }
 
